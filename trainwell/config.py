@@ -1,0 +1,214 @@
+"""Typed, validated configs. A TOML recipe loads into a `Recipe`; `--set a.b=v` overrides keys.
+
+Unknown keys and bad values are errors (`UserError`) that name the key and suggest the closest
+valid one. Parts chosen by name (model, activation, schedule, augmentation...) are tables with a
+`name` key and options; their options are checked later against the part's constructor by its
+registry, so a typo there is caught too.
+
+A recipe (see recipes/default.toml):
+
+    name = "mnist1d-cnn"
+    seed = 0
+    [data]     name = "mnist1d"  (or path = "file.npz")  val_fraction = 0.1  preprocess = ["standardize"]
+    [model]    name = "convnet"  channels = [32, 64]  ...
+    [optim]    name = "adamw"  lr = 3e-3  weight_decay = 5e-4
+    [schedule] name = "onecycle"
+    [train]    epochs = 20  batch_size = 128
+    [augment]  train = [{name = "shift", max_shift = 4}]  mix = {name = "mixup", alpha = 0.2}
+"""
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from trainwell.errors import UserError, did_you_mean
+
+PartSpec = str | dict[str, Any]
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+def _check_part(value: Any, where: str) -> Any:
+    if isinstance(value, dict) and "name" not in value:
+        raise ValueError(f"{where} needs a 'name' key")
+    return value
+
+
+class DataConfig(Section):
+    name: str | None = "mnist1d"
+    path: str | None = None
+    label_column: str = "label"
+    val_fraction: float = Field(0.1, ge=0.0, lt=1.0)
+    test_fraction: float = Field(0.2, gt=0.0, lt=1.0)
+    preprocess: list[PartSpec] = Field(default_factory=list)
+
+
+class OptimConfig(Section):
+    name: str = "adamw"
+    lr: float = Field(1e-3, gt=0.0)
+    weight_decay: float = Field(0.0, ge=0.0)
+    l1: float = Field(0.0, ge=0.0, description="L1 penalty added to the loss")
+    l2: float = Field(0.0, ge=0.0, description="L2 penalty (0.5·l2·‖w‖²) added to the loss")
+    options: dict[str, Any] = Field(default_factory=dict, description="optimizer options (momentum, betas, ...)")
+    grad_clip: float | None = Field(None, gt=0.0, description="clip the global gradient norm to this value")
+
+
+class TrainConfig(Section):
+    epochs: float | None = Field(None, gt=0)
+    steps: int | None = Field(None, gt=0)
+    batch_size: int = Field(128, ge=1)
+    eval_every: int | None = Field(None, gt=0, description="steps between evaluations (default: once per epoch)")
+    log_every: int = Field(20, ge=1, description="steps between metric records / progress updates")
+    label_smoothing: float = Field(0.0, ge=0.0, lt=1.0)
+    device: str = "auto"
+    threads: int | None = Field(None, ge=1)
+    ema: float | None = Field(None, gt=0.0, lt=1.0, description="decay of an EMA of the weights (e.g. 0.999)")
+    checkpoint: bool = True
+
+    @model_validator(mode="after")
+    def _one_length(self) -> "TrainConfig":
+        if self.epochs is not None and self.steps is not None:
+            raise ValueError("give train.epochs or train.steps, not both")
+        return self
+
+
+class AugmentConfig(Section):
+    train: list[PartSpec] = Field(default_factory=list)
+    mix: PartSpec | None = None
+    mix_prob: float = Field(1.0, ge=0.0, le=1.0, description="fraction of batches that are mixed")
+    tta: PartSpec | None = None
+
+
+class Recipe(Section):
+    name: str = "recipe"
+    description: str = ""
+    seed: int = 0
+    data: DataConfig = Field(default_factory=DataConfig)
+    model: dict[str, Any] = Field(default_factory=lambda: {"name": "mlp"})
+    optim: OptimConfig = Field(default_factory=OptimConfig)
+    schedule: dict[str, Any] = Field(default_factory=lambda: {"name": "constant"})
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    augment: AugmentConfig = Field(default_factory=AugmentConfig)
+    search: dict[str, Any] | None = None
+
+    @field_validator("model", "schedule")
+    @classmethod
+    def _named(cls, value: dict[str, Any], info) -> dict[str, Any]:
+        return _check_part(value, info.field_name)
+
+
+SECTIONS: dict[str, type[BaseModel]] = {
+    "data": DataConfig,
+    "optim": OptimConfig,
+    "train": TrainConfig,
+    "augment": AugmentConfig,
+}
+
+
+def _fields_at(loc: tuple) -> list[str]:
+    """Valid keys at the place of an error (for 'did you mean')."""
+    model: type[BaseModel] | None = Recipe
+    for part in loc[:-1]:
+        if model is None or not isinstance(part, str):
+            return []
+        field = model.model_fields.get(part)
+        model = SECTIONS.get(part) if field is not None and part in SECTIONS else None
+    return list(model.model_fields) if model is not None else []
+
+
+def _explain(err: ValidationError, source: str) -> UserError:
+    lines = []
+    for e in err.errors():
+        key = ".".join(str(p) for p in e["loc"]) or "(recipe)"
+        if e["type"] == "extra_forbidden":
+            last = str(e["loc"][-1])
+            lines.append(f"unknown key {key!r}{did_you_mean(last, _fields_at(e['loc']))}")
+        else:
+            got = e.get("input")
+            shown = "" if isinstance(got, dict) else f" (got {got!r})"
+            lines.append(f"{key}: {e['msg']}{shown}")
+    return UserError(f"{source}: " + "; ".join(lines))
+
+
+def parse_value(text: str) -> Any:
+    """A --set value: TOML syntax when it parses (numbers, booleans, lists, tables), else a string."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def apply_override(raw: dict[str, Any], assignment: str) -> None:
+    """Apply 'section.key=value' (any depth) to a raw recipe dict in place."""
+    if "=" not in assignment:
+        raise UserError(f"--set expects KEY=VALUE (e.g. optim.lr=0.01), got {assignment!r}")
+    key, text = assignment.split("=", 1)
+    parts = [p for p in key.strip().split(".") if p]
+    if not parts:
+        raise UserError(f"--set: empty key in {assignment!r}")
+    top = parts[0]
+    if top not in Recipe.model_fields:
+        raise UserError(f"--set {key}: unknown section {top!r}{did_you_mean(top, Recipe.model_fields)}")
+    if len(parts) > 1 and top not in raw:
+        default = Recipe.model_fields[top].get_default(call_default_factory=True)
+        raw[top] = default.model_dump() if isinstance(default, BaseModel) else _deepcopy(default or {})
+    node = raw
+    for part in parts[:-1]:
+        child = node.get(part)
+        if child is None:
+            child = node[part] = {}
+        elif not isinstance(child, dict):
+            raise UserError(f"--set {key}: {part!r} is a value, not a table")
+        node = child
+    node[parts[-1]] = parse_value(text.strip())
+
+
+def read_toml(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"recipe file {path} does not exist")
+    try:
+        with open(path, "rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise UserError(f"recipe {path}: not valid TOML ({exc})") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"recipe {path}: cannot read it ({exc})") from exc
+
+
+def recipe_from_dict(raw: dict[str, Any], source: str = "recipe", overrides: list[str] = ()) -> Recipe:
+    raw = _deepcopy(raw)
+    for assignment in overrides:
+        apply_override(raw, assignment)
+    try:
+        recipe = Recipe.model_validate(raw)
+    except ValidationError as err:
+        raise _explain(err, source) from None
+    if recipe.data.path is not None and "name" not in raw.get("data", {}):
+        recipe.data.name = None
+    return recipe
+
+
+def load_recipe(path: str | Path, overrides: list[str] = ()) -> Recipe:
+    """Read a TOML recipe, apply `--set` overrides, and validate it."""
+    return recipe_from_dict(read_toml(path), str(path), overrides)
+
+
+def recipe_to_dict(recipe: Recipe) -> dict[str, Any]:
+    """Plain data (for the run directory and checkpoints): None values are dropped for TOML."""
+    return recipe.model_dump(mode="json")
+
+
+def _deepcopy(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _deepcopy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_deepcopy(v) for v in value]
+    return value
+
+
