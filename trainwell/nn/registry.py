@@ -1,0 +1,65 @@
+"""Name → constructor registries for activations, initializations and normalizations.
+
+Recipes and model builders refer to parts by these names:
+
+    ACTIVATIONS.build("leaky_relu", num_features=64)              # or {"name": "leaky_relu", "slope": 0.1}
+    INITS.build({"name": "kaiming", "nonlinearity": "relu"})      # -> scheme(module, generator=None)
+    NORMS.build("group", num_features=64, dims=2)                 # dims: 0 N×F, 1 N×C×L, 2 N×C×H×W
+
+Every activation constructor accepts `num_features` (used by prelu and learnable swish).
+The regularizers' registry (`REGULARIZERS`) lives in `trainwell.nn.regularizers`.
+"""
+from __future__ import annotations
+
+from trainwell.nn import activations as act
+from trainwell.nn import init
+from trainwell.nn import norms
+from trainwell.registry import Registry
+
+ACTIVATIONS = Registry("activation")
+ACTIVATIONS.add("relu", act.ReLU, "max(0, x); the default (Nair & Hinton 2010)")
+ACTIVATIONS.add("tanh", act.Tanh, "tanh(x); zero-centred but saturates")
+ACTIVATIONS.add("sigmoid", act.Sigmoid, "1/(1+e^-x); saturates, not zero-centred")
+ACTIVATIONS.add("leaky_relu", act.LeakyReLU, "x if x>0 else slope·x (slope=0.01); never dies")
+ACTIVATIONS.add("prelu", act.PReLU, "leaky ReLU with a learnable slope per channel (He et al. 2015)")
+ACTIVATIONS.add("elu", act.ELU, "x if x>0 else alpha·(e^x−1) (Clevert et al. 2015)")
+ACTIVATIONS.add("selu", act.SELU, "scaled ELU, self-normalizing with lecun init (Klambauer et al. 2017)")
+ACTIVATIONS.add("gelu", act.GELU, "x·Φ(x), approximate='tanh' optional (Hendrycks & Gimpel 2016)")
+ACTIVATIONS.add("swish", act.Swish, "x·σ(βx), β fixed or learnable; β=1 is SiLU (Ramachandran et al. 2017)")
+ACTIVATIONS.add("silu", act.Swish, "x·σ(x) (swish with β=1)")
+
+
+
+def _kaiming_uniform(mode: str = "fan_in", nonlinearity: str = "relu", slope: float = 0.01,
+                     gain: float | None = None, bias: float = 0.0) -> init.Kaiming:
+    return init.Kaiming("uniform", mode, nonlinearity, slope, gain, bias)
+
+
+def _xavier_uniform(mode: str = "fan_avg", nonlinearity: str = "linear", slope: float = 0.01,
+                    gain: float | None = None, bias: float = 0.0) -> init.Xavier:
+    return init.Xavier("uniform", mode, nonlinearity, slope, gain, bias)
+
+
+def _zeros(bias: float = 0.0) -> init.Constant:
+    return init.Constant(0.0, bias)
+
+
+INITS = Registry("init")
+INITS.add("kaiming", init.Kaiming, "MSRA: Var=2/((1+a²)·fan_in) for relu/leaky_relu (He et al. 2015)")
+INITS.add("kaiming_uniform", _kaiming_uniform, "kaiming, uniform distribution")
+INITS.add("xavier", init.Xavier, "Glorot: Var=2/(fan_in+fan_out) (Glorot & Bengio 2010)")
+INITS.add("xavier_uniform", _xavier_uniform, "xavier, uniform distribution")
+INITS.add("lecun", init.Lecun, "Var=1/fan_in, for selu (LeCun et al. 1998)")
+INITS.add("normal", init.Normal, "small random N(0, std²), std=0.01 (lecture)")
+INITS.add("uniform", init.Uniform, "U(-a, a)")
+INITS.add("orthogonal", init.Orthogonal, "gain·orthogonal matrix (Saxe et al. 2014)")
+INITS.add("constant", init.Constant, "all weights = value: breaks no symmetry (demonstration)")
+INITS.add("zeros", _zeros, "all weights 0: breaks no symmetry (demonstration)")
+INITS.add("torch_default", init.TorchDefault, "PyTorch's default U(±1/√fan_in), drawn from the generator")
+
+NORMS = Registry("norm")
+NORMS.add("batch", norms.batch_norm, "BatchNorm: per channel over the batch (Ioffe & Szegedy 2015)")
+NORMS.add("layer", norms.layer_norm, "LayerNorm over channels and spatial axes per example (Ba et al. 2016)")
+NORMS.add("instance", norms.instance_norm, "InstanceNorm: per example and channel (Ulyanov et al. 2016)")
+NORMS.add("group", norms.group_norm, "GroupNorm: per example over channel groups (Wu & He 2018)")
+NORMS.add("none", norms.no_norm, "no normalization")
