@@ -29,7 +29,7 @@ CASES = [
     ("sigmoid", {}, sig, lambda x: sig(x) * (1 - sig(x))),
     ("tanh", {}, torch.tanh, lambda x: 1 - torch.tanh(x) ** 2),
     ("relu", {}, lambda x: torch.where(x > 0, x, 0 * x), lambda x: (x > 0).double()),
-    ("leaky_relu", {"slope": 0.1}, lambda x: torch.where(x > 0, x, 0.1 * x), lambda x: torch.where(x > 0, 1.0, 0.1).double()),
+    ("leaky_relu", {"slope": 0.1}, lambda x: torch.where(x > 0, x, 0.1 * x), lambda x: torch.where(x > 0, torch.ones_like(x), torch.full_like(x, 0.1))),
     ("elu", {"alpha": 0.7}, lambda x: torch.where(x > 0, x, 0.7 * (torch.exp(x) - 1)),
      lambda x: torch.where(x > 0, torch.ones_like(x), 0.7 * torch.exp(x))),
     ("selu", {}, lambda x: torch.where(x > 0, lam * x, lam * al * (torch.exp(x) - 1)),
@@ -38,7 +38,7 @@ CASES = [
     ("swish", {"beta": 1.0}, lambda x: x * sig(x), lambda x: sig(x) + x * sig(x) * (1 - sig(x))),
     ("swish", {"beta": 2.5}, lambda x: x * sig(2.5 * x),
      lambda x: sig(2.5 * x) + 2.5 * x * sig(2.5 * x) * (1 - sig(2.5 * x))),
-    ("prelu", {}, lambda x: torch.where(x > 0, x, 0.25 * x), lambda x: torch.where(x > 0, 1.0, 0.25).double()),
+    ("prelu", {}, lambda x: torch.where(x > 0, x, 0.25 * x), lambda x: torch.where(x > 0, torch.ones_like(x), torch.full_like(x, 0.25))),
 ]
 
 
