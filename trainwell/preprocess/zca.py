@@ -9,8 +9,8 @@ On the training data Cov(x') = U diag(λ/(λ+eps)) Uᵀ ≈ I. Every whitening m
 Q W_pca for an orthogonal Q; ZCA picks the one that keeps the output closest to the input
 (it minimizes E‖(x - μ) - x'‖² among whitenings — Kessy, Lewin & Strimmer, 2018), which is why
 ZCA-whitened images still look like (edge-enhanced) images while PCA-whitened data does not.
-Coates & Ng (2011) used it on image patches with a fairly large eps (e.g. 0.1 for pixels
-scaled to [0, 1]): eps damps the low-variance, mostly-noise directions.
+Coates, Lee & Ng (2011) used it on contrast-normalized image patches with a fairly large eps
+(0.1): eps damps the low-variance, mostly-noise directions instead of amplifying them.
 
 inverse_transform is exact: x = x' W⁻¹ + μ with W⁻¹ = U diag(sqrt(λ + eps)) Uᵀ.
 
