@@ -1,0 +1,52 @@
+"""Batched tensor augmentations for 1-D signals (N×C×L) and 2-D images (N×C×H×W), batch
+mixers (mixup, cutmix) and test-time augmentation.
+
+Every augmentation is `aug(x, generator) -> x'` (same shape): per-example parameters are drawn
+as tensors from an explicit `torch.Generator` on the batch's device and applied with
+whole-batch ops; each example is transformed with probability `p`.
+"""
+from trainwell.augment.amplitude import AmplitudeScale, amplitude_scale
+from trainwell.augment.base import Augmentation, Compose
+from trainwell.augment.beta import sample_beta, sample_gamma, sample_log_gamma
+from trainwell.augment.boxes import box_mask, sample_boxes
+from trainwell.augment.cutout import Cutout, Cutout1d, cutout
+from trainwell.augment.flip import HFlip, TimeReverse, VFlip, hflip, vflip
+from trainwell.augment.mix import CutMix, Mixup, cutmix, mixup
+from trainwell.augment.noise import GaussianNoise, add_noise
+from trainwell.augment.registry import AUGMENTATIONS, MIXERS, build_augmentation, build_mixer
+from trainwell.augment.shift import RandomShift, shift1d
+from trainwell.augment.stretch import TimeStretch, stretch1d
+
+__all__ = [
+    "AUGMENTATIONS",
+    "MIXERS",
+    "AmplitudeScale",
+    "Augmentation",
+    "Compose",
+    "CutMix",
+    "Cutout",
+    "Cutout1d",
+    "GaussianNoise",
+    "HFlip",
+    "Mixup",
+    "RandomShift",
+    "TimeReverse",
+    "TimeStretch",
+    "VFlip",
+    "add_noise",
+    "amplitude_scale",
+    "box_mask",
+    "build_augmentation",
+    "build_mixer",
+    "cutmix",
+    "cutout",
+    "hflip",
+    "mixup",
+    "sample_beta",
+    "sample_boxes",
+    "sample_gamma",
+    "sample_log_gamma",
+    "shift1d",
+    "stretch1d",
+    "vflip",
+]
