@@ -1,5 +1,23 @@
-"""Building blocks: activations, initializations, normalizations, regularizers (see registry)."""
-from trainwell.nn.activations import ELU, GELU, SELU, LeakyReLU, PReLU, ReLU, Sigmoid, Swish, Tanh, swish
+"""Building blocks: activations, initializations, normalizations, regularizers.
+
+Registries (name → constructor): ACTIVATIONS, INITS, NORMS (trainwell.nn.registry) and
+REGULARIZERS (trainwell.nn.regularizers).
+"""
+from trainwell.nn.activations import (
+    ELU,
+    GELU,
+    SELU,
+    SELU_ALPHA,
+    SELU_SCALE,
+    LeakyReLU,
+    PReLU,
+    ReLU,
+    Sigmoid,
+    Swish,
+    Tanh,
+    swish,
+)
+from trainwell.nn.fold_bn import count_batchnorms, fold_batchnorm
 from trainwell.nn.init import (
     Constant,
     InitScheme,
@@ -11,18 +29,52 @@ from trainwell.nn.init import (
     Uniform,
     VarianceScaling,
     Xavier,
+    build_init,
     fans,
     gain,
+    init_layers,
     initialize,
     orthogonal_,
+    zero_init_residual_,
 )
+from trainwell.nn.lsuv import lsuv_
+from trainwell.nn.maxout import MaxoutConv, MaxoutLinear, maxout
 from trainwell.nn.norms import LayerNormNd, build_norm
 from trainwell.nn.registry import ACTIVATIONS, INITS, NORMS
+from trainwell.nn.regularizers import (
+    REGULARIZERS,
+    DropBlock,
+    DropConnectConv,
+    DropConnectLinear,
+    DropPath,
+    FractionalMaxPool2d,
+    InvertedDropout,
+    LabelSmoothingCrossEntropy,
+    ResidualBlock,
+    SpatialDropout,
+    VanillaDropout,
+    block_gamma,
+    drop_block,
+    drop_connect,
+    drop_path,
+    drop_path_rates,
+    inverted_dropout,
+    label_smoothing_cross_entropy,
+    paper_gamma,
+    spatial_dropout,
+    vanilla_dropout,
+)
 
 __all__ = [
-    "ACTIVATIONS", "INITS", "NORMS",
-    "ELU", "GELU", "SELU", "LeakyReLU", "PReLU", "ReLU", "Sigmoid", "Swish", "Tanh", "swish",
+    "ACTIVATIONS", "INITS", "NORMS", "REGULARIZERS",
+    "ELU", "GELU", "SELU", "SELU_ALPHA", "SELU_SCALE", "LeakyReLU", "PReLU", "ReLU", "Sigmoid", "Swish", "Tanh",
+    "swish", "MaxoutConv", "MaxoutLinear", "maxout",
     "Constant", "InitScheme", "Kaiming", "Lecun", "Normal", "Orthogonal", "TorchDefault", "Uniform",
-    "VarianceScaling", "Xavier", "fans", "gain", "initialize", "orthogonal_",
-    "LayerNormNd", "build_norm",
+    "VarianceScaling", "Xavier", "build_init", "fans", "gain", "init_layers", "initialize", "orthogonal_",
+    "zero_init_residual_", "lsuv_",
+    "LayerNormNd", "build_norm", "count_batchnorms", "fold_batchnorm",
+    "DropBlock", "DropConnectConv", "DropConnectLinear", "DropPath", "FractionalMaxPool2d", "InvertedDropout",
+    "LabelSmoothingCrossEntropy", "ResidualBlock", "SpatialDropout", "VanillaDropout", "block_gamma",
+    "drop_block", "drop_connect", "drop_path", "drop_path_rates", "inverted_dropout",
+    "label_smoothing_cross_entropy", "paper_gamma", "spatial_dropout", "vanilla_dropout",
 ]

@@ -357,3 +357,43 @@ def initialize(
     for _, module in init_layers(model):
         scheme(module, generator=generator)
     return model
+
+
+_NORM_TYPES = (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm)
+
+
+def zero_init_residual_(model: nn.Module) -> list[str]:
+    """Make every residual branch start as zero, so each residual block starts as the identity.
+
+    Goyal et al. (2017) and the lecture: with MSRA init Var(x + F(x)) grows block by block; zeroing
+    the last layer of F fixes that. Marker convention (set by `ResidualBlock`, or by any builder):
+
+    - a module with attribute `is_residual_branch = True` is a residual branch F; its LAST
+      normalization layer with an affine weight gets weight γ = 0 — or, if it has no such norm, its
+      last Linear/Conv gets weight and bias 0;
+    - a module with attribute `is_residual_branch_end = True` is zeroed itself (γ, or weight and bias).
+
+    Returns the qualified names of the zeroed modules.
+    """
+    names = dict((id(m), n) for n, m in model.named_modules())
+    zeroed: list[str] = []
+
+    def zero(module: nn.Module) -> None:
+        with torch.no_grad():
+            module.weight.zero_()
+            if not isinstance(module, _NORM_TYPES) and getattr(module, "bias", None) is not None:
+                module.bias.zero_()
+        zeroed.append(names[id(module)])
+
+    for module in model.modules():
+        if getattr(module, "is_residual_branch_end", False):
+            zero(module)
+        elif getattr(module, "is_residual_branch", False):
+            inner = list(module.modules())
+            norms = [m for m in inner if isinstance(m, _NORM_TYPES) and getattr(m, "weight", None) is not None]
+            layers = [m for m in inner if isinstance(m, INIT_LAYERS)]
+            if norms:
+                zero(norms[-1])
+            elif layers:
+                zero(layers[-1])
+    return zeroed

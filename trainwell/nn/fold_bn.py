@@ -1,0 +1,79 @@
+"""Fold BatchNorm into the preceding Linear/Conv for inference.
+
+At test time BatchNorm is a fixed per-channel affine map, y = γ·(z − μ)/√(σ² + ε) + β with the
+running mean μ and variance σ². If z = W x + b comes from a Linear or Conv, then with
+s = γ/√(σ² + ε) (one factor per output channel):
+
+    y = (s·W) x + (s·(b − μ) + β)
+
+so the BatchNorm costs nothing at inference: scale each output row/filter of W by s and replace
+the bias (Ioffe & Szegedy 2015 note the equivalence; now standard in deployment).
+
+`fold_batchnorm(model)` returns a NEW model (a deep copy, in eval mode) where every BatchNorm that
+directly follows a Linear/Conv1d/2d/3d as consecutive children of an nn.Sequential is folded
+into it and replaced by nn.Identity (names and indices are kept). BatchNorms without running
+statistics (track_running_stats=False) and other pairs are left as they are.
+
+Example:
+    >>> fast = fold_batchnorm(model.eval())
+"""
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import nn
+
+from trainwell.errors import UserError
+
+_LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
+_BNS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
+
+
+def fold_into(layer: nn.Module, bn: nn.modules.batchnorm._BatchNorm) -> None:
+    """Fold `bn` (eval statistics) into `layer`'s weight and bias in place (computed in float64)."""
+    if layer.weight.shape[0] != bn.num_features:
+        raise UserError(
+            f"fold_batchnorm: {type(layer).__name__} has {layer.weight.shape[0]} outputs but the "
+            f"following {type(bn).__name__} has {bn.num_features} features"
+        )
+    with torch.no_grad():
+        w = layer.weight.double()
+        mean, var = bn.running_mean.double(), bn.running_var.double()
+        gamma = bn.weight.double() if bn.weight is not None else torch.ones_like(mean)
+        beta = bn.bias.double() if bn.bias is not None else torch.zeros_like(mean)
+        scale = gamma / torch.sqrt(var + bn.eps)
+        b = layer.bias.double() if layer.bias is not None else torch.zeros_like(mean)
+        new_w = w * scale.view(-1, *([1] * (w.dim() - 1)))
+        new_b = (b - mean) * scale + beta
+        layer.weight.copy_(new_w.to(layer.weight.dtype))
+        if layer.bias is None:
+            layer.bias = nn.Parameter(new_b.to(device=layer.weight.device, dtype=layer.weight.dtype))
+        else:
+            layer.bias.copy_(new_b.to(layer.bias.dtype))
+
+
+def fold_batchnorm(model: nn.Module) -> nn.Module:
+    """A deep copy of `model` (eval mode) with each Linear/Conv → BatchNorm pair folded.
+
+    Raises UserError if `model` is in training mode (its BatchNorms would use batch statistics,
+    which cannot be folded): call model.eval() first.
+    """
+    if model.training:
+        raise UserError("fold_batchnorm: the model is in training mode; call model.eval() first "
+                        "(folding uses BatchNorm's running statistics, which only eval mode uses)")
+    folded = copy.deepcopy(model)
+    folded.eval()
+    for seq in [m for m in folded.modules() if isinstance(m, nn.Sequential)]:
+        names = list(seq._modules)
+        for prev, cur in zip(names, names[1:]):
+            layer, bn = seq._modules[prev], seq._modules[cur]
+            if isinstance(layer, _LAYERS) and isinstance(bn, _BNS) and bn.running_mean is not None:
+                fold_into(layer, bn)
+                seq._modules[cur] = nn.Identity()
+    return folded
+
+
+def count_batchnorms(model: nn.Module) -> int:
+    """Number of BatchNorm layers in `model` (to see how many were folded)."""
+    return sum(isinstance(m, _BNS) for m in model.modules())

@@ -1,0 +1,59 @@
+"""Regularizing layers and losses, and their registry `REGULARIZERS` (for `trainwell list`).
+
+Each lives in its own file; this module gathers them:
+
+| name              | part                              | file                 |
+|-------------------|-----------------------------------|----------------------|
+| dropout           | inverted dropout (p = drop prob.) | dropout.py           |
+| vanilla_dropout   | dropout with test-time scaling    | dropout.py           |
+| inverted_dropout  | dropout with train-time scaling   | dropout.py           |
+| spatial_dropout   | drop whole channels               | dropout.py           |
+| dropconnect       | DropConnect Linear                | dropconnect.py       |
+| dropconnect_conv  | DropConnect Conv1d/2d             | dropconnect.py       |
+| dropblock         | DropBlock 1-D/2-D                 | dropblock.py         |
+| drop_path         | stochastic depth per example      | drop_path.py         |
+| fractional_max    | fractional max pooling 2-D        | fractional_pool.py   |
+| label_smoothing   | label-smoothed cross entropy      | label_smoothing.py   |
+
+All random layers take `generator=` (or have a `.generator` attribute the trainer sets); with
+None they fall back to torch's default RNG. L1/L2/elastic-net penalties live in
+`trainwell.optim`; Cutout/Mixup/CutMix in `trainwell.augment`.
+"""
+from __future__ import annotations
+
+from trainwell.nn.drop_path import DropPath, ResidualBlock, drop_path, drop_path_rates
+from trainwell.nn.dropblock import DropBlock, block_gamma, drop_block, paper_gamma
+from trainwell.nn.dropconnect import DropConnectConv, DropConnectLinear, drop_connect
+from trainwell.nn.dropout import (
+    InvertedDropout,
+    SpatialDropout,
+    VanillaDropout,
+    inverted_dropout,
+    spatial_dropout,
+    vanilla_dropout,
+)
+from trainwell.nn.fractional_pool import FractionalMaxPool2d
+from trainwell.nn.label_smoothing import LabelSmoothingCrossEntropy, label_smoothing_cross_entropy
+from trainwell.registry import Registry
+
+REGULARIZERS = Registry("regularizer")
+REGULARIZERS.add("dropout", InvertedDropout, "inverted dropout: zero units w.p. p, divide by 1−p in training (Srivastava et al. 2014)")
+REGULARIZERS.add("vanilla_dropout", VanillaDropout, "dropout that multiplies by the keep probability 1−p at test time")
+REGULARIZERS.add("inverted_dropout", InvertedDropout, "dropout that divides by 1−p in training; identity at test time")
+REGULARIZERS.add("spatial_dropout", SpatialDropout, "drop whole channels of conv feature maps (Tompson et al. 2015)")
+REGULARIZERS.add("dropconnect", DropConnectLinear, "Linear layer that drops weights instead of units (Wan et al. 2013)")
+REGULARIZERS.add("dropconnect_conv", DropConnectConv, "Conv layer that drops kernel weights (Wan et al. 2013)")
+REGULARIZERS.add("dropblock", DropBlock, "drop contiguous blocks of feature maps, 1-D/2-D (Ghiasi et al. 2018)")
+REGULARIZERS.add("drop_path", DropPath, "stochastic depth: drop a residual branch per example (Huang et al. 2016)")
+REGULARIZERS.add("fractional_max", FractionalMaxPool2d, "max pooling by a random non-integer factor (Graham 2014)")
+REGULARIZERS.add("label_smoothing", LabelSmoothingCrossEntropy, "cross entropy against (1−ε)·target + ε/C (Szegedy et al. 2016)")
+
+__all__ = [
+    "REGULARIZERS",
+    "DropPath", "ResidualBlock", "drop_path", "drop_path_rates",
+    "DropBlock", "block_gamma", "drop_block", "paper_gamma",
+    "DropConnectConv", "DropConnectLinear", "drop_connect",
+    "InvertedDropout", "SpatialDropout", "VanillaDropout", "inverted_dropout", "spatial_dropout", "vanilla_dropout",
+    "FractionalMaxPool2d",
+    "LabelSmoothingCrossEntropy", "label_smoothing_cross_entropy",
+]
