@@ -58,6 +58,7 @@ from trainwell.nn.regularizers import (
     drop_connect,
     drop_path,
     drop_path_rates,
+    expand_seeds,
     inverted_dropout,
     label_smoothing_cross_entropy,
     paper_gamma,
@@ -75,6 +76,6 @@ __all__ = [
     "LayerNormNd", "build_norm", "count_batchnorms", "fold_batchnorm",
     "DropBlock", "DropConnectConv", "DropConnectLinear", "DropPath", "FractionalMaxPool2d", "InvertedDropout",
     "LabelSmoothingCrossEntropy", "ResidualBlock", "SpatialDropout", "VanillaDropout", "block_gamma",
-    "drop_block", "drop_connect", "drop_path", "drop_path_rates", "inverted_dropout",
+    "drop_block", "drop_connect", "drop_path", "drop_path_rates", "expand_seeds", "inverted_dropout",
     "label_smoothing_cross_entropy", "paper_gamma", "spatial_dropout", "vanilla_dropout",
 ]

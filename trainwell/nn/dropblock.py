@@ -82,6 +82,19 @@ def paper_gamma(rate: float, block: int, sizes: Sequence[int]) -> float:
     return g
 
 
+def expand_seeds(seeds: torch.Tensor, block: tuple[int, ...]) -> torch.Tensor:
+    """Turn seeds (N×C×(s − b + 1)…, 1 = seed) into dropped blocks (N×C×s…, 1 = dropped).
+
+    Unit u is dropped if some seed v has v ≤ u < v + b on every axis: a max-pool of width b over
+    the seeds zero-padded by b − 1 on both sides (works for odd and even b).
+    """
+    pad: list[int] = []
+    for b in reversed(block):
+        pad += [b - 1, b - 1]
+    pool = F.max_pool1d if len(block) == 1 else F.max_pool2d
+    return pool(F.pad(seeds, pad), kernel_size=block, stride=1)
+
+
 def drop_block(
     x: torch.Tensor, rate: float, block_size: int, training: bool, generator: torch.Generator | None = None
 ) -> torch.Tensor:
@@ -95,12 +108,7 @@ def drop_block(
     gamma = block_gamma(float(rate), block, sizes)
     valid = [s - b + 1 for s, b in zip(sizes, block)]
     seeds = (uniform((*x.shape[:2], *valid), x, generator) < gamma).to(x.dtype)
-    pad: list[int] = []
-    for b in reversed(block):
-        pad += [b - 1, b - 1]
-    pool = F.max_pool1d if len(sizes) == 1 else F.max_pool2d
-    dropped = pool(F.pad(seeds, pad), kernel_size=block, stride=1)
-    mask = 1.0 - dropped
+    mask = 1.0 - expand_seeds(seeds, block)
     return x * mask * (mask.numel() / mask.sum().clamp(min=1.0))
 
 

@@ -22,7 +22,7 @@ None they fall back to torch's default RNG. L1/L2/elastic-net penalties live in
 from __future__ import annotations
 
 from trainwell.nn.drop_path import DropPath, ResidualBlock, drop_path, drop_path_rates
-from trainwell.nn.dropblock import DropBlock, block_gamma, drop_block, paper_gamma
+from trainwell.nn.dropblock import DropBlock, block_gamma, drop_block, expand_seeds, paper_gamma
 from trainwell.nn.dropconnect import DropConnectConv, DropConnectLinear, drop_connect
 from trainwell.nn.dropout import (
     InvertedDropout,
@@ -51,7 +51,7 @@ REGULARIZERS.add("label_smoothing", LabelSmoothingCrossEntropy, "cross entropy a
 __all__ = [
     "REGULARIZERS",
     "DropPath", "ResidualBlock", "drop_path", "drop_path_rates",
-    "DropBlock", "block_gamma", "drop_block", "paper_gamma",
+    "DropBlock", "block_gamma", "drop_block", "expand_seeds", "paper_gamma",
     "DropConnectConv", "DropConnectLinear", "drop_connect",
     "InvertedDropout", "SpatialDropout", "VanillaDropout", "inverted_dropout", "spatial_dropout", "vanilla_dropout",
     "FractionalMaxPool2d",
