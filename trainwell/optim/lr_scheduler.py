@@ -10,10 +10,10 @@ is exact: `state_dict()` / `load_state_dict()` carry that position.
 
 Usage (call `set` BEFORE each optimizer step, with the number of steps already taken):
 
-    >>> sched = LRScheduler(opt, build_schedule("cosine"), base_lr=0.1, total_steps=1000)
-    >>> for step in range(1000):
-    ...     lr = sched.set(step)
-    ...     loss = ...; loss.backward(); opt.step(); opt.zero_grad()
+    sched = LRScheduler(opt, build_schedule("cosine"), base_lr=0.1, total_steps=1000)
+    for step in range(1000):
+            lr = sched.set(step)
+            loss = ...; loss.backward(); opt.step(); opt.zero_grad()
 """
 from __future__ import annotations
 

@@ -19,8 +19,8 @@ parameters). Learning rates: every group gets ``lr = initial_lr = lr * lr_scale`
 torch picks its multi-tensor (foreach) kernels wherever they are supported (CUDA).
 
 Example:
-    >>> opt = build_optimizer(model, {"name": "adamw", "betas": [0.9, 0.95]}, lr=3e-4, weight_decay=0.05)
-    >>> opt = build_optimizer(model, "nesterov", lr=0.1, weight_decay=5e-4, lr_scales={"backbone": 0.1})
+    opt = build_optimizer(model, {"name": "adamw", "betas": [0.9, 0.95]}, lr=3e-4, weight_decay=0.05)
+    opt = build_optimizer(model, "nesterov", lr=0.1, weight_decay=5e-4, lr_scales={"backbone": 0.1})
 """
 from __future__ import annotations
 

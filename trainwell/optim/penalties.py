@@ -19,8 +19,8 @@ Speed (called every step): on CUDA the per-tensor norms come from one multi-tens
 tensors of a 20x256x256 MLP: 2.2 ms vs 5 ms). Nothing is concatenated or copied.
 
 Example:
-    >>> pen = Penalty(l2=1e-4)
-    >>> loss = criterion(model(x), y) + pen(model)
+    pen = Penalty(l2=1e-4)
+    loss = criterion(model(x), y) + pen(model)
 """
 from __future__ import annotations
 
