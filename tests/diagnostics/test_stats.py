@@ -1,0 +1,285 @@
+"""LayerStats / StatsCallback: values against numpy/float64 references, hooks, sampling, syncs."""
+import copy
+import json
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from trainwell.diagnostics import capture
+from trainwell.diagnostics.callback import StatsCallback
+from trainwell.diagnostics.capture import LayerStats
+from trainwell.diagnostics.stats import activation_kind, activation_summary, dead_fraction
+
+
+def tiny_net() -> nn.Sequential:
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(3, 6), nn.ReLU(), nn.Linear(6, 5), nn.Tanh(), nn.Linear(5, 2), nn.Sigmoid())
+    with torch.no_grad():
+        net[0].bias[:2] = -100.0  # units 0, 1 of the ReLU never fire: dead fraction 2/6
+        net[0].bias[2] = -0.3  # unit 2 fires for some examples only: alive
+        net[2].weight[:2] *= 40.0  # tanh units 0, 1 driven into saturation
+        net[4].weight *= 40.0  # sigmoid saturates for part of the batch
+    return net
+
+
+def batch(n=64, seed=1):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(n, 3, generator=g), torch.randint(0, 2, (n,), generator=g)
+
+
+def reference(net, x, y):
+    """float64 copy: every leaf output (retain_grad) after one backward of the same loss."""
+    ref = copy.deepcopy(net).double()
+    outs = []
+    h = x.double()
+    for m in ref:
+        h = m(h)
+        h.retain_grad()
+        outs.append(h)
+    nn.functional.cross_entropy(h, y).backward()
+    return outs
+
+
+def captured_step(net, x, y, opt=None, step=0, stats=None):
+    stats = stats or LayerStats(net, every=1, bins=12)
+    stats.start(step)
+    loss = nn.functional.cross_entropy(net(x), y)
+    if opt is not None:
+        opt.zero_grad()
+    loss.backward()
+    stats.after_backward()
+    if opt is not None:
+        opt.step()
+    return stats.finish()
+
+
+def test_activation_stats_match_numpy_float64():
+    net, (x, y) = tiny_net(), batch()
+    record = captured_step(net, x, y)
+    outs = reference(net, x, y)
+    assert [layer["name"] for layer in record["layers"]] == [str(i) for i in range(6)]
+    assert [layer["kind"] for layer in record["layers"]] == [None, "relu", None, "tanh", None, "sigmoid"]
+    for layer, out in zip(record["layers"], outs):
+        a = out.detach().numpy()
+        assert layer["numel"] == a.size
+        assert layer["mean"] == pytest.approx(a.mean(), rel=2e-6, abs=1e-6)  # float32 sums
+        assert layer["std"] == pytest.approx(a.std(), rel=1e-5, abs=1e-6)  # population std
+        assert layer["lo"] == pytest.approx(a.min(), rel=1e-6, abs=1e-6)
+        assert layer["hi"] == pytest.approx(a.max(), rel=1e-6, abs=1e-6)
+        counts, _ = np.histogram(a, bins=12, range=(a.min(), a.max()))
+        assert sum(layer["hist"]) == a.size
+        assert np.abs(np.array(layer["hist"]) - counts).sum() <= 2  # float32 vs float64 at bin edges
+        g = out.grad.numpy()
+        assert layer["grad_mean"] == pytest.approx(g.mean(), abs=1e-7)
+        assert layer["grad_std"] == pytest.approx(g.std(), rel=1e-4, abs=1e-8)
+    relu, tanh, sig = (record["layers"][i] for i in (1, 3, 5))
+    a1, a3, a5 = (outs[i].detach().numpy() for i in (1, 3, 5))
+    assert relu["dead_frac"] == pytest.approx((a1.max(axis=0) <= 0).mean()) == pytest.approx(2 / 6)
+    assert tanh["saturated_frac"] == pytest.approx((np.abs(a3) > 0.99).mean())
+    assert 0.2 < tanh["saturated_frac"] < 0.9  # the test data exercise the rule
+    assert sig["saturated_frac"] == pytest.approx(((a5 < 0.01) | (a5 > 0.99)).mean())
+    assert 0.05 < sig["saturated_frac"] < 0.95
+    assert "dead_frac" not in record["layers"][0] and "saturated_frac" not in relu
+    json.loads(json.dumps(record))  # plain, JSON-serialisable record
+
+
+def test_dead_units_are_channels_for_conv():
+    y = torch.rand(4, 3, 7)  # N, C, L — all positive
+    y[:, 1] = 0.0  # channel 1 dead for every example and position
+    y[:2, 2] = 0.0  # channel 2 fires for examples 2, 3 only: alive
+    assert dead_fraction(y).item() == pytest.approx(1 / 3)
+    assert activation_kind(nn.LeakyReLU()) == "relu" and activation_kind(nn.Hardtanh()) == "tanh"
+    assert activation_kind(nn.Conv1d(1, 1, 1)) is None
+
+
+def test_histogram_hand_table():
+    y = torch.tensor([-1.0, -0.5, 0.0, 0.25, 1.0, 1.0])
+    v = activation_summary(y, None, bins=4).tolist()  # range [-1, 1], bins of width 0.5
+    assert v[:4] == pytest.approx([0.125, float(np.std(y.numpy())), -1.0, 1.0])
+    assert v[4:] == [1.0, 1.0, 2.0, 2.0]  # [-1,-.5) [-.5,0) [0,.5) [.5,1]
+
+
+def test_update_ratio_equals_hand_computed_sgd_step():
+    net, (x, y) = tiny_net(), batch()
+    before = [p.detach().clone() for p in net.parameters()]
+    opt = torch.optim.SGD(net.parameters(), lr=0.05)
+    record = captured_step(net, x, y, opt)
+    names = [n for n, _ in net.named_parameters()]
+    assert [p["name"] for p in record["params"]] == names
+    for rec, w0, p in zip(record["params"], before, net.parameters()):
+        # SGD: Δw = −lr·g, so ‖Δw‖/‖w‖ = lr‖g‖/‖w‖ and ‖Δw‖ = ‖w_after − w_before‖
+        grad_norm = float(p.grad.norm())
+        assert rec["grad_norm"] == pytest.approx(grad_norm, rel=1e-5)
+        assert rec["delta_norm"] == pytest.approx(float((p.detach() - w0).norm()), rel=1e-5)
+        assert rec["weight_norm"] == pytest.approx(float(w0.norm()), rel=1e-6)
+        assert rec["update_ratio"] == pytest.approx(0.05 * grad_norm / float(w0.norm()), rel=1e-4)
+
+
+def _hook_count(model):
+    return sum(len(m._forward_hooks) + len(m._forward_pre_hooks) + len(m._backward_hooks) for m in model.modules())
+
+
+def test_hooks_only_during_capture_and_none_after_close():
+    net, (x, y) = tiny_net(), batch()
+    stats = LayerStats(net, every=1)
+    assert _hook_count(net) == 0
+    stats.start(0)
+    assert _hook_count(net) == 6  # one per leaf module, parameter-less ones included
+    stats.finish()
+    assert _hook_count(net) == 0
+    stats.start(1)
+    net(x)
+    stats.close()
+    assert _hook_count(net) == 0 and not stats.active
+
+
+def _loop(model, callback, steps, batches, opt, state, evaluate_every=None):
+    """A hand-written loop firing the Trainer's events in the documented order."""
+    callback.on_fit_start(state)
+    for i in range(steps):
+        x, y = batches[i % len(batches)]
+        callback.on_batch_start(state)
+        loss = nn.functional.cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        callback.on_after_backward(state)
+        opt.step()
+        state.step += 1
+        state.loss = loss.detach()
+        callback.on_batch_end(state)
+        if evaluate_every and state.step % evaluate_every == 0:
+            model.eval()
+            with torch.no_grad():
+                model(x)
+            model.train()
+            callback.on_eval_end(state, {})
+    callback.on_fit_end(state)
+
+
+def fake_state(model, opt):
+    records = {}
+    return SimpleNamespace(model=model, optimizer=opt, step=0, epoch=0, total_steps=0, loss=None, lr=0.1,
+                           device=torch.device("cpu"), run_dir=None, stop=False, stop_reason="", records=records,
+                           emit=lambda stream, rec: records.setdefault(stream, []).append(rec))
+
+
+def test_callback_records_only_sampled_steps_with_one_transfer_each(monkeypatch):
+    net = tiny_net()
+    opt = torch.optim.SGD(net.parameters(), lr=0.01)
+    state = fake_state(net, opt)
+    calls = {"to_host": 0, "item": 0, "tolist": 0, "cpu": 0, "numpy": 0}
+    real_to_host = capture.to_host
+
+    def spy(flat):
+        calls["to_host"] += 1
+        return real_to_host(flat)
+
+    def counting(name):
+        original = getattr(torch.Tensor, name)
+
+        def wrapper(self, *a, **k):
+            calls[name] += 1
+            return original(self, *a, **k)
+
+        return wrapper
+
+    monkeypatch.setattr(capture, "to_host", spy)
+    for name in ("item", "tolist", "cpu", "numpy"):
+        monkeypatch.setattr(torch.Tensor, name, counting(name))
+    cb = StatsCallback(every=4, bins=8)
+    batches = [batch(16, seed=s) for s in range(3)]
+    _loop(net, cb, 10, batches, opt, state)
+    steps = [r["step"] for r in state.records["stats"]]
+    monkeypatch.undo()
+    assert steps == [0, 4, 8]
+    assert calls["to_host"] == len(steps)
+    assert calls["tolist"] == len(steps) and calls["item"] == calls["cpu"] == calls["numpy"] == 0
+    assert _hook_count(net) == 0
+
+
+def test_sample_next_forces_an_unscheduled_step():
+    net = tiny_net()
+    opt = torch.optim.SGD(net.parameters(), lr=0.01)
+    state = fake_state(net, opt)
+    stats = LayerStats(net, every=5)
+    assert [s for s in range(12) if stats.should_sample(s)] == [0, 5, 10]
+    stats.sample_next()
+    assert stats.should_sample(3)
+    stats.start(3)
+    stats.cancel()
+    assert not stats.should_sample(3)
+    cb = StatsCallback(every=5)
+    batches = [batch(16)]
+    cb.on_fit_start(state)
+    for i in range(7):  # drive step by step to call sample_next() at step 2
+        if i == 2:
+            cb.sample_next()
+        _loop_one(net, cb, batches[0], opt, state)
+    assert [r["step"] for r in state.records["stats"]] == [0, 2, 5]
+    cb.on_fit_end(state)
+
+
+def _loop_one(model, cb, xy, opt, state):
+    x, y = xy
+    cb.on_batch_start(state)
+    loss = nn.functional.cross_entropy(model(x), y)
+    opt.zero_grad()
+    loss.backward()
+    cb.on_after_backward(state)
+    opt.step()
+    state.step += 1
+    cb.on_batch_end(state)
+
+
+def test_eval_batches_are_ignored_unless_asked():
+    net = tiny_net()
+    opt = torch.optim.SGD(net.parameters(), lr=0.01)
+    batches = [batch(16)]
+    state = fake_state(net, opt)
+    _loop(net, StatsCallback(every=2), 4, batches, opt, state, evaluate_every=2)
+    assert [(r["step"], r["phase"]) for r in state.records["stats"]] == [(0, "train"), (2, "train")]
+    state = fake_state(net, opt)
+    _loop(net, StatsCallback(every=2, include_eval=True), 4, batches, opt, state, evaluate_every=2)
+    got = [(r["step"], r["phase"]) for r in state.records["stats"]]
+    assert got == [(0, "train"), (2, "eval"), (2, "train"), (4, "eval")]
+    eval_rec = state.records["stats"][1]
+    assert len(eval_rec["layers"]) == 6 and "grad_mean" not in eval_rec["layers"][0]
+    assert _hook_count(net) == 0
+    # the recorder alone: an eval-mode forward during a capture is skipped by default
+    stats = LayerStats(net)
+    stats.start(0)
+    net.eval()
+    net(batches[0][0])
+    net.train()
+    assert stats.finish()["layers"] == []
+
+
+def test_stats_under_autocast_are_float32_of_low_precision_outputs():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 4))
+    x, y = torch.randn(32, 8), torch.randint(0, 4, (32,))
+    seen = {}
+
+    def keep(module, args, out):  # returns None: the output is not replaced
+        seen["out"] = out.detach().clone()
+
+    handle = net[0].register_forward_hook(keep)
+    stats = LayerStats(net, every=1, bins=10)
+    stats.start(0)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        loss = nn.functional.cross_entropy(net(x).float(), y)
+    loss.backward()
+    stats.after_backward()
+    record = stats.finish()
+    handle.remove()
+    out = seen["out"]
+    assert out.dtype == torch.bfloat16
+    ref = out.float().double()
+    layer = record["layers"][0]
+    assert layer["mean"] == pytest.approx(float(ref.mean()), abs=1e-6)
+    assert layer["std"] == pytest.approx(float(ref.std(unbiased=False)), rel=1e-5)
+    assert sum(layer["hist"]) == out.numel()
+    assert all(np.isfinite(layer[k]) for k in ("grad_mean", "grad_std"))
