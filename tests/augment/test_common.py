@@ -17,6 +17,13 @@ IMG = (3, 12, 12)      # C, H, W
 CASES = {
     "hflip": (IMG, {}, None, 1.0),
     "vflip": (IMG, {}, None, 1.0),
+    "random_crop": (IMG, {"padding": 2}, {"padding": 0}, 24 / 25),   # offset (2, 2) is the identity
+    "random_resized_crop": (IMG, {"scale": (0.3, 0.9)}, {"scale": (1.0, 1.0), "ratio": (1.0, 1.0)}, 1.0),
+    "color_jitter": (IMG, {"brightness": 0.3, "contrast": 0.3, "saturation": 0.3, "hue": 0.2},
+                     {"brightness": 0.0, "contrast": 0.0, "saturation": 0.0, "hue": 0.0}, 1.0),
+    "affine": (IMG, {"degrees": 20.0, "translate": 0.1, "scale": (0.8, 1.2), "shear": 5.0},
+               {"degrees": 0.0, "translate": 0.0, "scale": (1.0, 1.0), "shear": 0.0}, 1.0),
+    "elastic": (IMG, {"alpha": 8.0, "sigma": 2.0}, {"alpha": 0.0}, 1.0),
     "gaussian_noise": (IMG, {"std": 0.5}, {"std": 0.0}, 1.0),
     "amplitude_scale": (SIG, {"scale": (0.5, 1.5)}, {"scale": (1.0, 1.0)}, 1.0),
     "cutout": (IMG, {"size": 4}, {"size": 0}, 1.0),

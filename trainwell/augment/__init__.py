@@ -5,14 +5,26 @@ Every augmentation is `aug(x, generator) -> x'` (same shape): per-example parame
 as tensors from an explicit `torch.Generator` on the batch's device and applied with
 whole-batch ops; each example is transformed with probability `p`.
 """
+from trainwell.augment.affine import RandomAffine, affine_theta, warp_affine
 from trainwell.augment.amplitude import AmplitudeScale, amplitude_scale
 from trainwell.augment.base import Augmentation, Compose
 from trainwell.augment.beta import sample_beta, sample_gamma, sample_log_gamma
 from trainwell.augment.boxes import box_mask, sample_boxes
+from trainwell.augment.color import (
+    ColorJitter,
+    adjust_brightness,
+    adjust_contrast,
+    adjust_hue,
+    adjust_saturation,
+    gray,
+)
+from trainwell.augment.crop import RandomCrop, crop_padded
 from trainwell.augment.cutout import Cutout, Cutout1d, cutout
+from trainwell.augment.elastic import ElasticDistortion, elastic_field, gaussian_kernel1d, warp_displacement
 from trainwell.augment.flip import HFlip, TimeReverse, VFlip, hflip, vflip
 from trainwell.augment.mix import CutMix, Mixup, cutmix, mixup
 from trainwell.augment.noise import GaussianNoise, add_noise
+from trainwell.augment.resized_crop import RandomResizedCrop, resized_crop
 from trainwell.augment.registry import AUGMENTATIONS, MIXERS, build_augmentation, build_mixer
 from trainwell.augment.shift import RandomShift, shift1d
 from trainwell.augment.stretch import TimeStretch, stretch1d
@@ -22,26 +34,41 @@ __all__ = [
     "MIXERS",
     "AmplitudeScale",
     "Augmentation",
+    "ColorJitter",
     "Compose",
     "CutMix",
     "Cutout",
     "Cutout1d",
+    "ElasticDistortion",
     "GaussianNoise",
     "HFlip",
     "Mixup",
+    "RandomAffine",
+    "RandomCrop",
+    "RandomResizedCrop",
     "RandomShift",
     "TimeReverse",
     "TimeStretch",
     "VFlip",
     "add_noise",
+    "adjust_brightness",
+    "adjust_contrast",
+    "adjust_hue",
+    "adjust_saturation",
+    "affine_theta",
     "amplitude_scale",
     "box_mask",
     "build_augmentation",
     "build_mixer",
+    "crop_padded",
     "cutmix",
     "cutout",
+    "elastic_field",
+    "gaussian_kernel1d",
+    "gray",
     "hflip",
     "mixup",
+    "resized_crop",
     "sample_beta",
     "sample_boxes",
     "sample_gamma",
@@ -49,4 +76,6 @@ __all__ = [
     "shift1d",
     "stretch1d",
     "vflip",
+    "warp_affine",
+    "warp_displacement",
 ]

@@ -17,12 +17,17 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from trainwell.augment.affine import RandomAffine
 from trainwell.augment.amplitude import AmplitudeScale
 from trainwell.augment.base import Compose
+from trainwell.augment.color import ColorJitter
+from trainwell.augment.crop import RandomCrop
 from trainwell.augment.cutout import Cutout, Cutout1d
+from trainwell.augment.elastic import ElasticDistortion
 from trainwell.augment.flip import HFlip, TimeReverse, VFlip
 from trainwell.augment.mix import CutMix, Mixup
 from trainwell.augment.noise import GaussianNoise
+from trainwell.augment.resized_crop import RandomResizedCrop
 from trainwell.augment.shift import RandomShift
 from trainwell.augment.stretch import TimeStretch
 from trainwell.errors import UserError
@@ -31,6 +36,11 @@ from trainwell.registry import Registry
 AUGMENTATIONS = Registry("augmentation")
 AUGMENTATIONS.add("hflip", HFlip, "mirror images left-right (p)")
 AUGMENTATIONS.add("vflip", VFlip, "mirror images top-bottom (p)")
+AUGMENTATIONS.add("random_crop", RandomCrop, "pad and crop back at a random offset (padding, pad_mode, p)")
+AUGMENTATIONS.add("random_resized_crop", RandomResizedCrop, "crop a box of random area/aspect, resize back (scale, ratio, p)")
+AUGMENTATIONS.add("color_jitter", ColorJitter, "random brightness/contrast/saturation/hue (brightness, contrast, saturation, hue, p)")
+AUGMENTATIONS.add("affine", RandomAffine, "random rotation/translation/scale/shear (degrees, translate, scale, shear, padding_mode, p)")
+AUGMENTATIONS.add("elastic", ElasticDistortion, "smoothed random displacement field, Simard et al. 2003 (alpha, sigma, padding_mode, p)")
 AUGMENTATIONS.add("gaussian_noise", GaussianNoise, "add N(0, std²) noise (std, p); signals and images")
 AUGMENTATIONS.add("amplitude_scale", AmplitudeScale, "multiply by s ~ U(scale) (scale, p); signals and images")
 AUGMENTATIONS.add("cutout", Cutout, "zero a random square/segment, DeVries & Taylor 2017 (size, value, p)")
