@@ -28,10 +28,13 @@ from trainwell.augment.resized_crop import RandomResizedCrop, resized_crop
 from trainwell.augment.registry import AUGMENTATIONS, MIXERS, build_augmentation, build_mixer
 from trainwell.augment.shift import RandomShift, shift1d
 from trainwell.augment.stretch import TimeStretch, stretch1d
+from trainwell.augment.tta import TTA, TTA_VIEWS, Flip, Identity, Shift, build_tta, flip_views, shift_views, tta_predict
 
 __all__ = [
     "AUGMENTATIONS",
     "MIXERS",
+    "TTA",
+    "TTA_VIEWS",
     "AmplitudeScale",
     "Augmentation",
     "ColorJitter",
@@ -40,13 +43,16 @@ __all__ = [
     "Cutout",
     "Cutout1d",
     "ElasticDistortion",
+    "Flip",
     "GaussianNoise",
     "HFlip",
+    "Identity",
     "Mixup",
     "RandomAffine",
     "RandomCrop",
     "RandomResizedCrop",
     "RandomShift",
+    "Shift",
     "TimeReverse",
     "TimeStretch",
     "VFlip",
@@ -60,10 +66,12 @@ __all__ = [
     "box_mask",
     "build_augmentation",
     "build_mixer",
+    "build_tta",
     "crop_padded",
     "cutmix",
     "cutout",
     "elastic_field",
+    "flip_views",
     "gaussian_kernel1d",
     "gray",
     "hflip",
@@ -74,7 +82,9 @@ __all__ = [
     "sample_gamma",
     "sample_log_gamma",
     "shift1d",
+    "shift_views",
     "stretch1d",
+    "tta_predict",
     "vflip",
     "warp_affine",
     "warp_displacement",
