@@ -34,6 +34,9 @@ def test_gain_table():
     assert gain("leaky_relu", 0.3) == pytest.approx(nn.init.calculate_gain("leaky_relu", 0.3))
     with pytest.raises(UserError, match="did you mean"):
         gain("rellu")
+    from trainwell.nn.registry import ACTIVATIONS
+    for name in ACTIVATIONS.names():  # initialize(..., nonlinearity=<any activation name>) works
+        assert gain(name) > 0
 
 
 # (spec, layer, expected std of the weights, distribution: "norm" or "uniform")

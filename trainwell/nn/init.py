@@ -43,7 +43,11 @@ from trainwell.registry import Spec, split_spec
 #: Layers that the schemes initialize.
 INIT_LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 
-_GAINS = {"linear": 1.0, "identity": 1.0, "sigmoid": 1.0, "tanh": 5.0 / 3.0, "relu": math.sqrt(2.0), "selu": 1.0, "gelu": math.sqrt(2.0)}
+_GAINS = {
+    "linear": 1.0, "identity": 1.0, "sigmoid": 1.0, "tanh": 5.0 / 3.0, "relu": math.sqrt(2.0), "selu": 1.0,
+    # ReLU-like activations without an exact published gain: treated like ReLU (a common convention)
+    "gelu": math.sqrt(2.0), "elu": math.sqrt(2.0), "swish": math.sqrt(2.0), "silu": math.sqrt(2.0),
+}
 _MODES = ("fan_in", "fan_out", "fan_avg")
 _DISTRIBUTIONS = ("normal", "uniform")
 
@@ -53,7 +57,8 @@ def gain(nonlinearity: str = "relu", slope: float = 0.01) -> float:
 
     relu: √2 (half the inputs are zeroed); leaky_relu/prelu with negative slope a: √(2/(1+a²));
     tanh: 5/3 (as in torch.nn.init.calculate_gain); linear/sigmoid: 1; selu: 1 (LeCun init, as
-    Klambauer et al. 2017 prescribe — torch uses 3/4 here); gelu: √2 (treated like ReLU).
+    Klambauer et al. 2017 prescribe — torch uses 3/4 here); gelu, elu, swish, silu: √2 (treated
+    like ReLU — an approximation, no exact gain is published). Every name in ACTIVATIONS works.
     """
     if nonlinearity in ("leaky_relu", "prelu"):
         return math.sqrt(2.0 / (1.0 + float(slope) ** 2))

@@ -7,13 +7,22 @@ Recipes and model builders refer to parts by these names:
     NORMS.build("group", num_features=64, dims=2)                 # dims: 0 N×F, 1 N×C×L, 2 N×C×H×W
 
 Every activation constructor accepts `num_features` (used by prelu and learnable swish).
-The regularizers' registry (`REGULARIZERS`) lives in `trainwell.nn.regularizers`.
+    REGULARIZERS.build({"name": "dropblock", "block_size": 5, "rate": 0.1}, dims=2)
+
+`REGULARIZERS` lists the stochastic layers and losses of `trainwell.nn.regularizers`; their
+constructors differ (a dropout takes p, DropConnect takes layer sizes), see each one's help.
 """
 from __future__ import annotations
 
 from trainwell.nn import activations as act
 from trainwell.nn import init
 from trainwell.nn import norms
+from trainwell.nn.drop_path import DropPath
+from trainwell.nn.dropblock import DropBlock
+from trainwell.nn.dropconnect import DropConnectConv, DropConnectLinear
+from trainwell.nn.dropout import InvertedDropout, SpatialDropout, VanillaDropout
+from trainwell.nn.fractional_pool import FractionalMaxPool2d
+from trainwell.nn.label_smoothing import LabelSmoothingCrossEntropy
 from trainwell.registry import Registry
 
 ACTIVATIONS = Registry("activation")
@@ -63,3 +72,15 @@ NORMS.add("layer", norms.layer_norm, "LayerNorm over channels and spatial axes p
 NORMS.add("instance", norms.instance_norm, "InstanceNorm: per example and channel (Ulyanov et al. 2016)")
 NORMS.add("group", norms.group_norm, "GroupNorm: per example over channel groups (Wu & He 2018)")
 NORMS.add("none", norms.no_norm, "no normalization")
+
+REGULARIZERS = Registry("regularizer")
+REGULARIZERS.add("dropout", InvertedDropout, "inverted dropout: zero units w.p. p, divide by 1−p in training (Srivastava et al. 2014)")
+REGULARIZERS.add("vanilla_dropout", VanillaDropout, "dropout that multiplies by the keep probability 1−p at test time")
+REGULARIZERS.add("inverted_dropout", InvertedDropout, "dropout that divides by 1−p in training; identity at test time")
+REGULARIZERS.add("spatial_dropout", SpatialDropout, "drop whole channels of conv feature maps (Tompson et al. 2015)")
+REGULARIZERS.add("dropconnect", DropConnectLinear, "Linear layer that drops weights instead of units (Wan et al. 2013)")
+REGULARIZERS.add("dropconnect_conv", DropConnectConv, "Conv layer that drops kernel weights (Wan et al. 2013)")
+REGULARIZERS.add("dropblock", DropBlock, "drop contiguous blocks of feature maps, 1-D/2-D (Ghiasi et al. 2018)")
+REGULARIZERS.add("drop_path", DropPath, "stochastic depth: drop a residual branch per example (Huang et al. 2016)")
+REGULARIZERS.add("fractional_max", FractionalMaxPool2d, "max pooling by a random non-integer factor (Graham 2014)")
+REGULARIZERS.add("label_smoothing", LabelSmoothingCrossEntropy, "cross entropy against (1−ε)·target + ε/C (Szegedy et al. 2016)")

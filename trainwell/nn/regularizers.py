@@ -1,4 +1,5 @@
-"""Regularizing layers and losses, and their registry `REGULARIZERS` (for `trainwell list`).
+"""Regularizing layers and losses, gathered; their registry `REGULARIZERS` (for `trainwell list`)
+is defined in trainwell.nn.registry with the other nn registries and re-exported here.
 
 Each lives in its own file; this module gathers them:
 
@@ -34,19 +35,7 @@ from trainwell.nn.dropout import (
 )
 from trainwell.nn.fractional_pool import FractionalMaxPool2d
 from trainwell.nn.label_smoothing import LabelSmoothingCrossEntropy, label_smoothing_cross_entropy
-from trainwell.registry import Registry
-
-REGULARIZERS = Registry("regularizer")
-REGULARIZERS.add("dropout", InvertedDropout, "inverted dropout: zero units w.p. p, divide by 1−p in training (Srivastava et al. 2014)")
-REGULARIZERS.add("vanilla_dropout", VanillaDropout, "dropout that multiplies by the keep probability 1−p at test time")
-REGULARIZERS.add("inverted_dropout", InvertedDropout, "dropout that divides by 1−p in training; identity at test time")
-REGULARIZERS.add("spatial_dropout", SpatialDropout, "drop whole channels of conv feature maps (Tompson et al. 2015)")
-REGULARIZERS.add("dropconnect", DropConnectLinear, "Linear layer that drops weights instead of units (Wan et al. 2013)")
-REGULARIZERS.add("dropconnect_conv", DropConnectConv, "Conv layer that drops kernel weights (Wan et al. 2013)")
-REGULARIZERS.add("dropblock", DropBlock, "drop contiguous blocks of feature maps, 1-D/2-D (Ghiasi et al. 2018)")
-REGULARIZERS.add("drop_path", DropPath, "stochastic depth: drop a residual branch per example (Huang et al. 2016)")
-REGULARIZERS.add("fractional_max", FractionalMaxPool2d, "max pooling by a random non-integer factor (Graham 2014)")
-REGULARIZERS.add("label_smoothing", LabelSmoothingCrossEntropy, "cross entropy against (1−ε)·target + ε/C (Szegedy et al. 2016)")
+from trainwell.nn.registry import REGULARIZERS
 
 __all__ = [
     "REGULARIZERS",
