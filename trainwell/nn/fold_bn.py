@@ -15,7 +15,13 @@ into it and replaced by nn.Identity (names and indices are kept). BatchNorms wit
 statistics (track_running_stats=False) and other pairs are left as they are.
 
 Example:
-    >>> fast = fold_batchnorm(model.eval())
+    >>> model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.ReLU()).eval()
+    >>> fold_batchnorm(model)
+    Sequential(
+      (0): Conv2d(3, 8, kernel_size=(3, 3), stride=(1, 1))
+      (1): Identity()
+      (2): ReLU()
+    )
 """
 from __future__ import annotations
 

@@ -24,8 +24,11 @@ Randomness: draws use the `generator` passed in; with None they fall back to tor
 RNG (documented, for convenience only — pass a generator for reproducible runs).
 
 Example:
+    >>> model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
     >>> g = torch.Generator().manual_seed(0)
-    >>> initialize(model, {"name": "kaiming", "nonlinearity": "relu"}, generator=g)
+    >>> _ = initialize(model, {"name": "kaiming", "nonlinearity": "relu"}, generator=g)
+    >>> fans(model[0].weight), round(Kaiming().variance(model[0].weight), 6)   # Var = 2 / fan_in
+    ((4, 8), 0.5)
 """
 from __future__ import annotations
 

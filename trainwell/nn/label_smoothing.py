@@ -10,7 +10,11 @@ equals `torch.nn.functional.cross_entropy(logits, target, label_smoothing=ε)` �
 (N×C floats, rows summing to 1, e.g. from Mixup/CutMix).
 
 Example:
-    >>> loss = label_smoothing_cross_entropy(logits, labels, smoothing=0.1)
+    >>> logits, labels = torch.tensor([[2.0, 0.0, 0.0]]), torch.tensor([0])
+    >>> round(label_smoothing_cross_entropy(logits, labels, smoothing=0.0).item(), 4)  # log(1+2e^-2)
+    0.2395
+    >>> round(label_smoothing_cross_entropy(logits, labels, smoothing=0.3).item(), 4)
+    0.6395
 """
 from __future__ import annotations
 

@@ -13,7 +13,11 @@ and is put back in its previous mode afterwards. The forward pass stops at the l
 scaled, so the cost is about depth²/2 layer evaluations per iteration.
 
 Example:
-    >>> variances = lsuv_(model, x[:256], generator=torch.Generator().manual_seed(0))
+    >>> g = torch.Generator().manual_seed(0)
+    >>> model = nn.Sequential(nn.Linear(10, 32), nn.Tanh(), nn.Linear(32, 32), nn.Tanh())
+    >>> variances = lsuv_(model, torch.randn(256, 10, generator=g) * 5, generator=g)
+    >>> all(abs(v - 1) < 0.05 for v in variances.values())
+    True
 """
 from __future__ import annotations
 
