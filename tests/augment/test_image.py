@@ -17,6 +17,7 @@ from trainwell.augment import (
     adjust_hue,
     adjust_saturation,
     affine_theta,
+    color_jitter,
     crop_padded,
     elastic_field,
     gaussian_kernel1d,
@@ -141,6 +142,23 @@ def test_hue_rotation_invariants():
     grey = x[:, :1].expand(3, 3, 4, 4)
     torch.testing.assert_close(adjust_hue(grey, a), grey, atol=1e-4, rtol=0)            # no chroma to turn
     assert not torch.allclose(adjust_hue(x, a), x, atol=1e-2)
+
+
+def test_fused_color_jitter_equals_the_four_steps():
+    x = torch.randn(6, 3, 5, 7, generator=gen(13), dtype=torch.float64)
+    u = torch.rand(4, 6, generator=gen(14), dtype=torch.float64)
+    b, c, s, a = 0.5 + u[0], 0.5 + u[1], 2 * u[2], (u[3] - 0.5) * 3
+    steps = adjust_hue(adjust_saturation(adjust_contrast(adjust_brightness(x, b), c), s), a)
+    torch.testing.assert_close(color_jitter(x, b, c, s, a), steps, atol=1e-12, rtol=0)
+    # grayscale (and any C != 3): brightness then contrast about the channel-mean level
+    g1 = x[:, :2]
+    torch.testing.assert_close(color_jitter(g1, b, c, s, None), adjust_contrast(adjust_brightness(g1, b), c),
+                               atol=1e-12, rtol=0)
+    # keep=False rows come back bit for bit
+    keep = torch.tensor([True, False, True, False, False, True])
+    out = color_jitter(x, b, c, s, a, keep)
+    assert torch.equal(out[~keep], x[~keep])
+    torch.testing.assert_close(out[keep], steps[keep], atol=1e-12, rtol=0)
 
 
 def test_color_jitter_grayscale_is_affine_per_image():

@@ -16,7 +16,9 @@ from trainwell.augment.color import (
     adjust_contrast,
     adjust_hue,
     adjust_saturation,
+    color_jitter,
     gray,
+    jitter_affine,
 )
 from trainwell.augment.crop import RandomCrop, crop_padded
 from trainwell.augment.cutout import Cutout, Cutout1d, cutout
@@ -67,6 +69,7 @@ __all__ = [
     "build_augmentation",
     "build_mixer",
     "build_tta",
+    "color_jitter",
     "crop_padded",
     "cutmix",
     "cutout",
@@ -75,6 +78,7 @@ __all__ = [
     "gaussian_kernel1d",
     "gray",
     "hflip",
+    "jitter_affine",
     "mixup",
     "resized_crop",
     "sample_beta",

@@ -7,7 +7,9 @@ parameters. `forward(x, generator)`:
 2. returns x itself when inactive (p == 0 or zero strength) — exactly x, not a copy,
 3. draws a keep-mask `u_i < p` (u_i ~ U(0, 1), one per example) and the per-example parameters as
    tensors from `generator`, applies the pure function to the whole batch at once, and keeps the
-   original for the examples whose mask is off: x'_i = m_i · f(x_i; θ_i) + (1 - m_i) · x_i.
+   original for the examples whose mask is off: x'_i = m_i · f(x_i; θ_i) + (1 - m_i) · x_i
+   (a `torch.where`; transforms whose parameters have an exact identity value — crop offset P,
+   jitter factors 1 — fold the mask into the parameters instead and save that pass).
 
 No per-example Python loop anywhere; all draws come from the generator, which must live on the
 batch's device (`torch.Generator(device=x.device)`).
@@ -45,16 +47,20 @@ class Augmentation(nn.Module):
         """Draw per-example parameters from `generator` and transform every example of x."""
         raise NotImplementedError
 
+    def sample_and_apply_masked(self, x: Tensor, generator: torch.Generator, keep: Tensor | None) -> Tensor:
+        """Transform the examples where `keep` (bool (N,), None = all) is True; others exactly x."""
+        out = self.sample_and_apply(x, generator)
+        return out if keep is None else torch.where(per_example(keep, x), out, x)
+
     def forward(self, x: Tensor, generator: torch.Generator) -> Tensor:
         check_batch(self.name, x, self.ranks)
         check_generator(self.name, generator, x)
         if self.p == 0.0 or not self.is_active() or x.shape[0] == 0:
             return x
-        if self.p == 1.0:
-            return self.sample_and_apply(x, generator)
-        keep = torch.rand(x.shape[0], generator=generator, device=x.device) < self.p
-        out = self.sample_and_apply(x, generator)
-        return torch.where(per_example(keep, x), out, x)
+        keep = None
+        if self.p < 1.0:
+            keep = torch.rand(x.shape[0], generator=generator, device=x.device) < self.p
+        return self.sample_and_apply_masked(x, generator, keep)
 
     def extra_repr(self) -> str:
         return f"p={self.p}"

@@ -10,11 +10,17 @@ With gray(x) = 0.299 R + 0.587 G + 0.114 B (ITU-R BT.601 luma; gray(x) = x when 
 
 where Y is the RGB -> YIQ matrix (NTSC) and R(θ) rotates the chroma plane (I, Q) by θ, leaving
 the luma Y unchanged: a hue shift that needs no RGB↔HSV branches (it differs slightly from
-HSV's hue but keeps brightness exactly). All four are per-example broadcasts or one batched
-3×3 matrix product. Colour jitter is the "colour" augmentation of AlexNet's lineage
+HSV's hue but keeps luma). All four are linear, so `color_jitter` applies them as ONE batched
+affine map per example (one `baddbmm` over the batch):
+
+    x' = A x + v,   A = c·b · Y⁻¹R Y · S_s,   S_s = s·I + (1 - s)·1 lᵀ,   v = (1 - c)·b·m₀ · (A 1)/(c·b)
+
+with l the luma weights and m₀ = mean gray(x) of the input — equal to the four steps in order
+(a test checks it against the step-by-step functions below). Colour jitter is the "colour" augmentation of AlexNet's lineage
 (Krizhevsky et al. 2012 used PCA colour noise; Szegedy et al. 2015 photometric distortions).
 
-Grayscale images (C = 1) get brightness and contrast only; saturation and hue need C = 3.
+Saturation and hue need RGB (C = 3); other images (C = 1 grayscale, or any C without them)
+get brightness and contrast, about the channel-mean level.
 Values are not clamped (the data are usually standardized, not in [0, 1]).
 
 Example:
@@ -40,9 +46,9 @@ RGB_TO_YIQ = (
 
 
 def gray(x: Tensor) -> Tensor:
-    """BT.601 luma of N×3×H×W images (N×1×H×W); the image itself when C = 1."""
-    if x.shape[1] == 1:
-        return x
+    """BT.601 luma of N×3×H×W images (N×1×H×W); the channel mean for C != 3 (x itself for C = 1)."""
+    if x.shape[1] != 3:
+        return x.mean(dim=1, keepdim=True)
     w = torch.tensor(LUMA, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
     return (x * w).sum(dim=1, keepdim=True)
 
@@ -86,6 +92,53 @@ def adjust_hue(x: Tensor, angle: Tensor) -> Tensor:
     return torch.einsum("nij,njhw->nihw", m, x)
 
 
+def jitter_affine(
+    brightness: Tensor, contrast: Tensor, saturation: Tensor, angle: Tensor | None, channels: int
+) -> tuple[Tensor, Tensor]:
+    """Per-example (A, u), float64: x' = A x + u·m₀ with A (N, C, C), u (N, C).
+
+    For C != 3 the saturation and angle are ignored (A = c·b·I, u = (1 - c)·b·1).
+    """
+    b, c = brightness.double(), contrast.double()
+    n = b.shape[0]
+    if channels != 3:
+        m = torch.eye(channels, dtype=torch.float64, device=b.device).expand(n, channels, channels)
+    else:
+        s = saturation.double().view(n, 1, 1)
+        luma = torch.tensor(LUMA, dtype=torch.float64, device=b.device)
+        eye = torch.eye(3, dtype=torch.float64, device=b.device)
+        m = s * eye + (1 - s) * luma.expand(3, 3)                  # rows: s e_i + (1 - s) lᵀ
+        if angle is not None:
+            m = hue_matrices(angle) @ m
+    a = (b * c).view(n, 1, 1) * m
+    u = ((1 - c) * b).view(n, 1) * m.sum(dim=2)                   # (1 - c)·b · (M 1)
+    return a, u
+
+
+def color_jitter(
+    x: Tensor,
+    brightness: Tensor,
+    contrast: Tensor,
+    saturation: Tensor,
+    angle: Tensor | None = None,
+    keep: Tensor | None = None,
+) -> Tensor:
+    """Brightness, contrast, saturation, hue (radians) in that order, fused: x' = A x + u·m₀.
+
+    x: N×C×H×W (saturation and hue act on C = 3 only); factors (N,). Examples whose `keep`
+    (bool (N,)) is False get A = I, u = 0 and come back exactly unchanged.
+    """
+    n, ch, h, w = x.shape
+    a, u = jitter_affine(brightness, contrast, saturation, angle, ch)
+    if keep is not None:
+        a = torch.where(keep.view(-1, 1, 1), a, torch.eye(ch, dtype=a.dtype, device=a.device))
+        u = torch.where(keep.view(-1, 1), u, 0.0)
+    m0 = gray(x).mean(dim=(1, 2, 3))
+    shift = (u.to(x.dtype) * m0.unsqueeze(1)).unsqueeze(2)            # (N, C, 1)
+    out = torch.baddbmm(shift, a.to(x.dtype), x.reshape(n, ch, h * w))
+    return out.view(n, ch, h, w)
+
+
 class ColorJitter(Augmentation):
     """Random brightness, contrast, saturation (factors 1 ± strength) and hue (± turns) per example."""
 
@@ -115,22 +168,25 @@ class ColorJitter(Augmentation):
         return uniform(n, max(0.0, 1.0 - strength), 1.0 + strength, generator, x)
 
     def sample_and_apply(self, x: Tensor, generator: torch.Generator) -> Tensor:
+        return self.sample_and_apply_masked(x, generator, None)
+
+    def sample_and_apply_masked(self, x: Tensor, generator: torch.Generator, keep: Tensor | None) -> Tensor:
         n, c = x.shape[:2]
-        colour = self.saturation > 0 or self.hue > 0
-        if colour and c not in (1, 3):
+        colour = c == 3
+        if not colour and c != 1 and (self.saturation > 0 or self.hue > 0):
             raise UserError(
                 f"color_jitter: saturation and hue need RGB images (C=3) or grayscale (C=1, "
                 f"where they are skipped), got C={c}; set saturation=0 and hue=0"
             )
-        if self.brightness > 0:
-            x = adjust_brightness(x, self._factor(n, self.brightness, generator, x))
-        if self.contrast > 0:
-            x = adjust_contrast(x, self._factor(n, self.contrast, generator, x))
-        if c == 3 and self.saturation > 0:
-            x = adjust_saturation(x, self._factor(n, self.saturation, generator, x))
-        if c == 3 and self.hue > 0:
-            x = adjust_hue(x, uniform(n, -self.hue, self.hue, generator, x) * (2 * math.pi))
-        return x
+        like = torch.empty(0, dtype=torch.float64, device=x.device)
+        one = torch.ones(n, dtype=torch.float64, device=x.device)
+        b = self._factor(n, self.brightness, generator, like) if self.brightness > 0 else one
+        ct = self._factor(n, self.contrast, generator, like) if self.contrast > 0 else one
+        s = self._factor(n, self.saturation, generator, like) if colour and self.saturation > 0 else one
+        angle = None
+        if colour and self.hue > 0:
+            angle = uniform(n, -self.hue, self.hue, generator, like) * (2 * math.pi)
+        return color_jitter(x, b, ct, s, angle, keep)
 
     def extra_repr(self) -> str:
         return (

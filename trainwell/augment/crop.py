@@ -32,10 +32,10 @@ def crop_padded(x: Tensor, top: Tensor, left: Tensor, padding: int, pad_mode: st
         raise UserError(f"random_crop: reflect padding {padding} needs images larger than it, got {h}×{w}")
     padded = F.pad(x, (padding,) * 4, mode="constant" if pad_mode == "zeros" else "reflect")
     wp = w + 2 * padding
-    rows = top.to(x.device).long().view(n, 1, 1, 1) + torch.arange(h, device=x.device).view(1, 1, h, 1)
-    cols = left.to(x.device).long().view(n, 1, 1, 1) + torch.arange(w, device=x.device).view(1, 1, 1, w)
-    out = padded.gather(2, rows.expand(n, c, h, wp))
-    return out.gather(3, cols.expand(n, c, h, w))
+    rows = top.to(x.device).long().view(n, 1, 1) + torch.arange(h, device=x.device).view(1, h, 1)
+    cols = left.to(x.device).long().view(n, 1, 1) + torch.arange(w, device=x.device).view(1, 1, w)
+    index = (rows * wp + cols).view(n, 1, h * w).expand(n, c, h * w)
+    return padded.flatten(2).gather(2, index).view(n, c, h, w)
 
 
 class RandomCrop(Augmentation):
@@ -55,8 +55,13 @@ class RandomCrop(Augmentation):
         return self.padding > 0
 
     def sample_and_apply(self, x: Tensor, generator: torch.Generator) -> Tensor:
+        return self.sample_and_apply_masked(x, generator, None)
+
+    def sample_and_apply_masked(self, x: Tensor, generator: torch.Generator, keep: Tensor | None) -> Tensor:
         n = x.shape[0]
         offsets = torch.randint(0, 2 * self.padding + 1, (2, n), generator=generator, device=x.device)
+        if keep is not None:                                  # offset (P, P) is the identity
+            offsets = torch.where(keep, offsets, self.padding)
         return crop_padded(x, offsets[0], offsets[1], self.padding, self.pad_mode)
 
     def extra_repr(self) -> str:
