@@ -37,7 +37,7 @@ def convnet(
 
     The dimensionality follows the input: C×L → Conv1d, C×H×W → Conv2d. `kernel`, `stride`,
     `padding`, `dilation` and `pool` may be one value or one per layer; padding "same" keeps the
-    length at stride 1 (odd kernels). `pool` is None, "max" or "avg" (size `pool_size`).
+    length at stride 1 (odd kernels). `pool` is "none", "max" or "avg" (size `pool_size`).
     Heads: "gap" = global average pool → Linear (GoogLeNet/ResNet style, no big FC layer),
     "flatten" = Flatten → Linear. `hidden` adds one Linear → activation layer before the output.
 
@@ -66,9 +66,9 @@ def convnet(
             p = d * (k - 1) // 2
         conv = CONVS[dims](c_in, c, k, stride=s, padding=p, dilation=d, bias=_norm_off(norm))
         children += block("conv", i, conv, c, dims, norm, activation, dropout, spatial_dropout)
-        if pools[i - 1] is not None:
+        if pools[i - 1] not in (None, "none"):
             if (pools[i - 1], dims) not in POOLS:
-                raise UserError(f'model.pool must be null, "max" or "avg", got {pools[i - 1]!r}')
+                raise UserError(f'model.pool must be "none", "max" or "avg", got {pools[i - 1]!r}')
             children.append((f"pool{i}", POOLS[(pools[i - 1], dims)](pool_size)))
         c_in = c
 

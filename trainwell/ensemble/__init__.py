@@ -1,0 +1,1 @@
+"""After training: ensembles, snapshot ensembles, weight averaging (EMA/SWA), many models as one."""

@@ -1,0 +1,81 @@
+"""The report of one training run: loss/accuracy curves (train and validation) and the LR schedule."""
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from trainwell.report.html import images, table, write_page  # noqa: E402
+from trainwell.report.records import read_jsonl, series  # noqa: E402
+
+
+def plot_curves(records: list[dict], out: Path) -> list[str]:
+    """Write loss.png, accuracy.png and lr.png into `out`; return their names."""
+    names = []
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for split, style in (("train", "-"), ("val", "o-")):
+        steps, values = series(records, split, "loss")
+        if steps:
+            ax.plot(steps, values, style, label=split, markersize=3)
+    ax.set_xlabel("step")
+    ax.set_ylabel("cross-entropy loss")
+    ax.set_yscale("log")
+    ax.set_title("loss")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(out / "loss.png", dpi=110)
+    plt.close(fig)
+    names.append("loss.png")
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for split, style in (("train", "-"), ("val", "o-")):
+        steps, values = series(records, split, "accuracy")
+        if steps:
+            ax.plot(steps, [100 * v for v in values], style, label=split, markersize=3)
+    ax.set_xlabel("step")
+    ax.set_ylabel("accuracy (%)")
+    ax.set_title("accuracy")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(out / "accuracy.png", dpi=110)
+    plt.close(fig)
+    names.append("accuracy.png")
+
+    steps, lrs = series(records, "train", "lr")
+    if steps and any(v > 0 for v in lrs):
+        fig, ax = plt.subplots(figsize=(6, 3))
+        ax.plot(steps, lrs)
+        ax.set_xlabel("step")
+        ax.set_ylabel("learning rate")
+        ax.set_yscale("log")
+        ax.set_title("learning-rate schedule")
+        ax.grid(alpha=0.3)
+        fig.tight_layout()
+        fig.savefig(out / "lr.png", dpi=110)
+        plt.close(fig)
+        names.append("lr.png")
+    return names
+
+
+def write_run_report(run_dir: str | Path) -> Path:
+    """Write report.html (and its PNGs) into a run directory from its metrics and summary."""
+    run_dir = Path(run_dir)
+    records = read_jsonl(run_dir / "metrics.jsonl")
+    pngs = plot_curves(records, run_dir)
+    sections = []
+    summary_path = run_dir / "summary.json"
+    if summary_path.exists():
+        summary = json.loads(summary_path.read_text())
+        sections.append(("summary", table([(k, v) for k, v in summary.items()])))
+    sections.append(("curves", images(pngs)))
+    config_path = run_dir / "config.json"
+    if config_path.exists():
+        sections.append(("resolved recipe", f"<pre>{html.escape(config_path.read_text())}</pre>"))
+    return write_page(run_dir / "report.html", f"trainwell run · {run_dir.name}", sections)
