@@ -45,7 +45,7 @@ def test_mixup_lambda_shared_per_batch_by_default():
     own = t.diagonal()
     moved = own < 1                                     # perm[i] != i
     lam = own[moved]
-    # one λ for the batch: every mixed example keeps the same own weight (or 1 - λ... never: own = λ)
+    # one λ for the batch: every mixed example keeps the same own weight λ
     assert torch.allclose(lam, lam[0].expand_as(lam))
     _, t2 = Mixup(alpha=1.0, per_example=True)(x, torch.arange(n), n, gen(2))
     assert t2.diagonal().unique().numel() > n // 2

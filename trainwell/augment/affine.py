@@ -47,7 +47,10 @@ def affine_theta(
         ],
         dim=-2,
     ) * scale.view(-1, 1, 1)
-    inv = torch.linalg.inv(fwd)                                            # (N, 2, 2)
+    det = fwd[:, 0, 0] * fwd[:, 1, 1] - fwd[:, 0, 1] * fwd[:, 1, 0]           # = s² (rotation, shear: det 1)
+    inv = torch.stack(
+        [torch.stack([fwd[:, 1, 1], -fwd[:, 0, 1]], -1), torch.stack([-fwd[:, 1, 0], fwd[:, 0, 0]], -1)], -2
+    ) / det.view(-1, 1, 1)                                                   # A⁻¹ of a 2×2, (N, 2, 2)
     d = torch.tensor([width / 2, height / 2], dtype=inv.dtype, device=inv.device)
     lin = inv * d.view(1, 1, 2) / d.view(1, 2, 1)                           # D⁻¹ A⁻¹ D
     shift = -(inv @ translate.to(inv).unsqueeze(-1)).squeeze(-1) / d       # -D⁻¹ A⁻¹ t

@@ -44,6 +44,9 @@ RGB_TO_YIQ = (
     (0.2115, -0.5227, 0.3112),
 )
 
+_YIQ = torch.tensor(RGB_TO_YIQ, dtype=torch.float64)
+_YIQ_INV = torch.linalg.inv(_YIQ)
+
 
 def gray(x: Tensor) -> Tensor:
     """BT.601 luma of N×3×H×W images (N×1×H×W); the channel mean for C != 3 (x itself for C = 1)."""
@@ -74,8 +77,8 @@ def adjust_saturation(x: Tensor, factor: Tensor) -> Tensor:
 
 def hue_matrices(angle: Tensor) -> Tensor:
     """(N,) angles in radians -> (N, 3, 3) RGB matrices Y⁻¹ R(angle) Y (YIQ chroma rotation)."""
-    yiq = torch.tensor(RGB_TO_YIQ, dtype=torch.float64, device=angle.device)
-    inv = torch.linalg.inv(yiq)
+    yiq = _YIQ.to(angle.device)
+    inv = _YIQ_INV.to(angle.device)
     a = angle.double()
     rot = torch.zeros(a.shape[0], 3, 3, dtype=torch.float64, device=angle.device)
     rot[:, 0, 0] = 1.0

@@ -45,6 +45,7 @@ def box_theta(boxes: Tensor, height: int, width: int) -> Tensor:
 
 def resized_crop(x: Tensor, boxes: Tensor, padding_mode: str = "border") -> Tensor:
     """Resample the box (top, left, h, w) of each example of x (N×C×H×W) to H×W (bilinear)."""
+    padding_mode = check_choice("resized_crop: padding_mode", padding_mode, PADDING_MODES)
     n, c, height, width = x.shape
     theta = box_theta(boxes.to(x), height, width)
     grid = F.affine_grid(theta, [n, c, height, width], align_corners=False)

@@ -21,13 +21,13 @@ def soft_targets(name: str, y: object, num_classes: int, x: Tensor) -> Tensor:
     if y.is_floating_point():
         if tuple(y.shape) != (n, num_classes):
             raise UserError(f"{name}: soft labels y must have shape ({n}, {num_classes}), got {tuple(y.shape)}")
-        return y.to(dtype)
+        return y.to(device=x.device, dtype=dtype)
     if y.dim() != 1 or y.shape[0] != n:
         raise UserError(f"{name}: labels y must be a LongTensor of shape ({n},), got shape {tuple(y.shape)}")
-    y = y.long()
+    y = y.to(device=x.device, dtype=torch.long)
     bad = (y < 0) | (y >= num_classes)
     if bool(bad.any()):
         first = y[bad][0].item()
         raise UserError(f"{name}: label {first} is outside 0..{num_classes - 1} (num_classes={num_classes})")
-    out = torch.zeros(n, num_classes, dtype=dtype, device=y.device)
+    out = torch.zeros(n, num_classes, dtype=dtype, device=x.device)
     return out.scatter_(1, y.unsqueeze(1), 1.0)
