@@ -41,6 +41,8 @@ Example (a hand-written loop):
 """
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -54,6 +56,14 @@ from trainwell.errors import UserError
 def to_host(flat: torch.Tensor) -> list[float]:
     """The one device→host transfer of a sampled step (tests spy on this function)."""
     return flat.tolist()
+
+
+_EMPTY: dict[torch.device, torch.Tensor] = {}
+
+
+def _empty(device: torch.device) -> torch.Tensor:
+    """A cached empty tensor, for layout entries that carry no device data."""
+    return _EMPTY.setdefault(device, torch.zeros(0, device=device))
 
 
 def leaf_modules(model: nn.Module) -> list[tuple[str, nn.Module]]:
@@ -70,9 +80,19 @@ class LayerStats:
         every: sample steps with `step % every == 0`; `sample_next()` forces the next one.
         bins: histogram bin count.
         include_eval: also record when the root model is in eval mode (default: training only).
+        hist_samples: histogram a fixed random subset of at most this many elements per layer
+            (None: all of them). Mean, std, range, dead and saturated fractions always use every
+            element; the subset only shapes the histogram, whose counts then sum to the subset size.
     """
 
-    def __init__(self, model: nn.Module, every: int = 10, bins: int = 40, include_eval: bool = False):
+    def __init__(
+        self,
+        model: nn.Module,
+        every: int = 10,
+        bins: int = 40,
+        include_eval: bool = False,
+        hist_samples: int | None = 4096,
+    ):
         if not isinstance(model, nn.Module):
             raise UserError(f"LayerStats: expected an nn.Module, found {type(model).__name__}")
         if every < 1:
@@ -83,6 +103,9 @@ class LayerStats:
         self.every = int(every)
         self.bins = int(bins)
         self.include_eval = include_eval
+        if hist_samples is not None and hist_samples < 1:
+            raise UserError(f"LayerStats: hist_samples must be ≥ 1 or None, found {hist_samples}")
+        self.hist_samples = hist_samples
         self.leaves = leaf_modules(model)
         self.kinds = {id(m): S.activation_kind(m) for _, m in self.leaves}
         self.params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
@@ -114,9 +137,10 @@ class LayerStats:
         self._step: int | None = None
         self._phase = "train"
         self._parts: list[torch.Tensor] = []
-        self._layout: list[tuple[dict[str, Any], tuple[str, ...], int]] = []
+        self._layout: list[tuple[int, Callable[[list[float]], None]]] = []
         self._layers: list[dict[str, Any]] = []
         self._seen: set[int] = set()
+        self._same_data: dict[tuple[Any, ...], tuple[torch.Tensor, dict[str, Any]]] = {}
         self._snapshot: list[torch.Tensor] | None = None
         self._with_grad: list[torch.Tensor] = []
         self._param_records: list[dict[str, Any]] = []
@@ -136,14 +160,13 @@ class LayerStats:
         for name, module in self.leaves:
             self._handles.append(module.register_forward_hook(self._make_hook(name, module)))
 
-    def _push(self, target: dict[str, Any], fields: tuple[str, ...], values: torch.Tensor, extra: int = 0) -> None:
-        """Queue `values` (len(fields) scalars, then `extra` numbers stored as a list)."""
+    def _push(self, values: torch.Tensor, size: int, fill: Callable[[list[float]], None]) -> None:
+        """Queue a device tensor of `size` numbers; `fill` gets them back on the host."""
         self._parts.append(values)
-        self._layout.append((target, fields, extra))
+        self._layout.append((size, fill))
 
     def _make_hook(self, name: str, module: nn.Module):
         kind = self.kinds[id(module)]
-        fields = S.activation_fields(kind)
         bins = self.bins
 
         def hook(mod: nn.Module, args: Any, output: Any) -> None:
@@ -152,16 +175,44 @@ class LayerStats:
             if id(mod) in self._seen or (not self.model.training and not self.include_eval):
                 return
             self._seen.add(id(mod))
+            shape = tuple(output.shape)
             record: dict[str, Any] = {"name": name, "type": type(mod).__name__, "kind": kind,
                                       "numel": output.numel()}
             self._layers.append(record)
-            self._push(record, fields + ("hist",), S.activation_summary(output, kind, bins), extra=bins)
+            key = (output.data_ptr(), output.numel(), output.dtype, output._version)
+            found = self._same_data.get(key)
+            if found is not None and kind is None:
+                same = found[1]
+
+                # a view of an output already summarised (Flatten, reshape): same numbers
+                def copy_same(v: list[float]) -> None:
+                    record.update({k: same[k] for k in ("mean", "std", "lo", "hi", "hist")})
+
+                self._push(_empty(output.device), 0, copy_same)
+            else:
+                # keep the tensor alive until finish(): its memory cannot be reused meanwhile
+                self._same_data[key] = (output, record)
+                head, counts = S.activation_moments(output, kind, bins, self.hist_samples)
+
+                def fill_head(v: list[float]) -> None:
+                    record.update(S.finish_activation(v, shape, kind))
+
+                def fill_hist(v: list[float]) -> None:
+                    record["hist"] = [int(c) for c in v]
+
+                self._push(head, head.numel(), fill_head)
+                self._push(counts, bins, fill_hist)
             if output.requires_grad:
                 generation = self._generation
+                n = output.numel()
+
+                def fill_grad(v: list[float]) -> None:
+                    record["grad_mean"] = v[0]
+                    record["grad_std"] = math.sqrt(max(v[1], 0.0) / n) if v[1] == v[1] else float("nan")
 
                 def grad_hook(grad: torch.Tensor) -> None:
                     if self._generation == generation:  # ignore a backward after finish/cancel
-                        self._push(record, ("grad_mean", "grad_std"), S.gradient_summary(grad))
+                        self._push(S.gradient_moments(grad), 2, fill_grad)
 
                 output.register_hook(grad_hook)
 
@@ -174,24 +225,22 @@ class LayerStats:
             return
         with_grad = [(n, p) for n, p in self.params if p.grad is not None]
         self._param_records = [{"name": n} for n, _ in with_grad]
-        if with_grad:
-            gnorms = S.norms([p.grad for _, p in with_grad])
-            for rec in self._param_records:  # one vector, one scalar per parameter
-                self._layout.append((rec, ("grad_norm",), 0))
-            self._parts.append(gnorms)
         self._with_grad = [p for _, p in with_grad]
+        if with_grad:
+            records = self._param_records
+
+            def fill_norms(v: list[float]) -> None:
+                for rec, value in zip(records, v):
+                    rec["grad_norm"] = value
+
+            self._push(S.norms([p.grad for p in self._with_grad]), len(records), fill_norms)
         self._snapshot = [p.detach().clone() for p in self._with_grad]
 
     def _unpack(self, values: list[float]) -> None:
         pos = 0
-        for target, fields, extra in self._layout:
-            scalars = len(fields) - (1 if extra else 0)
-            for key in fields[:scalars]:
-                target[key] = values[pos]
-                pos += 1
-            if extra:
-                target[fields[-1]] = [int(round(v)) for v in values[pos : pos + extra]]
-                pos += extra
+        for size, fill in self._layout:
+            fill(values[pos : pos + size])
+            pos += size
 
     @torch.no_grad()
     def finish(self) -> dict[str, Any]:
@@ -199,12 +248,16 @@ class LayerStats:
         if not self.active:
             raise UserError("LayerStats.finish() called without start(): no step is being captured")
         self._remove_hooks()
-        if self._snapshot is not None and self._snapshot:
-            ratios = S.update_ratios(self._snapshot, self._with_grad)
-            self._parts.append(ratios)
-            for rec in self._param_records:
-                self._layout.append((rec, ("delta_norm", "weight_norm", "update_ratio"), 0))
-        flat = torch.cat([p.reshape(-1) for p in self._parts]) if self._parts else torch.zeros(0)
+        if self._snapshot:
+            records = self._param_records
+
+            def fill_ratios(v: list[float]) -> None:
+                for i, rec in enumerate(records):
+                    rec["delta_norm"], rec["weight_norm"], rec["update_ratio"] = v[3 * i : 3 * i + 3]
+
+            self._push(S.update_ratios(self._snapshot, self._with_grad), 3 * len(records), fill_ratios)
+        # 1-D parts; int counts promote to float32
+        flat = torch.cat(self._parts) if self._parts else torch.zeros(0)
         self._unpack(to_host(flat))
         record = {"step": self._step, "phase": self._phase, "layers": self._layers, "params": self._param_records}
         self._reset()

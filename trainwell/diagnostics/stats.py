@@ -29,6 +29,8 @@ Example:
 """
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -70,57 +72,153 @@ def unit_dims(ndim: int) -> tuple[int, ...]:
     return (0,) + tuple(range(2, ndim)) if ndim > 1 else (0,)
 
 
+def dead_count(y: torch.Tensor) -> torch.Tensor:
+    """Number of units (dim 1) that are ≤ 0 for every example and position — 0-dim tensor.
+
+    Reduced in two steps (over examples, then over positions): a reduction over the outer
+    dimension vectorises well on CPU, unlike one strided reduction over dims (0, 2, …)."""
+    if y.dim() <= 1:
+        return (y.amax() <= 0).sum()
+    per_unit = y.reshape(y.shape[0], -1).amax(0).view(y.shape[1], -1).amax(1)
+    return (per_unit <= 0).sum()
+
+
 def dead_fraction(y: torch.Tensor) -> torch.Tensor:
     """Fraction of units (dim 1) that are ≤ 0 for every example and position — 0-dim tensor."""
-    return (y.amax(dim=unit_dims(y.dim())) <= 0).float().mean()
+    units = y.shape[1] if y.dim() > 1 else 1
+    return dead_count(y) / units
+
+
+def saturated_count(flat: torch.Tensor, kind: str) -> torch.Tensor:
+    """Number of elements in the flat tails: tanh |y| > 0.99, sigmoid |y − ½| > 0.49.
+
+    Counted as Σ clamp(sign(|y| − t), 0) in float arithmetic: 1 above t, 0 at or below it (a
+    boolean mask's sum is several times slower on CPU)."""
+    if kind == "tanh":
+        excess = flat.abs() - SATURATION
+    elif kind == "sigmoid":
+        excess = (flat - 0.5).abs_() - (SATURATION - 0.5)
+    else:
+        raise ValueError(f"saturation is defined for tanh and sigmoid, not {kind!r}")
+    return excess.sign_().clamp_(min=0).sum()
 
 
 def saturated_fraction(y: torch.Tensor, kind: str) -> torch.Tensor:
     """Fraction of elements in the flat tails of tanh (|y| > 0.99) or sigmoid (|y − ½| > 0.49)."""
-    if kind == "tanh":
-        return (y.abs() > SATURATION).float().mean()
-    if kind == "sigmoid":
-        return ((y - 0.5).abs() > SATURATION - 0.5).float().mean()
-    raise ValueError(f"saturation is defined for tanh and sigmoid, not {kind!r}")
+    return saturated_count(y.reshape(-1), kind) / max(y.numel(), 1)
 
 
 def histogram(flat: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor, bins: int) -> torch.Tensor:
-    """Counts of `flat` in `bins` equal bins over [lo, hi] (0-dim tensors on the device), no sync."""
+    """Counts of `flat` in `bins` equal bins over [lo, hi] (0-dim tensors on the device), no sync.
+
+    z = (y − lo)·bins/(hi − lo) is the bin coordinate; on CUDA `histc(z, bins, 0, bins)` (constant
+    range: no sync), on CPU `bincount` of ⌊min(z, bins − 1)⌋ as int32 (several times faster than
+    CPU histc). Non-finite values make the range meaningless: they land in the first bin (CPU)
+    or are dropped (CUDA); mean/std show the NaN anyway."""
     scale = bins / (hi - lo).clamp_min(torch.finfo(flat.dtype).tiny)
-    z = ((flat - lo) * scale).clamp_(0, bins)
-    return torch.histc(z, bins=bins, min=0, max=bins)
+    z = (flat - lo).mul_(scale)
+    if flat.device.type == "cpu":
+        return torch.bincount(z.clamp_(0, bins - 1).int().clamp_(min=0), minlength=bins)[:bins]
+    return torch.histc(z.clamp_(0, bins), bins=bins, min=0, max=bins)
+
+
+_SAMPLE_INDEX: dict[tuple[int, int, str], torch.Tensor] = {}
+
+
+def sample_index(n: int, k: int, device: torch.device) -> torch.Tensor:
+    """A fixed random subset of k of range(n) (seed 0, cached per (n, k, device)), sorted."""
+    key = (n, k, str(device))
+    index = _SAMPLE_INDEX.get(key)
+    if index is None:
+        gen = torch.Generator().manual_seed(0)
+        index = torch.randperm(n, generator=gen)[:k].sort().values.to(device)
+        if len(_SAMPLE_INDEX) > 256:
+            _SAMPLE_INDEX.clear()
+        _SAMPLE_INDEX[key] = index
+    return index
 
 
 @torch.no_grad()
-def activation_summary(y: torch.Tensor, kind: str | None, bins: int) -> torch.Tensor:
-    """[mean, std, lo, hi, (dead_frac | saturated_frac)?, counts×bins] as float32 on y.device."""
+def activation_moments(y: torch.Tensor, kind: str | None, bins: int, hist_samples: int | None = None) -> list[torch.Tensor]:
+    """Raw device-side statistics of y: [stack(mean, M2, lo, hi[, count]), counts].
+
+    M2 = Σ (y − mean)² (two passes: exact in float32, unlike Σy² − n·mean², and ~50× faster
+    than `torch.std_mean` on CPU); `count` is the number of dead units (relu) or saturated
+    elements (tanh, sigmoid). `finish_activation` turns these into the documented fields.
+    With `hist_samples` = k < numel, the histogram counts a fixed random subset of k elements
+    (`sample_index`) over the full [lo, hi] range; every other statistic uses all elements."""
     x = y.detach()
     if x.dtype != torch.float32:
         x = x.float()
     flat = x.reshape(-1)
-    std, mean = torch.std_mean(flat, correction=0)
+    mean = flat.mean()
+    d = flat - mean
+    m2 = d.dot(d)
     lo, hi = torch.aminmax(flat)
-    parts = [mean, std, lo, hi]
+    parts = [mean, m2, lo, hi]
     if kind == "relu":
-        parts.append(dead_fraction(x))
+        parts.append(dead_count(x).float())
     elif kind in ("tanh", "sigmoid"):
-        parts.append(saturated_fraction(flat, kind))
-    return torch.cat([torch.stack(parts), histogram(flat, lo, hi, bins)])
+        parts.append(saturated_count(flat, kind))
+    if hist_samples is not None and hist_samples < flat.numel():
+        flat = flat[sample_index(flat.numel(), hist_samples, flat.device)]
+    return [torch.stack(parts), histogram(flat, lo, hi, bins)]
+
+
+def finish_activation(values: list[float], shape: tuple[int, ...], kind: str | None) -> dict[str, float]:
+    """Host side of `activation_moments`: [mean, M2, lo, hi, count?] → the documented fields."""
+    n = 1
+    for s in shape:
+        n *= s
+    out = {"mean": values[0], "std": math.sqrt(max(values[1], 0.0) / max(n, 1)) if values[1] == values[1]
+           else float("nan"), "lo": values[2], "hi": values[3]}
+    extra = EXTRA_FIELD.get(kind or "")
+    if extra == "dead_frac":
+        out[extra] = values[4] / (shape[1] if len(shape) > 1 else 1)
+    elif extra:
+        out[extra] = values[4] / max(n, 1)
+    return out
+
+
+def activation_summary(y: torch.Tensor, kind: str | None, bins: int) -> torch.Tensor:
+    """[mean, std, lo, hi, (dead_frac | saturated_frac)?, counts×bins] as float32 on y.device.
+
+    A convenience (and the reference the tests read) built from the same reductions as
+    `activation_moments`; the recorder uses the latter and finishes the scalars on the host."""
+    head, counts = activation_moments(y, kind, bins)
+    n = max(y.numel(), 1)
+    std = (head[1] / n).sqrt()
+    fields = [head[0], std, head[2], head[3]]
+    if kind == "relu":
+        fields.append(head[4] / (y.shape[1] if y.dim() > 1 else 1))
+    elif kind in ("tanh", "sigmoid"):
+        fields.append(head[4] / n)
+    return torch.cat([torch.stack(fields), counts.float()])
 
 
 @torch.no_grad()
+def gradient_moments(g: torch.Tensor) -> torch.Tensor:
+    """[mean, M2] of an activation gradient (float32, on g.device); std = sqrt(M2 / n)."""
+    flat = g.detach().reshape(-1)
+    if flat.dtype != torch.float32:
+        flat = flat.float()
+    mean = flat.mean()
+    d = flat - mean
+    return torch.stack([mean, d.dot(d)])
+
+
 def gradient_summary(g: torch.Tensor) -> torch.Tensor:
     """[mean, std] (population) of an activation gradient, float32, on g.device."""
-    std, mean = torch.std_mean(g.detach().float().reshape(-1), correction=0)
-    return torch.stack([mean, std])
+    mean, m2 = gradient_moments(g)
+    return torch.stack([mean, (m2 / max(g.numel(), 1)).sqrt()])
 
 
 @torch.no_grad()
 def norms(tensors: list[torch.Tensor]) -> torch.Tensor:
-    """‖t‖₂ of each tensor (float32), stacked into one vector on the device."""
+    """‖t‖₂ of each tensor (float32), stacked into one vector on the device (one fused call)."""
     if not tensors:
         return torch.zeros(0)
-    return torch.stack([torch.linalg.vector_norm(t.detach().float()) for t in tensors])
+    return torch.stack(torch._foreach_norm([t.detach() for t in tensors])).float()
 
 
 @torch.no_grad()
@@ -132,7 +230,7 @@ def update_ratios(before: list[torch.Tensor], after: list[torch.Tensor]) -> torc
     """
     if not before:
         return torch.zeros(0)
-    delta = norms([a.float() - b.float() for a, b in zip(after, before)])
+    delta = norms(torch._foreach_sub([a.detach() for a in after], before))
     weight = norms(before)
     ratio = delta / weight.clamp_min(torch.finfo(torch.float32).tiny)
     return torch.stack([delta, weight, ratio], dim=1).reshape(-1)
