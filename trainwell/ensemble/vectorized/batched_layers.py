@@ -1,7 +1,7 @@
 """Hand-batched layers: K copies of a Sequential model run as one model (the fast path).
 
 A (possibly nested) ``nn.Sequential`` made of Linear, Conv1d/Conv2d, parameter-free activations,
-pooling, Flatten and Dropout* is compiled into a list of batched ops over stacked parameters
+pooling, Flatten/Unflatten and Dropout* is compiled into a list of batched ops over stacked parameters
 (trial k in row k of every tensor):
 
 * Linear:  ``y_k = x_k W_kᵀ + b_k`` for all k at once with one ``torch.baddbmm`` on K×B×in
@@ -82,11 +82,52 @@ def compile_sequential(model: nn.Module) -> list[Op] | None:
             ops.append(Op("channelwise", m, name))
         elif type(m) is nn.Flatten:
             ops.append(Op("flatten", m, name))
+        elif type(m) is nn.Unflatten and isinstance(m.dim, int) and m.dim != 0:
+            ops.append(Op("unflatten", m, name))
         elif type(m) in DROPOUT_TYPES:
             ops.append(Op("dropout", m, name))
         else:
             return None
     return ops
+
+
+def _single(v) -> int | None:
+    """An int (or a tuple of equal ints) as one int, else None."""
+    if isinstance(v, int):
+        return v
+    return v[0] if len(set(v)) == 1 else None
+
+
+def tiled_pool(m: nn.Module) -> int | None:
+    """The tile size when `m` is a Max/AvgPool1d/2d over non-overlapping tiles (kernel == stride,
+    no padding/dilation/ceil_mode), else None. Such a pool is a reshape and a max/mean over each
+    tile — faster on CPU than max_pool*d on small maps. Max uses ``max(dim)``, whose backward
+    routes the gradient to one element per tile, as max_pool does."""
+    if type(m) not in (nn.MaxPool1d, nn.MaxPool2d, nn.AvgPool1d, nn.AvgPool2d):
+        return None
+    k, st = _single(m.kernel_size if isinstance(m.kernel_size, tuple) else (m.kernel_size,)), m.stride
+    st = _single(st if isinstance(st, tuple) else (st,))
+    pad = _single(m.padding if isinstance(m.padding, tuple) else (m.padding,))
+    dil = getattr(m, "dilation", 1)
+    dil = _single(dil if isinstance(dil, tuple) else (dil,))
+    if k is None or k != st or pad != 0 or dil != 1 or m.ceil_mode:
+        return None
+    if isinstance(m, (nn.AvgPool1d, nn.AvgPool2d)) and not m.count_include_pad:
+        return None
+    if isinstance(m, nn.AvgPool2d) and m.divisor_override is not None:
+        return None
+    return k
+
+
+def _tile_pool(x: torch.Tensor, k: int, dims: int, use_max: bool) -> torch.Tensor:
+    """Pool the last `dims` dims of `x` over k×k tiles (remainders dropped, as floor mode)."""
+    if dims == 1:
+        n = x.shape[-1] // k
+        t = x[..., : n * k].unflatten(-1, (n, k))
+    else:
+        h, w = x.shape[-2] // k, x.shape[-1] // k
+        t = x[..., : h * k, : w * k].unflatten(-1, (w, k)).unflatten(-3, (h, k)).transpose(-3, -2).flatten(-2)
+    return t.max(-1).values if use_max else t.mean(-1)
 
 
 def _to_bk(x: torch.Tensor) -> torch.Tensor:
@@ -138,6 +179,9 @@ class BatchedSequential:
                 x = conv(x, w, b, m.stride, m.padding, m.dilation, m.groups * k)
             elif op.kind == "elementwise":
                 x = m(x)
+            elif op.kind == "channelwise" and tiled_pool(m) is not None:
+                dims = 1 if isinstance(m, (nn.MaxPool1d, nn.AvgPool1d)) else 2
+                x = _tile_pool(x, tiled_pool(m), dims, isinstance(m, (nn.MaxPool1d, nn.MaxPool2d)))
             elif op.kind == "channelwise":
                 if layout == "kb":
                     x, layout = _to_bk(x), "bk"
@@ -147,6 +191,10 @@ class BatchedSequential:
                     x, layout = _to_kb(x, k), "kb"
                 end = m.end_dim + 1 if m.end_dim >= 0 else m.end_dim
                 x = x.flatten(m.start_dim + 1, end)
+            elif op.kind == "unflatten":
+                if layout == "bk":
+                    x, layout = _to_kb(x, k), "kb"
+                x = x.unflatten(m.dim + 1 if m.dim > 0 else m.dim, m.unflattened_size)
             elif op.kind == "dropout":
                 if draw_mask is not None:
                     if layout == "bk":

@@ -60,6 +60,7 @@ class StackedOptimizer:
         else:
             self.m = [torch.zeros_like(p) for p in self.params]
             self.v = [torch.zeros_like(p) for p in self.params]
+            self.scratch = [torch.empty_like(p) for p in self.params]
 
     @torch.no_grad()
     def step(self, lr: torch.Tensor) -> None:
@@ -69,27 +70,30 @@ class StackedOptimizer:
             if p.grad is None:
                 continue
             lr_i = _per_trial(lr, p)
-            g = p.grad
+            g = p.grad  # ours alone (zero_grad sets None), so it is updated in place
             if self.kind == "sgd":
                 if self.use_wd:
-                    g = g + self.wd[i] * p
+                    g.addcmul_(self.wd[i], p)
                 if self.use_mom:
                     self.buf[i].mul_(self.mom[i]).add_(g)
                     g = self.buf[i]
-                p.sub_(lr_i * g)
+                p.addcmul_(lr_i, g, value=-1.0)
                 continue
             if self.kind == "adamw":
                 if self.use_wd:
                     p.mul_(1.0 - lr_i * self.wd[i])
             elif self.use_wd:
-                g = g + self.wd[i] * p
+                g.addcmul_(self.wd[i], p)
             m, v = self.m[i], self.v[i]
             m.lerp_(g, 1.0 - self.beta1)
             v.mul_(self.beta2).addcmul_(g, g, value=1.0 - self.beta2)
             bias1 = 1.0 - self.beta1**self.t
             bias2_sqrt = (1.0 - self.beta2**self.t) ** 0.5
-            denom = (v.sqrt() / bias2_sqrt).add_(self.eps)
-            p.sub_((lr_i / bias1) * m / denom)
+            # θ -= η/b₁ · m / (√v/√b₂ + ε)  ==  θ -= (η √b₂/b₁) · m / (√v + ε √b₂): one pass fewer
+            buf = self.scratch[i]  # preallocated: no large allocation (and page faults) per step
+            torch.sqrt(v, out=buf).add_(self.eps * bias2_sqrt)
+            torch.div(m, buf, out=buf)
+            p.addcmul_(lr_i * (-bias2_sqrt / bias1), buf)
 
     def zero_grad(self) -> None:
         for p in self.params:
