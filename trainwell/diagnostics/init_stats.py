@@ -1,0 +1,210 @@
+"""The lectures' weight-initialization experiment, as a pure function.
+
+Forward a batch of Gaussian data x ~ N(0, 1) (batch × in_dim) through `depth` layers of
+
+    Linear(width) → [norm] → activation
+
+initialized by name, and record, per layer l = 1 … depth (the output of layer l's activation),
+the mean, std, a histogram and — with `backward=True` — the mean/std of the gradient that
+reaches it when a random upstream gradient g ~ N(0, 1) is back-propagated from the top.
+
+What the lectures show (10 layers of 500, batch 1000), and what this reproduces:
+
+    tanh, N(0, 0.01²)   each layer multiplies the std by ≈ √500·0.01 ≈ 0.22 → deep layers collapsed
+    tanh, N(0, 1)       pre-activations have std ≈ √500 ≈ 22 → nearly every unit at ±1: saturated
+    tanh, xavier        Var(w) = 2/(fan_in + fan_out) keeps the std order 1: healthy
+    relu, xavier        ReLU halves the second moment each layer: std ≈ 0.58·0.707^(l−1) → collapses
+    relu, kaiming       Var(w) = 2/fan_in restores it (He et al. 2015): healthy
+    any, norm="batch"   BatchNorm re-standardizes each layer (Ioffe & Szegedy 2015): healthy
+
+Verdict of a layer (thresholds relative to s₀, the std of the input data, ≈ 1):
+
+    saturated  saturating activation (tanh, sigmoid families) with more than 50 % of its outputs
+               in the flat tails (tanh |y| > 0.99; sigmoid y < 0.01 or y > 0.99)
+    collapsed  std < 0.1·s₀  — the signal has shrunk tenfold; gradients on W (∝ activations)
+               vanish with it (for ReLU this is where dead-looking, near-zero layers begin)
+    exploded   std > 10·s₀   — the signal grows layer by layer (e.g. ReLU with N(0, 1))
+    healthy    otherwise
+(checked in this order).
+
+Weights come from `trainwell.nn.init.initialize` (biases 0), activations and norms from the
+`trainwell.nn.registry` registries; inits: normal (std), xavier (gain 1, fan_avg), kaiming (fan_in,
+relu gain √2; leaky_relu slope 0.01), lecun, orthogonal (gain 1).
+
+Example:
+    >>> result = init_stats(depth=10, act="tanh", init="normal", std=0.01)
+    >>> [layer.verdict for layer in result.layers][-1]
+    'collapsed'
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from trainwell.diagnostics import stats as S
+from trainwell.errors import UserError, did_you_mean
+
+ACTS = ("relu", "tanh", "sigmoid", "leaky_relu", "gelu", "selu")
+INITS = ("normal", "xavier", "kaiming", "lecun", "orthogonal")
+NORMS = (None, "batch", "layer")
+
+COLLAPSED = 0.1  # std < 0.1·s₀
+EXPLODED = 10.0  # std > 10·s₀
+SATURATED = 0.5  # > 50 % of a saturating activation's outputs in the tails
+
+
+@dataclass
+class LayerInitStats:
+    """One layer: statistics of its activation output (index 1 = first hidden layer)."""
+
+    index: int
+    mean: float
+    std: float
+    lo: float
+    hi: float
+    hist: list[int]
+    verdict: str
+    saturated_frac: float | None = None
+    dead_frac: float | None = None
+    grad_mean: float | None = None
+    grad_std: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out = {"index": self.index, "mean": self.mean, "std": self.std, "lo": self.lo, "hi": self.hi,
+               "hist": self.hist, "verdict": self.verdict}
+        for key in ("saturated_frac", "dead_frac", "grad_mean", "grad_std"):
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = value
+        return out
+
+
+@dataclass
+class InitStatsResult:
+    """The experiment's settings, the input's std s₀ and one `LayerInitStats` per layer."""
+
+    config: dict[str, Any]
+    input_std: float
+    layers: list[LayerInitStats] = field(default_factory=list)
+
+    @property
+    def verdicts(self) -> list[str]:
+        return [layer.verdict for layer in self.layers]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"config": self.config, "input_std": self.input_std, "layers": [l.to_json() for l in self.layers]}
+
+
+def layer_verdict(std: float, kind: str | None, saturated_frac: float | None, input_std: float) -> str:
+    """saturated / collapsed / exploded / healthy by the thresholds in the module docstring."""
+    if kind in ("tanh", "sigmoid") and saturated_frac is not None and saturated_frac > SATURATED:
+        return "saturated"
+    if not std == std or std < COLLAPSED * input_std:
+        return "collapsed"
+    if std > EXPLODED * input_std:
+        return "exploded"
+    return "healthy"
+
+
+def _init_spec(init: str, act: str, std: float) -> dict[str, Any]:
+    if init == "normal":
+        return {"name": "normal", "std": std}
+    if init == "xavier":
+        return {"name": "xavier", "nonlinearity": "linear"}
+    if init == "kaiming":
+        return {"name": "kaiming", "nonlinearity": "leaky_relu" if act == "leaky_relu" else "relu"}
+    return {"name": init}
+
+
+def build_net(depth: int, width: int, in_dim: int, act: str, norm: str | None) -> nn.Sequential:
+    """[Linear → norm? → activation] × depth (uninitialized)."""
+    from trainwell.nn.registry import ACTIVATIONS, NORMS as NORM_REGISTRY
+
+    layers: list[nn.Module] = []
+    for l in range(depth):
+        block = [nn.Linear(in_dim if l == 0 else width, width)]
+        if norm is not None:
+            block.append(NORM_REGISTRY.build(norm, num_features=width, dims=0))
+        block.append(ACTIVATIONS.build(act))
+        layers.append(nn.Sequential(*block))
+    return nn.Sequential(*layers)
+
+
+def init_stats(
+    depth: int = 10,
+    width: int = 500,
+    act: str = "tanh",
+    init: str = "normal",
+    std: float = 0.01,
+    batch: int = 1000,
+    norm: str | None = None,
+    backward: bool = False,
+    seed: int = 0,
+    in_dim: int | None = None,
+    bins: int = 50,
+) -> InitStatsResult:
+    """Run the experiment (see the module docstring); same seed → same numbers.
+
+    Args:
+        depth, width: number and size of the hidden layers.
+        act: one of relu, tanh, sigmoid, leaky_relu, gelu, selu.
+        init: one of normal (uses `std`), xavier, kaiming, lecun, orthogonal.
+        batch, in_dim: the input is N(0, 1) of shape batch × in_dim (in_dim defaults to width).
+        norm: None, "batch" or "layer" between each Linear and its activation.
+        backward: also back-propagate g ~ N(0, 1) from the top and record gradient mean/std.
+        seed: seeds the weights, the data and g.
+        bins: histogram bins over each layer's [min, max].
+    """
+    if act not in ACTS:
+        raise UserError(f"init_stats: unknown activation {act!r}{did_you_mean(act, ACTS)}; choose one of {', '.join(ACTS)}")
+    if init not in INITS:
+        raise UserError(f"init_stats: unknown init {init!r}{did_you_mean(init, INITS)}; choose one of {', '.join(INITS)}")
+    if norm not in NORMS:
+        raise UserError(f"init_stats: norm must be one of {NORMS}, found {norm!r}")
+    if depth < 1 or width < 1 or batch < 2:
+        raise UserError(f"init_stats: need depth ≥ 1, width ≥ 1, batch ≥ 2; found {depth}, {width}, {batch}")
+    from trainwell.nn.init import initialize
+
+    in_dim = width if in_dim is None else in_dim
+    gen = torch.Generator().manual_seed(seed)
+    net = build_net(depth, width, in_dim, act, norm)
+    initialize(net, _init_spec(init, act, std), generator=gen)
+    net.train()  # BatchNorm normalizes with the batch's statistics, as in training
+    x = torch.randn(batch, in_dim, generator=gen)
+    input_std = float(x.std(unbiased=False))
+
+    outputs: list[torch.Tensor] = []
+    h = x
+    with torch.set_grad_enabled(backward):
+        for block in net:
+            h = block(h)
+            if backward:
+                h.retain_grad()
+            outputs.append(h)
+        if backward:
+            h.backward(torch.randn(h.shape, generator=gen))
+
+    kind = S.activation_kind(net[0][-1])
+    fields = S.activation_fields(kind)
+    result = InitStatsResult(
+        config={"depth": depth, "width": width, "act": act, "init": init, "std": std if init == "normal" else None,
+                "batch": batch, "norm": norm, "backward": backward, "seed": seed, "in_dim": in_dim, "bins": bins},
+        input_std=input_std,
+    )
+    for index, out in enumerate(outputs, start=1):
+        summary = S.activation_summary(out.detach(), kind, bins).tolist()
+        values = dict(zip(fields, summary))
+        extra = {f: values[f] for f in fields[4:]}
+        layer = LayerInitStats(
+            index=index, mean=values["mean"], std=values["std"], lo=values["lo"], hi=values["hi"],
+            hist=[int(c) for c in summary[len(fields):]],
+            verdict=layer_verdict(values["std"], kind, extra.get("saturated_frac"), input_std),
+            **extra,
+        )
+        if backward and out.grad is not None:
+            layer.grad_mean, layer.grad_std = S.gradient_summary(out.grad).tolist()
+        result.layers.append(layer)
+    return result
