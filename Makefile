@@ -23,7 +23,7 @@ train: $(STAMP)
 	$(BIN)/trainwell train
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 --timeout 300
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --timeout 300
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py

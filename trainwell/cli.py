@@ -16,6 +16,7 @@ from trainwell.errors import UserError
 COMMANDS = {
     "train": "trainwell.commands.train",
     "list": "trainwell.commands.list",
+    "experiment": "trainwell.commands.experiment",
 }
 
 

@@ -45,6 +45,7 @@ class DataConfig(Section):
     label_column: str = "label"
     val_fraction: float = Field(0.1, ge=0.0, lt=1.0)
     test_fraction: float = Field(0.2, gt=0.0, lt=1.0)
+    train_subset: int | None = Field(None, ge=1, description="keep only this many training examples (seeded)")
     preprocess: list[PartSpec] = Field(default_factory=list)
 
 
@@ -143,8 +144,15 @@ def parse_value(text: str) -> Any:
         return text
 
 
+# keys that replace each other when overridden (a run length is given one way or the other)
+EXCLUSIVE = {("train", "steps"): ("train", "epochs"), ("train", "epochs"): ("train", "steps")}
+
+
 def apply_override(raw: dict[str, Any], assignment: str) -> None:
-    """Apply 'section.key=value' (any depth) to a raw recipe dict in place."""
+    """Apply 'section.key=value' (any depth) to a raw recipe dict in place.
+
+    Setting train.steps drops train.epochs from the recipe and vice versa.
+    """
     if "=" not in assignment:
         raise UserError(f"--set expects KEY=VALUE (e.g. optim.lr=0.01), got {assignment!r}")
     key, text = assignment.split("=", 1)
@@ -166,6 +174,9 @@ def apply_override(raw: dict[str, Any], assignment: str) -> None:
             raise UserError(f"--set {key}: {part!r} is a value, not a table")
         node = child
     node[parts[-1]] = parse_value(text.strip())
+    other = EXCLUSIVE.get(tuple(parts))
+    if other is not None:
+        raw.get(other[0], {}).pop(other[1], None)
 
 
 def read_toml(path: str | Path) -> dict[str, Any]:

@@ -48,3 +48,10 @@ def test_recipe_file_errors(tmp_path):
 def test_data_path_replaces_default_name():
     r = recipe_from_dict({"data": {"path": "x.npz"}})
     assert r.data.name is None and r.data.path == "x.npz"
+
+
+def test_overriding_steps_replaces_epochs():
+    r = recipe_from_dict({"train": {"epochs": 3}}, overrides=["train.steps=50"])
+    assert r.train.steps == 50 and r.train.epochs is None
+    r = recipe_from_dict({"train": {"steps": 3}}, overrides=["train.epochs=2"])
+    assert r.train.epochs == 2 and r.train.steps is None

@@ -61,6 +61,9 @@ def prepare_data(recipe: Recipe, device: torch.device) -> tuple[DataBundle, Pipe
     d = recipe.data
     data = load_data(d.name, d.path, label_column=d.label_column, val_fraction=d.val_fraction,
                      test_fraction=d.test_fraction, seed=recipe.seed)
+    if d.train_subset is not None and d.train_subset < len(data.x_train):
+        keep = torch.randperm(len(data.x_train), generator=torch.Generator().manual_seed(recipe.seed + 5))[: d.train_subset]
+        data.x_train, data.y_train = data.x_train[keep], data.y_train[keep]
     pipeline = build_pipeline(d.preprocess)
     pipeline.fit(data.x_train)
     data.x_train, data.x_val, data.x_test = (pipeline.transform(t) for t in (data.x_train, data.x_val, data.x_test))
@@ -218,6 +221,7 @@ def run_recipe(
     }
     if summary["status"] == "done":
         summary.update(test_metrics(recipe, p.model, p.data))
+        summary["train_eval_accuracy"] = evaluate(p.model, p.data.x_train, p.data.y_train)["accuracy"]
         for cb in trainer.callbacks:
             extra = getattr(cb, "summary", None)
             if callable(extra):

@@ -1,0 +1,1 @@
+"""Reproductions of the lectures' claims: each a function returning an `ExperimentResult` table."""
