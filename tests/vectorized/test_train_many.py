@@ -249,10 +249,10 @@ def test_dropout_mask_follows_the_documented_formula():
 
     x = torch.randn(5, 3, 4, generator=torch.Generator().manual_seed(1))
     u = torch.rand(5, 3, 4, generator=torch.Generator().manual_seed(9))
-    torch.testing.assert_close(generator_dropout(x, 0.3, torch.Generator().manual_seed(9)), x * (u >= 0.3).float() / 0.7, rtol=0, atol=0)
+    torch.testing.assert_close(generator_dropout(x, 0.3, torch.Generator().manual_seed(9)), x * ((u >= 0.3).float() / 0.7), rtol=0, atol=0)
     uc = torch.rand(5, 3, 1, generator=torch.Generator().manual_seed(9))
     y = generator_dropout(x, 0.3, torch.Generator().manual_seed(9), channelwise=True)
-    torch.testing.assert_close(y, x * (uc >= 0.3).float() / 0.7, rtol=0, atol=0)
+    torch.testing.assert_close(y, x * ((uc >= 0.3).float() / 0.7), rtol=0, atol=0)
     g = torch.Generator().manual_seed(9)
     assert generator_dropout(x, 0.0, g) is x and generator_dropout(x, 0.5, g, training=False) is x
     assert torch.equal(torch.rand(3, generator=g), torch.rand(3, generator=torch.Generator().manual_seed(9)))  # p=0 / eval draw nothing
