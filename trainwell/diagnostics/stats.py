@@ -16,9 +16,10 @@ of a Linear, channels of a conv — as in PyTorch's N, C, * convention):
             sigmoid family: y < 0.01 or y > 0.99
 
 The histogram is computed without knowing lo/hi on the host: y is mapped on the device to
-z = (y − lo)·bins/(hi − lo) ∈ [0, bins] and counted with `torch.histc(z, bins, 0, bins)`, whose
-range is a Python constant (a data-dependent `histc` range, or `bincount`, would force a sync on
-CUDA).
+z = (y − lo)·bins/(hi − lo) ∈ [0, bins] and counted with `torch.histc(z, bins, 0, bins)` on CUDA,
+whose range is a Python constant (a data-dependent `histc` range, or `bincount`, would force a
+sync there), and with `bincount` on CPU (faster there, and a CPU "sync" costs nothing).
+The recorder histograms a fixed random subset of at most `hist_samples` elements per layer.
 
 Statistics are computed in float32 whatever the input dtype (float16/bfloat16 under autocast).
 
