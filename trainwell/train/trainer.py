@@ -192,9 +192,8 @@ class Trainer:
         state.step += 1
         loss = loss.detach()
         state.loss = loss
-        with torch.no_grad():
-            self._sums[0] += loss * len(y)
-            self._sums[1] += (logits.argmax(1) == y).sum()
+        self._sums[0].add_(loss, alpha=len(y))  # on the device: no sync
+        self._sums[1].add_((logits.detach().argmax(1) == y).sum())
         self._sums_n += len(y)
         self.dispatch("on_batch_end", state)
         eval_due = state.step % self.eval_every == 0 or state.step == self.total_steps
