@@ -26,7 +26,11 @@ def test_mlp_layers_and_flatten():
     m = build({"name": "mlp", "widths": [100, 100], "dropout": 0.5, "norm": "batch"})
     linears = [c for c in m if isinstance(c, nn.Linear)]
     assert [(l.in_features, l.out_features) for l in linears] == [(40, 100), (100, 100), (100, 10)]
-    assert any(isinstance(c, nn.Dropout) for c in m) and any(isinstance(c, nn.BatchNorm1d) for c in m)
+    from trainwell.nn.dropout import InvertedDropout
+
+    drops = [c for c in m if isinstance(c, InvertedDropout)]
+    assert len(drops) == 2 and all(d.p == 0.5 for d in drops)
+    assert any(isinstance(c, nn.BatchNorm1d) for c in m)
 
 
 def test_block_order_is_linear_norm_activation_dropout():

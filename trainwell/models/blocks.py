@@ -7,12 +7,11 @@ from typing import Any
 from torch import nn
 
 from trainwell.errors import UserError
+from trainwell.models.layers import make_dropout
 from trainwell.nn.registry import ACTIVATIONS, NORMS
 from trainwell.registry import Spec
 
-CONVS = {1: nn.Conv1d, 2: nn.Conv2d}
 POOLS = {("max", 1): nn.MaxPool1d, ("max", 2): nn.MaxPool2d, ("avg", 1): nn.AvgPool1d, ("avg", 2): nn.AvgPool2d}
-DROPOUTS = {0: nn.Dropout, 1: nn.Dropout1d, 2: nn.Dropout2d}
 
 
 def per_layer(value: Any, n: int, key: str) -> list[Any]:
@@ -32,8 +31,7 @@ def block(
     dims: int,
     norm: Spec,
     activation: Spec,
-    dropout: float,
-    spatial_dropout: bool = False,
+    dropout: float | Spec | None,
 ) -> list[tuple[str, nn.Module]]:
     """Named children for one block; names read well in diagnostics (conv1, norm1, act1, drop1)."""
     children: list[tuple[str, nn.Module]] = [(f"{prefix}{index}", layer)]
@@ -41,11 +39,9 @@ def block(
     if norm_name not in (None, "none"):
         children.append((f"norm{index}", NORMS.build(norm, num_features=width, dims=dims)))
     children.append((f"act{index}", ACTIVATIONS.build(activation, num_features=width)))
-    if dropout:
-        if not 0.0 < dropout < 1.0:
-            raise UserError(f"model.dropout must be in [0, 1), got {dropout}")
-        kind = DROPOUTS[dims if spatial_dropout else 0]
-        children.append((f"drop{index}", kind(dropout)))
+    drop = make_dropout(dropout, dims)
+    if drop is not None:
+        children.append((f"drop{index}", drop))
     return children
 
 

@@ -8,7 +8,8 @@ import torch
 from torch import nn
 
 from trainwell.errors import UserError
-from trainwell.models.blocks import CONVS, POOLS, block, check_widths, per_layer
+from trainwell.models.blocks import POOLS, block, check_widths, per_layer
+from trainwell.models.layers import make_conv, make_dropout
 from trainwell.nn.init import initialize
 from trainwell.registry import Spec
 
@@ -26,8 +27,8 @@ def convnet(
     activation: Spec = "relu",
     norm: Spec = "batch",
     init: Spec = "kaiming",
-    dropout: float = 0.0,
-    spatial_dropout: bool = False,
+    dropout: float | Spec | None = 0.0,
+    layer: Spec = "conv",
     head: str = "gap",
     hidden: int | None = None,
     head_dropout: float = 0.0,
@@ -37,7 +38,11 @@ def convnet(
 
     The dimensionality follows the input: C×L → Conv1d, C×H×W → Conv2d. `kernel`, `stride`,
     `padding`, `dilation` and `pool` may be one value or one per layer; padding "same" keeps the
-    length at stride 1 (odd kernels). `pool` is "none", "max" or "avg" (size `pool_size`).
+    length at stride 1 (odd kernels). `pool` is "none", "max", "avg" (size `pool_size`) or
+    "fractional_max" (2-D only; Graham 2014, output ratio 1/√2). `layer` picks the conv type
+    ("conv", {name="maxout", k=2}, {name="dropconnect", p=0.3}); `dropout` is a rate (inverted
+    dropout) or a regularizer table ({name="dropblock", block_size=3, rate=0.1},
+    {name="spatial_dropout", p=0.1}, ...).
     Heads: "gap" = global average pool → Linear (GoogLeNet/ResNet style, no big FC layer),
     "flatten" = Flatten → Linear. `hidden` adds one Linear → activation layer before the output.
 
@@ -64,12 +69,10 @@ def convnet(
         k, s, p, d = kernels[i - 1], strides[i - 1], paddings[i - 1], dilations[i - 1]
         if p == "same" and s != 1:
             p = d * (k - 1) // 2
-        conv = CONVS[dims](c_in, c, k, stride=s, padding=p, dilation=d, bias=_norm_off(norm))
-        children += block("conv", i, conv, c, dims, norm, activation, dropout, spatial_dropout)
+        conv = make_conv(layer, dims, c_in, c, k, stride=s, padding=p, dilation=d, bias=_norm_off(norm))
+        children += block("conv", i, conv, c, dims, norm, activation, dropout)
         if pools[i - 1] not in (None, "none"):
-            if (pools[i - 1], dims) not in POOLS:
-                raise UserError(f'model.pool must be "none", "max" or "avg", got {pools[i - 1]!r}')
-            children.append((f"pool{i}", POOLS[(pools[i - 1], dims)](pool_size)))
+            children.append((f"pool{i}", make_pool(pools[i - 1], dims, pool_size)))
         c_in = c
 
     if head == "gap":
@@ -81,12 +84,25 @@ def convnet(
     if hidden:
         children += [("fc", nn.Linear(d_flat, hidden)), ("act_fc", _activation(activation, hidden))]
         d_flat = hidden
-    if head_dropout:
-        children.append(("head_drop", nn.Dropout(head_dropout)))
+    head_drop = make_dropout(head_dropout, 0)
+    if head_drop is not None:
+        children.append(("head_drop", head_drop))
     children.append(("head", nn.Linear(d_flat, num_classes)))
     model = nn.Sequential(OrderedDict(children))
     initialize(model, init, generator=generator)
     return model
+
+
+def make_pool(kind: str, dims: int, size: int) -> nn.Module:
+    if kind == "fractional_max":
+        if dims != 2:
+            raise UserError("model.pool: fractional_max pooling is 2-D only (images)")
+        from trainwell.nn.registry import REGULARIZERS
+
+        return REGULARIZERS.build({"name": "fractional_max", "kernel_size": size})
+    if (kind, dims) not in POOLS:
+        raise UserError(f'model.pool must be "none", "max", "avg" or "fractional_max", got {kind!r}')
+    return POOLS[(kind, dims)](size)
 
 
 def _norm_off(norm: Spec) -> bool:

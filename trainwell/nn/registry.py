@@ -53,6 +53,12 @@ def _zeros(bias: float = 0.0) -> init.Constant:
     return init.Constant(0.0, bias)
 
 
+def _lsuv(tol: float = 0.05, max_iter: int = 10) -> init.Orthogonal:
+    """LSUV starts from an orthogonal init; the data-dependent rescaling (`lsuv_`) needs a batch,
+    so model builders apply it (trainwell.models.build_model with `example_batch`)."""
+    return init.Orthogonal()
+
+
 INITS = Registry("init")
 INITS.add("kaiming", init.Kaiming, "MSRA: Var=2/((1+a²)·fan_in) for relu/leaky_relu (He et al. 2015)")
 INITS.add("kaiming_uniform", _kaiming_uniform, "kaiming, uniform distribution")
@@ -64,6 +70,7 @@ INITS.add("uniform", init.Uniform, "U(-a, a)")
 INITS.add("orthogonal", init.Orthogonal, "gain·orthogonal matrix (Saxe et al. 2014)")
 INITS.add("constant", init.Constant, "all weights = value: breaks no symmetry (demonstration)")
 INITS.add("zeros", _zeros, "all weights 0: breaks no symmetry (demonstration)")
+INITS.add("lsuv", _lsuv, "orthogonal, then each layer rescaled to unit output variance on a data batch (Mishkin & Matas 2015)")
 INITS.add("torch_default", init.TorchDefault, "PyTorch's default U(±1/√fan_in), drawn from the generator")
 
 NORMS = Registry("norm")

@@ -24,7 +24,7 @@ from torch import nn
 from trainwell.config import Recipe, recipe_from_dict, recipe_to_dict
 from trainwell.data import BatchLoader, DataBundle, load_data
 from trainwell.errors import UserError
-from trainwell.models import MODELS
+from trainwell import models
 from trainwell.optim import LRScheduler, Penalty, build_optimizer, build_schedule
 from trainwell.preprocess import Pipeline, build_pipeline
 from trainwell.train.callbacks import Callback
@@ -70,9 +70,10 @@ def prepare_data(recipe: Recipe, device: torch.device) -> tuple[DataBundle, Pipe
     return data.to(device), pipeline
 
 
-def build_model(recipe: Recipe, input_shape: tuple[int, ...], num_classes: int, seed: int) -> nn.Module:
-    return MODELS.build(recipe.model, input_shape=tuple(input_shape), num_classes=num_classes,
-                        generator=torch.Generator().manual_seed(seed))
+def build_model(recipe: Recipe, input_shape: tuple[int, ...], num_classes: int, seed: int,
+                example_batch: torch.Tensor | None = None) -> nn.Module:
+    """The recipe's model, initialized from `seed` (LSUV rescaling uses `example_batch`)."""
+    return models.build_model(recipe.model, input_shape, num_classes, torch.Generator().manual_seed(seed), example_batch)
 
 
 def prepare(recipe: Recipe) -> Prepared:
@@ -80,7 +81,8 @@ def prepare(recipe: Recipe) -> Prepared:
     if recipe.train.threads:
         torch.set_num_threads(recipe.train.threads)
     data, pipeline = prepare_data(recipe, device)
-    model = build_model(recipe, data.input_shape, data.num_classes, recipe.seed).to(device)
+    model = build_model(recipe, data.input_shape, data.num_classes, recipe.seed,
+                        example_batch=data.x_train[:512].cpu()).to(device)
     return Prepared(recipe, data, pipeline, model, device)
 
 
