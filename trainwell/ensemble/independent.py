@@ -10,7 +10,10 @@ Two ways to train them:
 * ``train_many`` (`trainwell.ensemble.vectorized`): the K members as ONE batched model — one
   forward/backward per step for all of them. Used when the recipe has only parts it supports
   (no BatchNorm or other buffers, no data augmentation/mixing, no label smoothing, no L1/L2
-  penalty, no gradient clipping, no EMA, optimizer adam/adamw/sgd/momentum with default options).
+  penalty, no gradient clipping, no EMA, optimizer adam/adamw/sgd/momentum with default options)
+  and, on a CPU, when its fast batched engine compiles the model (Sequential of Linear/Conv/
+  activations/pooling/dropout; trainwell's activations are swapped for their torch.nn twins by
+  `native.to_torch_activations` for this).
 * one by one through the `Trainer` (exactly `trainwell train`'s loop), otherwise; the reasons
   are returned (`EnsembleRun.fallback`) and printed by `trainwell ensemble`.
 
@@ -23,6 +26,7 @@ Example:
 """
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,8 +76,16 @@ class EnsembleRun:
                 "notes": self.notes, "scores": self.scores, "data": self.data.describe(), **self.extra}
 
 
-def train_many_blockers(recipe: Recipe, model: nn.Module | None = None) -> list[str]:
-    """Why `train_many` cannot train this recipe exactly (empty list: it can)."""
+def train_many_blockers(recipe: Recipe, model: nn.Module | None = None, device: torch.device | None = None,
+                        speed: bool = True) -> list[str]:
+    """Why `train_many` cannot (or, on a CPU, should not) train this recipe (empty list: it can).
+
+    On a CPU a model the batched engine cannot compile is also a reason: train_many would use its
+    vmap engine, which there is slower than training the members one by one (bench_ensemble.py);
+    `speed=False` leaves that reason out (train_many can still train such a model).
+    """
+    from trainwell.ensemble.native import to_torch_activations
+    from trainwell.ensemble.vectorized.batched_layers import compile_sequential
     from trainwell.ensemble.vectorized.checks import refuse_buffers
 
     o, t, a = recipe.optim, recipe.train, recipe.augment
@@ -83,6 +95,10 @@ def train_many_blockers(recipe: Recipe, model: nn.Module | None = None) -> list[
             refuse_buffers(model)
         except UserError as exc:
             out.append(str(exc).split(";")[0])
+        else:
+            if speed and (device is None or device.type == "cpu") and compile_sequential(to_torch_activations(copy.deepcopy(model))) is None:
+                out.append(f"{type(model).__name__} has layers the batched engine does not compile; train_many's vmap "
+                           "engine is slower than one-by-one training on a CPU")
     if o.name not in _OPTIMIZERS:
         out.append(f"optimizer {o.name!r} (train_many has adam, adamw, sgd, momentum)")
     extra = sorted(set(o.options) - ({"momentum"} if _OPTIMIZERS.get(o.name, ("", 0))[0] == "sgd" else set()))
@@ -144,6 +160,7 @@ def _trainer_members(recipe: Recipe, seeds: list[int], data, pipeline, device, o
 
 
 def _batched_members(recipe: Recipe, seeds: list[int], data, device, progress: bool) -> tuple[list[nn.Module], str]:
+    from trainwell.ensemble.native import to_torch_activations
     from trainwell.ensemble.vectorized import train_many
     from trainwell.models import MODELS
     from trainwell.optim import build_schedule
@@ -159,8 +176,9 @@ def _batched_members(recipe: Recipe, seeds: list[int], data, device, progress: b
     hparams = [{"seed": s, "lr": o.lr, "weight_decay": o.weight_decay, "momentum": momentum} for s in seeds]
 
     def make_model(generator: torch.Generator) -> nn.Module:
-        return MODELS.build(recipe.model, input_shape=tuple(data.input_shape), num_classes=data.num_classes,
-                            generator=generator)
+        model = MODELS.build(recipe.model, input_shape=tuple(data.input_shape), num_classes=data.num_classes,
+                             generator=generator)
+        return to_torch_activations(model)  # same function; lets the batched engine compile it
 
     bar = _Bar(f"{recipe.name} ×{len(seeds)} (batched)", steps) if progress else None
     try:
@@ -217,7 +235,7 @@ def train_independent(
     from trainwell.train.run import build_model
 
     probe = build_model(recipe, data.input_shape, data.num_classes, recipe.seed)
-    blockers = train_many_blockers(recipe, probe) if engine != "trainer" else ["engine='trainer' was asked for"]
+    blockers = train_many_blockers(recipe, probe, device, speed=engine == "auto") if engine != "trainer" else ["engine='trainer' was asked for"]
     if engine == "train_many" and blockers:
         raise UserError("train_many cannot train this recipe: " + "; ".join(blockers) + " (use engine='auto' or 'trainer')")
     notes = []
