@@ -18,6 +18,8 @@ REGISTRIES = [
     ("trainwell.optim.registry", "SCHEDULES"),
     ("trainwell.augment.registry", "AUGMENTATIONS"),
     ("trainwell.augment.registry", "MIXERS"),
+    ("trainwell.augment.tta", "TTA_VIEWS"),
+    ("trainwell.experiments.registry", "EXPERIMENTS"),
 ]
 
 

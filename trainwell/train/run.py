@@ -144,9 +144,9 @@ def test_metrics(recipe: Recipe, model: nn.Module, data: DataBundle) -> dict[str
     result = evaluate(model, data.x_test, data.y_test)
     out = {"test_accuracy": result["accuracy"], "test_loss": result["loss"]}
     if recipe.augment.tta is not None:
-        from trainwell.augment import build_tta, tta_predict
+        from trainwell.augment import build_tta
 
-        probs = tta_predict(model, data.x_test, build_tta(recipe.augment.tta))
+        probs = build_tta(recipe.augment.tta)(model, data.x_test)
         out["test_accuracy_plain"] = out["test_accuracy"]
         out["test_accuracy"] = (probs.argmax(1) == data.y_test).float().mean().item()
     return out
