@@ -19,9 +19,11 @@ hyperparameters broadcast along dim 0. Two engines run the forward:
   any module built from parameters only.
 
 ``engine="auto"`` takes the batched path when the model compiles to it, else vmap. Why the
-batched path is the default where it applies: on CPU (torch 2.13, 2 threads, see
-bench/bench_vectorized.py and the package docstring for numbers) it is faster than vmap, whose
-batching rules add per-op overhead and, for Conv, fall back to the same grouped convolution.
+batched path is the default where it applies: measured side by side on this CPU (torch 2.13,
+1 thread, K×B = 32×100 MLP 40→100→100→10 and 8×100 Conv1d net), it took 18–23 ms/step vs
+22–31 ms/step for vmap (MLP) and 34–36 vs 42–45 ms/step (ConvNet): vmap's per-op batching
+rules add overhead that the hand-written bmm / grouped convolution do not have, and the batched
+path also pools with a reshape + max over non-overlapping tiles, faster than max_pool1d here.
 
 BatchNorm is refused with a UserError naming the module (running statistics are per-trial
 state outside the gradient; see `checks.refuse_buffers`). A trial that diverges (NaN) does not
