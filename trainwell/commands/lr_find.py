@@ -1,0 +1,57 @@
+"""`trainwell lr-find`: the LR range test on a recipe's model, data and optimizer.
+
+    trainwell lr-find --recipe recipes/default.toml --out runs/lr
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from trainwell.commands.common import add_recipe_args, load_recipe_arg
+
+HELP = "LR range test (Smith 2015) on a recipe: suggestion vs the recipe's optim.lr, plot and JSON"
+
+
+def add_args(p: argparse.ArgumentParser) -> None:
+    add_recipe_args(p)
+    p.add_argument("--steps", type=int, default=100, help="sweep steps (default 100)")
+    p.add_argument("--start-lr", type=float, default=1e-7)
+    p.add_argument("--end-lr", type=float, default=10.0)
+    p.add_argument("--out", type=Path, default=Path("lr_find"), help="folder for lr_find.png and lr_find.json")
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from trainwell.diagnostics.doctor.config import DoctorConfig
+    from trainwell.diagnostics.doctor.lr_check import check_lr, lr_at_min, run_lr_find
+    from trainwell.errors import UserError
+    from trainwell.report.diagnostics_plots import plot_lr_finder
+    from trainwell.train.run import prepare
+
+    if args.steps < 2 or not 0 < args.start_lr < args.end_lr:
+        raise UserError(f"lr-find: need --steps ≥ 2 and 0 < --start-lr < --end-lr, found {args.steps}, "
+                        f"{args.start_lr}, {args.end_lr}")
+    recipe = load_recipe_arg(args)
+    console = Console()
+    with console.status(f"LR range test on {recipe.name} ({args.steps} steps)"):
+        p = prepare(recipe)
+        cfg = DoctorConfig(lr_steps=args.steps, lr_start=args.start_lr, lr_end=args.end_lr, seed=recipe.seed)
+        result = run_lr_find(p.model, recipe, p.data.x_train, p.data.y_train, cfg)
+    finding = check_lr(recipe.optim.lr, result, cfg)
+    args.out.mkdir(parents=True, exist_ok=True)
+    record = result.to_json()
+    record.update({"recipe": recipe.name, "recipe_lr": recipe.optim.lr, "lr_min_loss": lr_at_min(result),
+                   "verdict": finding.to_json()})
+    (args.out / "lr_find.json").write_text(json.dumps(record, indent=2))
+    plot_lr_finder(record, args.out / "lr_find.png", title=f"LR range test · {recipe.name} · {recipe.optim.name}")
+    s = result.suggestion
+    console.print(f"suggestion (steepest descent): {s:.3g}" if s else "suggestion: none")
+    console.print(f"recipe optim.lr: {recipe.optim.lr:.3g}" + (f"  (ratio {recipe.optim.lr / s:.2g})" if s else ""))
+    if result.stop_reason:
+        console.print(f"sweep stopped: {result.stop_reason}")
+    style = {"pass": "green", "warn": "yellow", "fail": "red"}[finding.status]
+    console.print(f"[{style}]{finding.status}[/{style}] {finding.message}")
+    console.print(f"wrote {args.out / 'lr_find.png'} and {args.out / 'lr_find.json'}")
+    return 0

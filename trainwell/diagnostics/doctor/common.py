@@ -1,0 +1,54 @@
+"""Helpers the doctor's checks share: raw data, a regularization-free copy of the model, subsets."""
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import nn
+
+from trainwell.config import Recipe
+from trainwell.data import DataBundle, load_data
+
+
+def load_raw(recipe: Recipe) -> DataBundle:
+    """The recipe's data BEFORE preprocessing: the same splits and `train_subset` as
+    `trainwell.train.run.prepare_data` (same seeds), so statistics can be refitted and compared."""
+    d = recipe.data
+    data = load_data(d.name, d.path, label_column=d.label_column, val_fraction=d.val_fraction,
+                     test_fraction=d.test_fraction, seed=recipe.seed)
+    if d.train_subset is not None and d.train_subset < len(data.x_train):
+        keep = torch.randperm(len(data.x_train), generator=torch.Generator().manual_seed(recipe.seed + 5))[: d.train_subset]
+        data.x_train, data.y_train = data.x_train[keep], data.y_train[keep]
+    return data
+
+
+def is_batchnorm(module: nn.Module) -> bool:
+    """BatchNorm of any dimension (torch's, or a custom class whose name says BatchNorm)."""
+    return isinstance(module, nn.modules.batchnorm._BatchNorm) or "BatchNorm" in type(module).__name__
+
+
+def regularization_off(model: nn.Module) -> nn.Module:
+    """A copy of `model` with every stochastic regularizer off but BatchNorm as in training.
+
+    The copy is put in eval mode — dropout, DropConnect, DropBlock, drop-path return their input —
+    and only its BatchNorm layers are switched back to training mode, so they normalize with the
+    batch's statistics exactly as the first training step will. The caller's model is untouched.
+    """
+    net = copy.deepcopy(model)
+    net.eval()
+    for module in net.modules():
+        if is_batchnorm(module):
+            module.train()
+    return net
+
+
+def first(x: torch.Tensor, y: torch.Tensor, n: int | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The first n examples (the training split is already shuffled by its seeded split)."""
+    if n is None or n >= len(x):
+        return x, y
+    return x[:n], y[:n]
+
+
+def device_of(model: nn.Module) -> torch.device:
+    p = next(model.parameters(), None)
+    return p.device if p is not None else torch.device("cpu")
