@@ -17,6 +17,7 @@ COMMANDS = {
     "train": "trainwell.commands.train",
     "list": "trainwell.commands.list",
     "experiment": "trainwell.commands.experiment",
+    "report": "trainwell.commands.report",
 }
 
 

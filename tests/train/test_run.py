@@ -98,3 +98,13 @@ def test_cli_resume_reaches_the_same_result(tmp_path, npz):
     a = torch.load(tmp_path / "full" / "final.pt", weights_only=True)["model"]
     b = torch.load(tmp_path / "killed" / "final.pt", weights_only=True)["model"]
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_cli_report_rewrites_html_and_rejects_non_runs(tmp_path, npz, capsys):
+    out = tmp_path / "run"
+    run_recipe(recipe_from_dict(tiny(npz)), out, progress=False)
+    assert main(["report", str(out)]) == 0
+    html = (out / "report.html").read_text()
+    assert "loss.png" in html and "accuracy.png" in html and "lr.png" in html
+    assert main(["report", str(tmp_path)]) == 2
+    assert "not a trainwell run directory" in capsys.readouterr().err

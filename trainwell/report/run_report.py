@@ -49,7 +49,9 @@ def plot_curves(records: list[dict], out: Path) -> list[str]:
     names.append("accuracy.png")
 
     steps, lrs = series(records, "train", "lr")
-    if steps and any(v > 0 for v in lrs):
+    positive = [(s, v) for s, v in zip(steps, lrs) if v > 0]  # log axis: an LR of exactly 0 is left out
+    steps, lrs = [s for s, _ in positive], [v for _, v in positive]
+    if steps:
         fig, ax = plt.subplots(figsize=(6, 3))
         ax.plot(steps, lrs)
         ax.set_xlabel("step")
