@@ -1,6 +1,7 @@
 """Shared fixtures: run the doctor (quick budgets) on a recipe from tests/recipes_broken/."""
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -21,11 +22,13 @@ def broken_recipe():
 
 @pytest.fixture(scope="session")
 def doctor(broken_recipe):
-    """doctor(name, *overrides, prepared=..., raw=...) → DoctorResult with quick budgets."""
+    """doctor(name, *overrides, budgets={...}, prepared=..., raw=...) → DoctorResult, quick budgets
+    (optionally smaller still: faults visible at init need only a short run)."""
 
-    def run(name: str, *overrides: str, **kwargs):
+    def run(name: str, *overrides: str, budgets: dict | None = None, **kwargs):
         r = broken_recipe(name, *overrides)
-        return diagnose(r, DoctorConfig(seed=r.seed).quick(), **kwargs)
+        cfg = replace(DoctorConfig(seed=r.seed).quick(), **(budgets or {}))
+        return diagnose(r, cfg, **kwargs)
 
     return run
 

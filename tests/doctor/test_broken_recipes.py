@@ -15,6 +15,9 @@ from trainwell.diagnostics.doctor.common import load_raw
 from trainwell.preprocess import build_pipeline
 from trainwell.train.run import Prepared, prepare
 
+# the deep-net faults show at init: a shorter run and sweep suffice
+AT_INIT = {"short_steps": 40, "lr_steps": 40, "overfit_steps": 60, "max_train": 500}
+
 
 def test_healthy_recipe_has_no_findings(doctor):
     result = doctor("healthy")
@@ -29,7 +32,7 @@ def test_healthy_recipe_has_no_findings(doctor):
 
 
 def test_tanh_small_init_collapses(doctor, problems):
-    result = doctor("tanh_small_init")
+    result = doctor("tanh_small_init", budgets=AT_INIT)
     acts = problems(result, "activations")
     # every tanh layer from the 2nd on has std < 0.1·s₀ at init; the deepest ones shrink by ~0.16× per layer
     collapsed = {f.layer: f.numbers for f in acts if f.numbers["verdict"] == "collapsed"}
@@ -41,7 +44,7 @@ def test_tanh_small_init_collapses(doctor, problems):
 
 
 def test_tanh_large_init_saturates(doctor, problems):
-    result = doctor("tanh_large_init")
+    result = doctor("tanh_large_init", budgets=AT_INIT)
     sat = [f for f in problems(result, "activations") if f.numbers["verdict"] == "saturated"]
     assert len(sat) == 8  # all eight hidden tanh layers
     assert all(f.numbers["saturated_frac_init"] > 0.5 for f in sat)
@@ -51,7 +54,7 @@ def test_tanh_large_init_saturates(doctor, problems):
 
 
 def test_relu_xavier_deep_collapses(doctor, problems):
-    result = doctor("relu_xavier_deep")
+    result = doctor("relu_xavier_deep", budgets=AT_INIT)
     collapsed = {f.layer: f.numbers for f in problems(result, "activations") if f.numbers["verdict"] == "collapsed"}
     # Xavier halves the second moment per ReLU layer: std ≈ 0.58·0.707^(l−1)·s₀ → below 0.1·s₀ from layer ~6
     assert {"act6", "act7", "act8"} <= set(collapsed)

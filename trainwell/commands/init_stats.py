@@ -33,10 +33,10 @@ def add_args(p: argparse.ArgumentParser) -> None:
 
 def layers_json(result) -> dict:
     """{"layers": [{"index", "mean", "std", "verdict", ...}], "config", "input_std", "thresholds"} ."""
-    from trainwell.diagnostics import init_stats as I
+    from trainwell.diagnostics.init_stats import COLLAPSED, EXPLODED, SATURATED
 
     out = result.to_json()
-    out["thresholds"] = {"collapsed_below": I.COLLAPSED, "exploded_above": I.EXPLODED, "saturated_above": I.SATURATED}
+    out["thresholds"] = {"collapsed_below": COLLAPSED, "exploded_above": EXPLODED, "saturated_above": SATURATED}
     return out
 
 
@@ -44,9 +44,9 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from trainwell.diagnostics import init_stats as I
+    from trainwell.diagnostics.init_stats import COLLAPSED, EXPLODED, SATURATED, init_stats
 
-    result = I.init_stats(depth=args.depth, width=args.width, act=args.act, init=args.init, std=args.std,
+    result = init_stats(depth=args.depth, width=args.width, act=args.act, init=args.init, std=args.std,
                           batch=args.batch, norm=None if args.norm == "none" else args.norm,
                           backward=args.backward, seed=args.seed)
     s0 = result.input_std
@@ -69,8 +69,8 @@ def run(args: argparse.Namespace) -> int:
         table.add_row(*row)
     console.print(table)
     console.print(f"input std s₀ = {s0:.4f}. Verdicts (in this order): saturated = tanh/sigmoid with > "
-                  f"{I.SATURATED:.0%} of outputs in the tails (|tanh| > 0.99; sigmoid < 0.01 or > 0.99); "
-                  f"collapsed = std < {I.COLLAPSED:g}·s₀; exploded = std > {I.EXPLODED:g}·s₀; healthy otherwise.")
+                  f"{SATURATED:.0%} of outputs in the tails (|tanh| > 0.99; sigmoid < 0.01 or > 0.99); "
+                  f"collapsed = std < {COLLAPSED:g}·s₀; exploded = std > {EXPLODED:g}·s₀; healthy otherwise.")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(layers_json(result), indent=2))

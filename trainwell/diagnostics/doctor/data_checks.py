@@ -8,7 +8,7 @@
                    refit the same steps on raw train, raw test and raw train+val+test and compare
                    the stored statistics by relative distance d(a, b) = ‖a − b‖ / ‖b‖:
                      d_train ≤ fit_rtol                 → pass
-                     d_test < d_train or d_all < d_train → fail (fitted on test / on all the data)
+                     d_test ≤ fit_rtol or d_all ≤ fit_rtol → fail (fitted on test / on all the data)
                      otherwise                          → warn (fitted on some other data)
 
 μ_j and σ_j are the per-feature mean and population std over the training examples (a feature
@@ -134,7 +134,7 @@ def check_fit_on_train(pipeline: Pipeline, x_train: torch.Tensor, x_val: torch.T
         return Finding("data_fit_on_train", "pass", None,
                        f"preprocessing {names} statistics equal a refit on the training split "
                        f"(relative distance {d_train:.2g} ≤ {cfg.fit_rtol})", numbers)
-    if d_test < d_train or d_all < d_train:
+    if d_test <= cfg.fit_rtol or d_all <= cfg.fit_rtol:
         which = "the TEST split" if d_test <= d_all else "the whole data set (train + val + test)"
         return Finding("data_fit_on_train", "fail", None,
                        f"preprocessing {names} was fitted on {which}, not on the training split "
