@@ -63,7 +63,7 @@ def test_relu_xavier_deep_collapses(doctor, problems):
 
 
 def test_lr_too_high(doctor, problems):
-    result = doctor("lr_too_high")
+    result = doctor("lr_too_high", "train.epochs=3")  # a recipe measured in epochs (the short run sets steps)
     high = [f for f in problems(result, "update_ratio") if "too high" in f.message]
     assert high and high[0].numbers["median_update_ratio"][high[0].layer] > 1e-2
     assert not [f for f in problems(result, "update_ratio") if "too low" in f.message]

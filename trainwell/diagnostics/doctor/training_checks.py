@@ -53,7 +53,8 @@ def short_run(prepared: Any, cfg: DoctorConfig) -> tuple[Any, list[dict[str, Any
     from trainwell.train.run import Prepared, make_trainer
 
     r = prepared.recipe.model_copy(deep=True)
-    r.train.steps, r.train.epochs = cfg.short_steps, None
+    r.train.epochs = None  # first: a recipe may give epochs, and steps + epochs is invalid
+    r.train.steps = cfg.short_steps
     r.train.log_every = cfg.log_every
     r.train.eval_every = cfg.short_steps
     r.train.checkpoint = False
