@@ -16,6 +16,12 @@ from trainwell.errors import UserError
 COMMANDS = {
     "train": "trainwell.commands.train",
     "list": "trainwell.commands.list",
+    "doctor": "trainwell.commands.doctor",
+    "lr-find": "trainwell.commands.lr_find",
+    "init-stats": "trainwell.commands.init_stats",
+    "search": "trainwell.commands.search",
+    "ensemble": "trainwell.commands.ensemble",
+    "finetune": "trainwell.commands.finetune",
     "experiment": "trainwell.commands.experiment",
     "report": "trainwell.commands.report",
 }
