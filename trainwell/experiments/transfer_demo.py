@@ -117,7 +117,7 @@ def transfer_scores(pretrained: torch.nn.Module, data: DataBundle, head_steps: i
 
 def run(quick: bool = False, seeds: int = 3, progress: bool = False, out_dir=None,
         sizes: tuple[int, ...] = (5, 20, 100)) -> ExperimentResult:
-    pre_steps, head_steps, ft_steps = (60, 15, 15) if quick else (600, 150, 150)
+    pre_steps, head_steps, ft_steps = (60, 15, 15) if quick else (400, 100, 100)
     seeds = 1 if quick else seeds
     sizes = (5, 20) if quick else sizes
     source, pool, _ = split_tasks(0)
