@@ -25,3 +25,9 @@ def _lazy(target: str) -> Callable:
 
 EXPERIMENTS.add("regularization", _lazy("trainwell.experiments.regularization:run"),
                 "dropout/L2/augmentation/mixup/label smoothing shrink the train−val gap on a small training set")
+EXPERIMENTS.add("ensemble", _lazy("trainwell.experiments.ensemble_members:run"),
+                "an ensemble of 5 (mean of probabilities) beats the mean of its members by >= 1 point")
+EXPERIMENTS.add("weight-averaging", _lazy("trainwell.experiments.ensemble_averaging:run"),
+                "EMA/SWA weights at the end of a short run score at least as well as the raw weights")
+EXPERIMENTS.add("transfer", _lazy("trainwell.experiments.transfer_demo:run"),
+                "pretrain on MNIST-1D digits 0-4, transfer to 5-9 with 5/20/100 per class vs from scratch")
