@@ -300,3 +300,83 @@ def test_histogram_subset_keeps_other_stats_exact():
     small = part["layers"][0]
     for ca, cb in zip(big["hist"], small["hist"]):
         assert abs(ca / big["numel"] - cb / 300) < 0.1
+
+
+def test_a_sampled_step_trains_exactly_like_an_unsampled_one():
+    """Hooks never replace outputs or gradients: same losses and bit-identical weights."""
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv1d(1, 4, 3, stride=2), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 7, 3))
+    twin = copy.deepcopy(net)
+    opt, opt_twin = torch.optim.Adam(net.parameters(), lr=1e-2), torch.optim.Adam(twin.parameters(), lr=1e-2)
+    stats = LayerStats(net, every=1, bins=8)
+    g = torch.Generator().manual_seed(3)
+    for step in range(4):
+        x, y = torch.randn(16, 1, 15, generator=g), torch.randint(0, 3, (16,), generator=g)
+        losses = []
+        for model, o, capture in ((net, opt, True), (twin, opt_twin, False)):
+            if capture:
+                stats.start(step)
+            loss = nn.functional.cross_entropy(model(x), y)
+            o.zero_grad()
+            loss.backward()
+            if capture:
+                stats.after_backward()
+            o.step()
+            if capture:
+                assert len(stats.finish()["layers"]) == 4
+            losses.append(loss.item())
+        assert losses[0] == losses[1]
+    for a, b in zip(net.parameters(), twin.parameters()):
+        assert torch.equal(a, b)
+
+
+def test_conv_recorder_dead_channels_and_histogram_subset_of_unequal_layers():
+    """Recorder on N×C×L outputs: per-channel dead units, float64 references, subset histograms
+    of layers larger and smaller than `hist_samples` binned together."""
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv1d(2, 5, 3), nn.ReLU(), nn.Flatten(), nn.Linear(5 * 18, 4))
+    with torch.no_grad():
+        net[0].bias[1] = -100.0  # channel 1 never fires
+    x, y = torch.randn(12, 2, 20), torch.randint(0, 4, (12,))
+    record = captured_step(net, x, y, stats=LayerStats(net, every=1, bins=10, hist_samples=500))
+    ref = copy.deepcopy(net).double()
+    outs, h = [], x.double()
+    for m in ref:
+        h = m(h)
+        outs.append(h.detach().numpy())
+    assert [layer["numel"] for layer in record["layers"]] == [1080, 1080, 1080, 48]
+    for layer, a in zip(record["layers"], outs):
+        assert layer["mean"] == pytest.approx(a.mean(), rel=2e-6, abs=1e-6)
+        assert layer["std"] == pytest.approx(a.std(), rel=1e-5)
+        assert layer["lo"] == pytest.approx(a.min(), rel=1e-6, abs=1e-6)
+        assert layer["hi"] == pytest.approx(a.max(), rel=1e-6, abs=1e-6)
+        assert sum(layer["hist"]) == min(500, a.size)
+    conv_out = outs[1]
+    assert record["layers"][1]["dead_frac"] == pytest.approx((conv_out.max(axis=(0, 2)) <= 0).mean()) == 0.2
+    assert record["layers"][2]["hist"] == record["layers"][1]["hist"]  # Flatten: a view, same numbers
+    counts, _ = np.histogram(outs[3], bins=10, range=(outs[3].min(), outs[3].max()))
+    assert np.abs(np.array(record["layers"][3]["hist"]) - counts).sum() <= 2  # all 48 elements
+
+
+def test_an_in_place_activation_does_not_change_the_previous_layers_numbers():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(3, 8), nn.ReLU(inplace=True), nn.Linear(8, 2))
+    x, y = batch(32)
+    record = captured_step(net, x, y)
+    pre = (x.double() @ net[0].weight.double().T + net[0].bias.double()).detach().numpy()
+    layer = record["layers"][0]
+    assert layer["lo"] == pytest.approx(pre.min(), rel=1e-6) and layer["lo"] < 0  # before the ReLU ran
+    assert layer["mean"] == pytest.approx(pre.mean(), rel=2e-6, abs=1e-6)
+    assert record["layers"][1]["lo"] == 0.0
+
+
+def test_a_nan_layer_does_not_spoil_the_others():
+    net, (x, y) = tiny_net(), batch()
+    clean = captured_step(net, x, y)
+    with torch.no_grad():
+        net[4].weight[0, 0] = float("nan")  # layers 4, 5 become NaN; 0 … 3 unchanged in the forward
+    record = captured_step(net, x, y)
+    for a, b in zip(clean["layers"][:4], record["layers"][:4]):
+        assert all(a[k] == b[k] for k in ("mean", "std", "lo", "hi", "hist"))
+    for layer in record["layers"][4:]:
+        assert layer["mean"] != layer["mean"] and sum(layer["hist"]) == layer["numel"]

@@ -1,7 +1,9 @@
 """Per-layer statistics as pure tensor reductions that stay on the device.
 
-Each function returns a small 1-D float32 tensor on the input's device — no `.item()`, no host
-transfer. `trainwell.diagnostics.capture.LayerStats` concatenates them and reads them back once.
+Each function returns small float32 tensors on the input's device — no `.item()`, no host
+transfer. `trainwell.diagnostics.capture.LayerStats` uses the functions of the last section
+(fewest ops per layer, all layers' histograms binned together), concatenates the results and
+reads them back once; `activation_summary` / `gradient_summary` are the one-tensor versions.
 
 Activation summary of a layer output y (any shape N×C×…; dim 1 is the *unit* axis — features
 of a Linear, channels of a conv — as in PyTorch's N, C, * convention):
@@ -185,7 +187,7 @@ def activation_summary(y: torch.Tensor, kind: str | None, bins: int) -> torch.Te
     """[mean, std, lo, hi, (dead_frac | saturated_frac)?, counts×bins] as float32 on y.device.
 
     A convenience (and the reference the tests read) built from the same reductions as
-    `activation_moments`; the recorder uses the latter and finishes the scalars on the host."""
+    `activation_moments` (the recorder uses `moments`, `unit_maxima`, `histogram_rows`)."""
     head, counts = activation_moments(y, kind, bins)
     n = max(y.numel(), 1)
     std = (head[1] / n).sqrt()
@@ -235,3 +237,76 @@ def update_ratios(before: list[torch.Tensor], after: list[torch.Tensor]) -> torc
     weight = norms(before)
     ratio = delta / weight.clamp_min(torch.finfo(torch.float32).tiny)
     return torch.stack([delta, weight, ratio], dim=1).reshape(-1)
+
+
+
+
+# --------------------------------------------------------------------------- the recorder's path
+#
+# `LayerStats` reduces each layer output inside its forward hook (and each activation gradient
+# inside its tensor hook) with as few tensor ops as possible — every op costs several µs of
+# dispatch inside a training step, whatever its size — and leaves the small results (0-dim
+# tensors, a histogram subset, per-unit maxima) on the device. After the step the results of
+# all layers are stacked, dead units counted and all histograms binned with a handful of ops
+# for the whole network. Same definitions as above.
+
+
+def moments(y: torch.Tensor, scratch: torch.Tensor, scratch_flat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(Σy, M2 = Σ(y − Σy/n)²) as 0-dim float32 tensors: two passes, three ops, no allocation.
+
+    `scratch` (y's shape, float32) receives y − mean and `scratch_flat` is its 1-D view; the
+    mean is folded into the subtraction (y + (−1/n)·Σy) and the host divides Σy by n. A
+    float16/bfloat16 y is converted first (a 0-dim float32 operand would not promote it)."""
+    if y.dtype != torch.float32:
+        y = y.float()
+    total = y.sum()
+    torch.add(y, total, alpha=-1.0 / y.numel(), out=scratch)
+    return total, scratch_flat.dot(scratch_flat)
+
+
+def unit_maxima(y: torch.Tensor, units: tuple[int, int, int]) -> torch.Tensor:
+    """Maximum of each unit (dim 1) over examples and positions: (C,) — a unit is dead when ≤ 0.
+
+    `units` = (N, C, P), y viewed as N examples × C units × P positions. Reduced in two steps
+    (over examples, then positions): one strided reduction over dims (0, 2) is far slower."""
+    n, c, p = units
+    per_position = y.reshape(n, c * p).amax(0)
+    return per_position if p == 1 else per_position.view(c, p).amax(1)
+
+
+def unit_shape(shape: tuple[int, ...]) -> tuple[int, int, int]:
+    """(examples N, units C, positions P) of an output, dim 1 being the unit axis."""
+    numel = math.prod(shape)
+    if len(shape) < 2:
+        return numel, 1, 1
+    return shape[0], shape[1], numel // max(shape[0] * shape[1], 1)
+
+
+def dead_counts(unit_max: torch.Tensor, unit_layer: torch.Tensor, layers: int) -> torch.Tensor:
+    """Dead units per layer from the concatenated unit maxima of several layers (float32).
+
+    unit_layer[j] is the layer of unit j; counted with one index_add_ over all layers."""
+    return torch.zeros(layers, device=unit_max.device).index_add_(0, unit_layer, unit_max.le(0).float())
+
+
+def histogram_rows(samples: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor, base: torch.Tensor,
+                   bins: int) -> torch.Tensor:
+    """Histograms of many layers at once: (rows · bins) counts, bins of row r at r·bins … r·bins + bins − 1.
+
+    samples (rows × K, float32) holds row r's elements; `lo`, `hi` (rows,) are each row's range;
+    base (rows × K, int32) is r·bins for a real element and rows·bins for padding (a row with
+    fewer than K elements), which lands in a discarded extra row. Per element
+    z = (y − lo)·bins/(hi − lo), bin ⌊z⌋ clamped to [0, bins − 1] (the last bin is closed); NaN
+    lands in the row's first bin. `samples` is overwritten. On CPU one `bincount`; elsewhere
+    `histc` with a constant range (a data-dependent output size would force a device sync)."""
+    rows = samples.shape[0]
+    scale = bins / (hi - lo).clamp_min(torch.finfo(torch.float32).tiny)
+    z = samples.sub_(lo.unsqueeze(1)).mul_(scale.unsqueeze(1))
+    # the float clamp bounds ±inf; the int clamp catches NaN, which clamps to NaN and casts anywhere
+    slot = z.clamp_(0, bins - 1).int().clamp_(0, bins - 1).add_(base).view(-1)
+    size = (rows + 1) * bins
+    if samples.device.type == "cpu":
+        counts = torch.bincount(slot, minlength=size)
+    else:
+        counts = torch.histc(slot.float().add_(0.5), bins=size, min=0, max=size)
+    return counts[: rows * bins]
