@@ -102,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="search strategy experiments (random vs grid; coarse-to-fine vs random)")
     ap.add_argument("--quick", action="store_true", help="2 seeds × 8 trials × 300 steps for the real runs")
     ap.add_argument("--seeds", type=int)
+    ap.add_argument("--trials", type=int, default=16, help="random search trials (coarse-to-fine gets the same steps)")
+    ap.add_argument("--steps", type=int, default=1000, help="steps of a full-length trial")
     ap.add_argument("--out", type=Path, default=Path("runs/experiments/search_strategies"))
     args = ap.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -110,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         c2f = coarse_to_fine_vs_random(seeds=args.seeds or 2, trials=8, steps=300, out=args.out / "searches")
     else:
-        c2f = coarse_to_fine_vs_random(seeds=args.seeds or 5, out=args.out / "searches")
+        c2f = coarse_to_fine_vs_random(seeds=args.seeds or 5, trials=args.trials, steps=args.steps, out=args.out / "searches")
     print(json.dumps(c2f["summary"]), flush=True)
     (args.out / "results.json").write_text(json.dumps({"random_vs_grid": rvg, "coarse_to_fine_vs_random": c2f}, indent=2, default=str))
     print(f"wrote {args.out / 'results.json'}")

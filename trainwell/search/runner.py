@@ -175,3 +175,9 @@ def _run_processes(storage: str, study_name: str, stage: int, objective: Callabl
     finally:
         for p in procs:
             p.join()
+    bad = [f"{p.name} (exit code {p.exitcode})" for p in procs if p.exitcode not in (0, None)]
+    if bad:
+        import sys
+
+        print(f"trainwell search: worker process(es) {', '.join(bad)} failed; this process finishes the stage "
+              "(run with --workers 1 to see the error)", file=sys.stderr)
