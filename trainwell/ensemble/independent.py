@@ -12,8 +12,7 @@ Two ways to train them:
   (no BatchNorm or other buffers, no data augmentation/mixing, no label smoothing, no L1/L2
   penalty, no gradient clipping, no EMA, optimizer adam/adamw/sgd/momentum with default options)
   and, on a CPU, when its fast batched engine compiles the model (Sequential of Linear/Conv/
-  activations/pooling/dropout; trainwell's activations are swapped for their torch.nn twins by
-  `native.to_torch_activations` for this).
+  activations/pooling/dropout, trainwell's activation and dropout modules included).
 * one by one through the `Trainer` (exactly `trainwell train`'s loop), otherwise; the reasons
   are returned (`EnsembleRun.fallback`) and printed by `trainwell ensemble`.
 
@@ -84,7 +83,6 @@ def train_many_blockers(recipe: Recipe, model: nn.Module | None = None, device: 
     vmap engine, which there is slower than training the members one by one (bench_ensemble.py);
     `speed=False` leaves that reason out (train_many can still train such a model).
     """
-    from trainwell.ensemble.native import to_torch_activations
     from trainwell.ensemble.vectorized.batched_layers import compile_sequential
     from trainwell.ensemble.vectorized.checks import refuse_buffers
 
@@ -96,7 +94,7 @@ def train_many_blockers(recipe: Recipe, model: nn.Module | None = None, device: 
         except UserError as exc:
             out.append(str(exc).split(";")[0])
         else:
-            if speed and (device is None or device.type == "cpu") and compile_sequential(to_torch_activations(copy.deepcopy(model))) is None:
+            if speed and (device is None or device.type == "cpu") and compile_sequential(model) is None:
                 out.append(f"{type(model).__name__} has layers the batched engine does not compile; train_many's vmap "
                            "engine is slower than one-by-one training on a CPU")
     if o.name not in _OPTIMIZERS:
@@ -160,7 +158,6 @@ def _trainer_members(recipe: Recipe, seeds: list[int], data, pipeline, device, o
 
 
 def _batched_members(recipe: Recipe, seeds: list[int], data, device, progress: bool) -> tuple[list[nn.Module], str]:
-    from trainwell.ensemble.native import to_torch_activations
     from trainwell.ensemble.vectorized import train_many
     from trainwell.models import MODELS
     from trainwell.optim import build_schedule
@@ -176,9 +173,8 @@ def _batched_members(recipe: Recipe, seeds: list[int], data, device, progress: b
     hparams = [{"seed": s, "lr": o.lr, "weight_decay": o.weight_decay, "momentum": momentum} for s in seeds]
 
     def make_model(generator: torch.Generator) -> nn.Module:
-        model = MODELS.build(recipe.model, input_shape=tuple(data.input_shape), num_classes=data.num_classes,
-                             generator=generator)
-        return to_torch_activations(model)  # same function; lets the batched engine compile it
+        return MODELS.build(recipe.model, input_shape=tuple(data.input_shape), num_classes=data.num_classes,
+                            generator=generator)
 
     bar = _Bar(f"{recipe.name} ×{len(seeds)} (batched)", steps) if progress else None
     try:

@@ -35,10 +35,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from trainwell.ensemble.vectorized.dropout import DROPOUT_TYPES, is_channelwise
+from trainwell.nn import activations as A
 
 ELEMENTWISE = (
     nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.SELU, nn.CELU, nn.GELU, nn.SiLU, nn.Mish, nn.Tanh,
     nn.Sigmoid, nn.Softplus, nn.Hardtanh, nn.Hardswish, nn.Hardsigmoid, nn.Identity,
+    # trainwell's own activations (parameter-free ones; PReLU and learnable Swish own parameters
+    # and are refused by the `not own` test below)
+    A.ReLU, A.LeakyReLU, A.ELU, A.SELU, A.GELU, A.Swish, A.Tanh, A.Sigmoid,
 )
 CHANNELWISE = (
     nn.MaxPool1d, nn.MaxPool2d, nn.AvgPool1d, nn.AvgPool2d,

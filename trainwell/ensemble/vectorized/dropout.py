@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from trainwell.nn.dropout import InvertedDropout, SpatialDropout
 
-DROPOUT_TYPES = (nn.Dropout, nn.Dropout1d, nn.Dropout2d)
+DROPOUT_TYPES = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, InvertedDropout, SpatialDropout)
 
 
 def mask_shape(x_shape: tuple[int, ...], channelwise: bool) -> tuple[int, ...]:
@@ -66,7 +67,7 @@ class GeneratorDropout(nn.Module):
 
 
 def is_channelwise(module: nn.Module) -> bool:
-    return isinstance(module, (nn.Dropout1d, nn.Dropout2d))
+    return isinstance(module, (nn.Dropout1d, nn.Dropout2d, SpatialDropout))
 
 
 def set_dropout_rate(model: nn.Module, p: float) -> None:
