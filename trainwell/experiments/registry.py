@@ -31,3 +31,7 @@ EXPERIMENTS.add("weight-averaging", _lazy("trainwell.experiments.ensemble_averag
                 "EMA/SWA weights at the end of a short run score at least as well as the raw weights")
 EXPERIMENTS.add("transfer", _lazy("trainwell.experiments.transfer_demo:run"),
                 "pretrain on MNIST-1D digits 0-4, transfer to 5-9 with 5/20/100 per class vs from scratch")
+EXPERIMENTS.add("random-vs-grid", _lazy("trainwell.experiments.search_claims:run_random_vs_grid"),
+                "random search beats grid search when only one of two hyperparameters matters")
+EXPERIMENTS.add("coarse-to-fine", _lazy("trainwell.experiments.search_claims:run_coarse_to_fine"),
+                "coarse→fine stages find a config at least as good as random search with the same total steps")
