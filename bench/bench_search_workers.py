@@ -1,6 +1,6 @@
 """Bench: one vs two local search workers on the embedded (journal file) storage.
 
-The same random search (default: 8 trials × 400 steps of the MNIST-1D paper MLP through the
+The same random search (default: 16 trials × 3000 steps of the MNIST-1D paper MLP through the
 Trainer, --vectorize off, one torch thread per worker) run with --workers 1 and --workers 2; wall
 time of the whole `run_search` (process start, planning, trials) and a check that each slot is
 done exactly once. --synthetic replaces training by a CPU-bound busy loop of --seconds per trial
@@ -47,8 +47,8 @@ def once(plan, objective, workers: int) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--trials", type=int, default=8)
-    ap.add_argument("--steps", type=int, default=400)
+    ap.add_argument("--trials", type=int, default=16)
+    ap.add_argument("--steps", type=int, default=3000)
     ap.add_argument("--synthetic", action="store_true")
     ap.add_argument("--seconds", type=float, default=1.0)
     args = ap.parse_args()

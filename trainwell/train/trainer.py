@@ -27,7 +27,7 @@ from torch import nn
 from trainwell.data.loader import BatchLoader
 from trainwell.errors import UserError
 from trainwell.train.callbacks import Callback, Dispatcher
-from trainwell.train.checkpoint import check_compatible, load_checkpoint, save_checkpoint
+from trainwell.train.checkpoint import check_compatible, copy_file_atomic, load_checkpoint, save_checkpoint
 from trainwell.train.evaluate import evaluate
 from trainwell.train.state import TrainState
 
@@ -249,10 +249,9 @@ class Trainer:
         self.dispatch("on_eval_end", state, metrics)
         finite = math.isfinite(state.metrics.get("loss", 0.0)) and math.isfinite(metrics.get("loss", 0.0))
         if self.checkpoint and finite:
-            payload = self.checkpoint_payload(state)
-            save_checkpoint(self.run_dir / "last.pt", payload)
-            if improved:
-                save_checkpoint(self.run_dir / "best.pt", payload)
+            save_checkpoint(self.run_dir / "last.pt", self.checkpoint_payload(state))
+            if improved:  # the same bytes: copy the file instead of serializing twice
+                copy_file_atomic(self.run_dir / "last.pt", self.run_dir / "best.pt")
 
     # ------------------------------------------------------------------ checkpoints
     def checkpoint_payload(self, state: TrainState) -> dict[str, Any]:
