@@ -24,7 +24,7 @@ def _lazy(target: str) -> Callable:
 
 
 EXPERIMENTS.add("regularization", _lazy("trainwell.experiments.regularization:run"),
-                "dropout/L2/augmentation/mixup/label smoothing shrink the train−val gap on a small training set")
+                "dropout, L2, augmentation and mixup shrink the train−val gap on a small training set")
 EXPERIMENTS.add("ensemble", _lazy("trainwell.experiments.ensemble_members:run"),
                 "an ensemble of 5 (mean of probabilities) beats the mean of its members by >= 1 point")
 EXPERIMENTS.add("weight-averaging", _lazy("trainwell.experiments.ensemble_averaging:run"),
