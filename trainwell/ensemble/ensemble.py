@@ -23,8 +23,6 @@ Example:
 """
 from __future__ import annotations
 
-import pickle
-import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -182,15 +180,9 @@ def _views(tta: Any):
 
 
 def _load_payload(path: Path, map_location) -> dict[str, Any]:
-    if not path.exists():
-        raise UserError(f"ensemble file {path} does not exist")
-    try:
-        payload = torch.load(path, map_location=map_location, weights_only=True)
-    except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError, OSError) as exc:
-        raise UserError(
-            f"ensemble file {path} cannot be loaded safely ({type(exc).__name__}: {str(exc).splitlines()[0][:200]}); "
-            "it is truncated, corrupt, or not a trainwell ensemble"
-        ) from exc
+    from trainwell.train.checkpoint import safe_load
+
+    payload = safe_load(path, map_location, "ensemble")
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
         raise UserError(f"{path} is not a trainwell ensemble (format {found!r}, expected {FORMAT!r})")

@@ -86,13 +86,9 @@ def rmsprop(
     )
 
 
-def adam(
-    params: list[dict[str, Any]], lr: float, betas: Sequence[float] = (0.9, 0.999),
-    eps: float = 1e-8, amsgrad: bool = False,
-):
-    """Adam with bias correction; weight decay is L2 added to the gradient (coupled)."""
-    who = "optimizer 'adam'"
-    return torch.optim.Adam(
+def _adam_like(cls, name: str, params, lr, betas, eps, amsgrad):
+    who = f"optimizer {name!r}"
+    return cls(
         params,
         lr=lr,
         betas=_check_betas(betas, f"{who}: betas"),
@@ -100,6 +96,14 @@ def adam(
         amsgrad=check_bool(amsgrad, f"{who}: amsgrad"),
         foreach=None,
     )
+
+
+def adam(
+    params: list[dict[str, Any]], lr: float, betas: Sequence[float] = (0.9, 0.999),
+    eps: float = 1e-8, amsgrad: bool = False,
+):
+    """Adam with bias correction; weight decay is L2 added to the gradient (coupled)."""
+    return _adam_like(torch.optim.Adam, "adam", params, lr, betas, eps, amsgrad)
 
 
 def adamw(
@@ -107,15 +111,7 @@ def adamw(
     eps: float = 1e-8, amsgrad: bool = False,
 ):
     """AdamW: Adam with decoupled weight decay w -= lr * weight_decay * w."""
-    who = "optimizer 'adamw'"
-    return torch.optim.AdamW(
-        params,
-        lr=lr,
-        betas=_check_betas(betas, f"{who}: betas"),
-        eps=check_float(eps, f"{who}: eps", low=0.0, low_open=True),
-        amsgrad=check_bool(amsgrad, f"{who}: amsgrad"),
-        foreach=None,
-    )
+    return _adam_like(torch.optim.AdamW, "adamw", params, lr, betas, eps, amsgrad)
 
 
 def build_optimizer(

@@ -44,6 +44,20 @@ def copy_file_atomic(src: Path, dst: Path) -> None:
         raise
 
 
+def safe_load(path: Path, map_location: str | torch.device = "cpu", kind: str = "checkpoint") -> Any:
+    """`torch.load(weights_only=True)` (a file can never run code) with errors for people:
+    a missing, truncated, corrupt or foreign file raises UserError naming it."""
+    if not path.exists():
+        raise UserError(f"{kind} {path} does not exist")
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError, OSError) as exc:
+        raise UserError(
+            f"{kind} {path} cannot be loaded safely ({type(exc).__name__}: {str(exc).splitlines()[0][:200]}); "
+            f"it is truncated, corrupt, or not a trainwell {kind}"
+        ) from exc
+
+
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """Load a checkpoint safely; a missing, truncated or foreign file raises UserError."""
     path = Path(path)
@@ -53,15 +67,7 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         if found is None:
             raise UserError(f"{path} is a directory without a checkpoint (looked for last.pt)")
         path = found
-    if not path.exists():
-        raise UserError(f"checkpoint {path} does not exist")
-    try:
-        payload = torch.load(path, map_location=map_location, weights_only=True)
-    except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError, OSError) as exc:
-        raise UserError(
-            f"checkpoint {path} cannot be loaded safely ({type(exc).__name__}: {str(exc).splitlines()[0][:200]}); "
-            "it is truncated, corrupt, or not a trainwell checkpoint"
-        ) from exc
+    payload = safe_load(path, map_location, "checkpoint")
     if not isinstance(payload, dict) or "model" not in payload:
         raise UserError(f"checkpoint {path} is not a trainwell checkpoint (no 'model' entry)")
     return payload

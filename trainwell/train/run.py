@@ -56,15 +56,21 @@ class Prepared:
     device: torch.device
 
 
-def prepare_data(recipe: Recipe, device: torch.device) -> tuple[DataBundle, Pipeline]:
-    """Load the data, fit preprocessing on the training split only, apply it to all splits."""
+def load_recipe_data(recipe: Recipe) -> DataBundle:
+    """The recipe's data BEFORE preprocessing: its splits (seeded) and `train_subset`."""
     d = recipe.data
     data = load_data(d.name, d.path, label_column=d.label_column, val_fraction=d.val_fraction,
                      test_fraction=d.test_fraction, seed=recipe.seed)
     if d.train_subset is not None and d.train_subset < len(data.x_train):
         keep = torch.randperm(len(data.x_train), generator=torch.Generator().manual_seed(recipe.seed + 5))[: d.train_subset]
         data.x_train, data.y_train = data.x_train[keep], data.y_train[keep]
-    pipeline = build_pipeline(d.preprocess)
+    return data
+
+
+def prepare_data(recipe: Recipe, device: torch.device) -> tuple[DataBundle, Pipeline]:
+    """Load the data, fit preprocessing on the training split only, apply it to all splits."""
+    data = load_recipe_data(recipe)
+    pipeline = build_pipeline(recipe.data.preprocess)
     pipeline.fit(data.x_train)
     data.x_train, data.x_val, data.x_test = (pipeline.transform(t) for t in (data.x_train, data.x_val, data.x_test))
     return data.to(device), pipeline

@@ -7,19 +7,15 @@ import torch
 from torch import nn
 
 from trainwell.config import Recipe
-from trainwell.data import DataBundle, load_data
+from trainwell.data import DataBundle
 
 
 def load_raw(recipe: Recipe) -> DataBundle:
     """The recipe's data BEFORE preprocessing: the same splits and `train_subset` as
-    `trainwell.train.run.prepare_data` (same seeds), so statistics can be refitted and compared."""
-    d = recipe.data
-    data = load_data(d.name, d.path, label_column=d.label_column, val_fraction=d.val_fraction,
-                     test_fraction=d.test_fraction, seed=recipe.seed)
-    if d.train_subset is not None and d.train_subset < len(data.x_train):
-        keep = torch.randperm(len(data.x_train), generator=torch.Generator().manual_seed(recipe.seed + 5))[: d.train_subset]
-        data.x_train, data.y_train = data.x_train[keep], data.y_train[keep]
-    return data
+    `trainwell.train.run.prepare_data`, so statistics can be refitted and compared."""
+    from trainwell.train.run import load_recipe_data
+
+    return load_recipe_data(recipe)
 
 
 def is_batchnorm(module: nn.Module) -> bool:
