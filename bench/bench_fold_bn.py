@@ -1,11 +1,16 @@
-"""CPU inference time of a ConvNet with BatchNorm after every conv: unfolded vs `fold_batchnorm`.
+"""CPU inference time of ConvNets with BatchNorm after every conv: unfolded vs `fold_batchnorm`.
 
-Model: 4 blocks of Conv2d 3×3 (pad 1, bias=False) → BatchNorm2d → ReLU, widths 32, 64, 128, 128,
-a 2×2 max-pool after blocks 1–3, then global average pooling and Linear(128, 10). Input: a batch
-of 64 images 3×32×32. The BatchNorms get non-trivial running statistics so the comparison is also
-a correctness check (relative difference of the outputs). Both models run under
-torch.inference_mode, alternating in one process (warm-up first); we report the median time of
-each over the repeats and the ratio unfolded / folded.
+Two models, every case reported:
+* image ConvNet: 4 blocks of Conv2d 3×3 (pad 1, bias=False) → BatchNorm2d → ReLU, widths 32, 64,
+  128, 128, a 2×2 max-pool after blocks 1–3, global average pooling, Linear(128, 10); a batch of
+  64 images 3×32×32;
+* the default recipe's 1-D ConvNet (recipes/default.toml: 5 convs, each → BatchNorm1d → GELU) on
+  MNIST-1D-shaped input 1×40, at trainwell's evaluation batch (1000) and at batch 64.
+The gain is the share of time BatchNorm took: large on short 1-D signals in big batches, small
+next to 3×3 image convolutions. The BatchNorms get non-trivial running statistics so the
+comparison is also a correctness check (relative difference of the outputs). Both models run
+under torch.inference_mode, alternating in one process (warm-up first); we report the median time
+of each over the repeats and the ratio unfolded / folded.
 
     python bench/bench_fold_bn.py                # 30 repeats
     python bench/bench_fold_bn.py --repeats 10 --threads 1
@@ -57,10 +62,40 @@ def time_once(model: nn.Module, x: torch.Tensor) -> float:
     return time.perf_counter() - start
 
 
+def default_recipe_convnet(generator: torch.Generator) -> nn.Module:
+    """The model of recipes/default.toml, with BatchNorm statistics from a few training batches."""
+    from trainwell.config import load_recipe
+    from trainwell.models import build_model
+
+    recipe = load_recipe(Path(__file__).resolve().parent.parent / "recipes" / "default.toml")
+    model = build_model(recipe.model, (1, 40), 10, generator)
+    with torch.no_grad():
+        model.train()
+        for _ in range(5):
+            model(torch.randn(256, 1, 40, generator=generator))
+    return model.eval()
+
+
+def measure(model: nn.Module, x: torch.Tensor, repeats: int) -> dict:
+    folded = fold_batchnorm(model)
+    with torch.inference_mode():
+        ref, out = model(x), folded(x)
+        rel = ((out - ref).norm() / ref.norm()).item()
+        for _ in range(3):  # warm-up
+            model(x), folded(x)
+        times: dict[str, list[float]] = {"unfolded": [], "folded": []}
+        for i in range(repeats):
+            pair = [("unfolded", model), ("folded", folded)]
+            for name, m in pair if i % 2 == 0 else pair[::-1]:
+                times[name].append(time_once(m, x))
+    med = {k: statistics.median(v) for k, v in times.items()}
+    return {"batchnorms": count_batchnorms(model), "median_s": med, "min_s": {k: min(v) for k, v in times.items()},
+            "speedup": med["unfolded"] / med["folded"], "relative_output_difference": rel}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=30)
-    parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "fold_bn.json")
     args = parser.parse_args()
@@ -68,39 +103,28 @@ def main() -> None:
         torch.set_num_threads(args.threads)
 
     g = torch.Generator().manual_seed(0)
-    model = convnet(g)
-    folded = fold_batchnorm(model)
-    x = torch.randn(args.batch, 3, 32, 32, generator=g)
-
-    with torch.inference_mode():
-        ref, out = model(x), folded(x)
-        rel = ((out - ref).norm() / ref.norm()).item()
-        for _ in range(3):  # warm-up
-            model(x), folded(x)
-        times: dict[str, list[float]] = {"unfolded": [], "folded": []}
-        for i in range(args.repeats):
-            pair = [("unfolded", model), ("folded", folded)]
-            for name, m in pair if i % 2 == 0 else pair[::-1]:
-                times[name].append(time_once(m, x))
-
-    med = {k: statistics.median(v) for k, v in times.items()}
-    ratio = med["unfolded"] / med["folded"]
-    print(f"ConvNet {WIDTHS}, batch {args.batch}×3×32×32, {torch.get_num_threads()} threads, {args.repeats} repeats")
-    print(f"{'model':<10} {'BatchNorms':>10} {'median ms':>10} {'min ms':>8}")
-    for name, m in (("unfolded", model), ("folded", folded)):
-        print(f"{name:<10} {count_batchnorms(m):>10} {1e3 * med[name]:>10.2f} {1e3 * min(times[name]):>8.2f}")
-    print(f"speed-up unfolded/folded: {ratio:.2f}x   output relative difference: {rel:.1e}")
+    image, signal = convnet(g), default_recipe_convnet(g)
+    cases = [
+        ("image ConvNet 2-D", image, torch.randn(64, 3, 32, 32, generator=g)),
+        ("default 1-D ConvNet", signal, torch.randn(1000, 1, 40, generator=g)),
+        ("default 1-D ConvNet", signal, torch.randn(64, 1, 40, generator=g)),
+    ]
+    print(f"{torch.get_num_threads()} threads, {args.repeats} repeats (median ms)")
+    print(f"{'model':<20} {'batch':>6} {'BNs':>4} {'unfolded':>9} {'folded':>8} {'speed-up':>9} {'rel diff':>9}")
+    rows = []
+    for name, model, x in cases:
+        r = measure(model, x, args.repeats)
+        rows.append({"model": name, "batch": len(x), "input": list(x.shape[1:]), **r})
+        print(f"{name:<20} {len(x):>6} {r['batchnorms']:>4} {1e3 * r['median_s']['unfolded']:>9.2f} "
+              f"{1e3 * r['median_s']['folded']:>8.2f} {r['speedup']:>8.2f}x {r['relative_output_difference']:>9.1e}")
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
     record = {
         "benchmark": "fold_bn",
-        "model": {"widths": WIDTHS, "batch": args.batch, "input": [3, 32, 32]},
         "threads": torch.get_num_threads(),
         "repeats": args.repeats,
-        "median_s": med,
-        "min_s": {k: min(v) for k, v in times.items()},
-        "speedup": ratio,
-        "relative_output_difference": rel,
+        "rows": rows,
+        "best_speedup": max(r["speedup"] for r in rows),
         "torch": torch.__version__,
         "machine": platform.machine(),
         "processor": platform.processor(),
