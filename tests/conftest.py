@@ -3,9 +3,6 @@
 The suite runs with two xdist workers on two cores; letting each worker's torch use two threads
 oversubscribes the CPU and makes OpenMP spin, which slows small ops by an order of magnitude.
 """
-import os
-
 import torch
 
 torch.set_num_threads(1)
-os.environ.setdefault("TRAINWELL_CACHE", os.path.join(os.path.expanduser("~"), ".cache", "trainwell"))
