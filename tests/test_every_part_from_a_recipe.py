@@ -6,7 +6,6 @@ For each entry of each registry we write the recipe keys that use it, build ever
 import math
 
 import pytest
-import torch
 
 from trainwell.catalog import registries
 from trainwell.cli import main

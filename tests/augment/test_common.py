@@ -98,7 +98,6 @@ def test_fraction_changed_matches_p(name):
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_wrong_rank_is_a_user_error(name):
-    shape = CASES[name][0]
     aug = build(name, 1.0)
     if aug.ranks == (3, 4):
         bad = torch.randn(4, 8)

@@ -123,7 +123,7 @@ def _hook_count(model):
 
 
 def test_hooks_only_during_capture_and_none_after_close():
-    net, (x, y) = tiny_net(), batch()
+    net, (x, _) = tiny_net(), batch()
     stats = LayerStats(net, every=1)
     assert _hook_count(net) == 0
     stats.start(0)

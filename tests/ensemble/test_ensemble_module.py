@@ -1,7 +1,6 @@
 """Ensemble = mean of member probabilities; one-file save/load; scores by hand."""
 import pytest
 import torch
-from torch import nn
 
 from trainwell.augment import build_tta, tta_predict
 from trainwell.ensemble.ensemble import Ensemble, spec_for

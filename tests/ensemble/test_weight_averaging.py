@@ -4,7 +4,7 @@ import torch
 from torch import nn
 
 from trainwell.data import BatchLoader
-from trainwell.ensemble.ema import EMACallback, WeightAverage, recompute_bn_stats
+from trainwell.ensemble.ema import WeightAverage, recompute_bn_stats
 from trainwell.ensemble.swa import SWACallback
 from trainwell.errors import UserError
 from trainwell.optim import build_optimizer

@@ -33,7 +33,8 @@ def params(model):
 
 def test_same_seed_same_result_and_it_learns():
     a, b = make(), make()
-    sa, sb = a.fit(), b.fit()
+    sa = a.fit()
+    b.fit()
     assert torch.equal(params(a.model), params(b.model))
     first = sa.records["metrics"][0]["loss"]
     assert sa.metrics["loss"] < first  # training reduces the loss on this separable problem

@@ -194,9 +194,7 @@ def finetune(
     seed seeds the new head (seed + 7) and the training streams (seed + 100·phase).
     `evaluate_on`: (x, y) scored after each phase (``phases[i]["accuracy"]``), e.g. the test set.
     """
-    from trainwell.train.run import Prepared, make_trainer
 
-    device = next(model.parameters()).device
     head = prepare_head(model, data.num_classes, recipe.seed + 7, plan.reinit_head)
     out = FinetuneResult(model)
     extra: list[Callback] = list(callbacks)
