@@ -55,7 +55,9 @@ class ResidualBlock(nn.Module):
 
     The branch is marked `is_residual_branch = True` for `zero_init_residual_`. When every
     example of the batch drops the branch, it is not computed at all (the saving that makes
-    stochastic depth train faster). `shortcut` defaults to the identity (pass e.g. a 1×1 conv
+    stochastic depth train faster). That test reads the mask on the host, which is free on the
+    CPU; on an accelerator it would cost a device sync per block and step — more than the rare
+    skip saves for batches of any size (p^N) — so there the branch is always computed. `shortcut` defaults to the identity (pass e.g. a 1×1 conv
     when the branch changes the shape).
     """
 
@@ -74,7 +76,7 @@ class ResidualBlock(nn.Module):
             return identity + self.branch(x)
         keep = 1.0 - self.drop_rate
         mask = keep_mask((x.shape[0], *([1] * (x.dim() - 1))), keep, x, self.generator)
-        if not bool(mask.any()):
+        if mask.device.type == "cpu" and not bool(mask.any()):  # free on the CPU only (see above)
             return identity
         return identity + self.branch(x) * (mask / keep)
 
