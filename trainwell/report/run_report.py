@@ -14,39 +14,30 @@ from trainwell.report.html import images, table, write_page  # noqa: E402
 from trainwell.report.records import read_jsonl, series  # noqa: E402
 
 
+def _plot_splits(records: list[dict], key: str, scale: float, ylabel: str, log: bool, path: Path) -> None:
+    """`key` of the train (line) and val (dots) records against the step, one PNG."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for split, style in (("train", "-"), ("val", "o-")):
+        steps, values = series(records, split, key)
+        if steps:
+            ax.plot(steps, [scale * v for v in values], style, label=split, markersize=3)
+    ax.set_xlabel("step")
+    ax.set_ylabel(ylabel)
+    if log:
+        ax.set_yscale("log")
+    ax.set_title(key)
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def plot_curves(records: list[dict], out: Path) -> list[str]:
     """Write loss.png, accuracy.png and lr.png into `out`; return their names."""
-    names = []
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for split, style in (("train", "-"), ("val", "o-")):
-        steps, values = series(records, split, "loss")
-        if steps:
-            ax.plot(steps, values, style, label=split, markersize=3)
-    ax.set_xlabel("step")
-    ax.set_ylabel("cross-entropy loss")
-    ax.set_yscale("log")
-    ax.set_title("loss")
-    ax.legend()
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(out / "loss.png", dpi=110)
-    plt.close(fig)
-    names.append("loss.png")
-
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for split, style in (("train", "-"), ("val", "o-")):
-        steps, values = series(records, split, "accuracy")
-        if steps:
-            ax.plot(steps, [100 * v for v in values], style, label=split, markersize=3)
-    ax.set_xlabel("step")
-    ax.set_ylabel("accuracy (%)")
-    ax.set_title("accuracy")
-    ax.legend()
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(out / "accuracy.png", dpi=110)
-    plt.close(fig)
-    names.append("accuracy.png")
+    _plot_splits(records, "loss", 1.0, "cross-entropy loss", True, out / "loss.png")
+    _plot_splits(records, "accuracy", 100.0, "accuracy (%)", False, out / "accuracy.png")
+    names = ["loss.png", "accuracy.png"]
 
     steps, lrs = series(records, "train", "lr")
     positive = [(s, v) for s, v in zip(steps, lrs) if v > 0]  # log axis: an LR of exactly 0 is left out
