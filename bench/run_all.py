@@ -17,7 +17,7 @@ BENCHES = [
     ("bench_fold_bn.py", [], []),
     ("bench_augment.py", [], []),
     ("bench_search_vectorized.py", ["--reps", "1"], ["--quick"]),
-    ("bench_vectorized.py", [], ["--quick"]),
+    ("bench_vectorized.py", ["--repeats", "1"], ["--quick"]),
     ("bench_ensemble.py", [], ["--quick"]),
     ("bench_search_workers.py", [], []),
 ]
