@@ -1,10 +1,9 @@
-"""Norms against their definitions (float64) and PyTorch references; fold_batchnorm."""
+"""Norms against their definitions (float64) and PyTorch references (fold_batchnorm: test_fold_bn.py)."""
 import pytest
 import torch
 from torch import nn
 
 from trainwell.errors import UserError
-from trainwell.nn.fold_bn import count_batchnorms, fold_batchnorm
 from trainwell.nn.norms import LayerNormNd
 from trainwell.nn.registry import NORMS
 
@@ -85,56 +84,3 @@ def test_norm_errors():
     with pytest.raises(UserError, match="did you mean"):
         NORMS.build("batchnorm", num_features=6, dims=1)
     assert NORMS.build("group", num_features=48, dims=2).num_groups == 16  # gcd(48, 32)
-
-
-# ---- fold_batchnorm -------------------------------------------------------------------------
-
-def _randomize_bn(model, seed):
-    g = G(seed)
-    for m in model.modules():
-        if isinstance(m, nn.modules.batchnorm._BatchNorm):
-            c = m.num_features
-            m.running_mean.copy_(torch.randn(c, generator=g))
-            m.running_var.copy_(torch.rand(c, generator=g) * 2 + 0.1)
-            if m.affine:
-                with torch.no_grad():
-                    m.weight.copy_(torch.randn(c, generator=g))
-                    m.bias.copy_(torch.randn(c, generator=g))
-    return model
-
-
-MODELS = {
-    "conv2d": (lambda: nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
-                                     nn.Conv2d(8, 8, 3, groups=2, bias=False), nn.BatchNorm2d(8)), (4, 3, 10, 10)),
-    "conv1d": (lambda: nn.Sequential(nn.Conv1d(2, 5, 5), nn.BatchNorm1d(5, affine=False), nn.Tanh(),
-                                     nn.Conv1d(5, 4, 3, bias=False), nn.BatchNorm1d(4)), (4, 2, 30)),
-    "linear": (lambda: nn.Sequential(nn.Flatten(), nn.Linear(12, 7), nn.BatchNorm1d(7), nn.ReLU(),
-                                     nn.Sequential(nn.Linear(7, 3, bias=False), nn.BatchNorm1d(3, eps=1e-3))), (6, 3, 4)),
-}
-
-
-@pytest.mark.parametrize("kind", list(MODELS))
-def test_fold_batchnorm_agrees_with_unfolded(kind):
-    make, shape = MODELS[kind]
-    torch.manual_seed(0)  # only for nn's own default init of these throwaway test models
-    model = _randomize_bn(make(), 1).eval()
-    folded = fold_batchnorm(model)
-    assert count_batchnorms(model) == 2 and count_batchnorms(folded) == 0
-    x = torch.randn(shape, generator=G(2))
-    with torch.no_grad():
-        ref, out = model(x), folded(x)
-    rel = (out - ref).norm() / ref.norm()
-    assert rel < 1e-5, f"relative error {rel:.2e}"
-    torch.testing.assert_close(out, ref, rtol=1e-4, atol=1e-5)
-    assert not folded.training
-    # the original is untouched
-    assert count_batchnorms(model) == 2
-
-
-def test_fold_batchnorm_refuses_training_mode_and_skips_non_pairs():
-    model = nn.Sequential(nn.Linear(3, 3), nn.BatchNorm1d(3))
-    with pytest.raises(UserError, match=r"call model.eval\(\) first"):
-        fold_batchnorm(model)
-    # BN not after a layer, and BN without running stats, are left alone
-    other = nn.Sequential(nn.ReLU(), nn.BatchNorm1d(3), nn.Linear(3, 3), nn.BatchNorm1d(3, track_running_stats=False)).eval()
-    assert count_batchnorms(fold_batchnorm(other)) == 2
