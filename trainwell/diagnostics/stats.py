@@ -1,9 +1,9 @@
 """Per-layer statistics as pure tensor reductions that stay on the device.
 
 Each function returns small float32 tensors on the input's device — no `.item()`, no host
-transfer. `trainwell.diagnostics.capture.LayerStats` uses the functions of the last section
-(fewest ops per layer, all layers' histograms binned together), concatenates the results and
-reads them back once; `activation_summary` / `gradient_summary` are the one-tensor versions.
+transfer — except the host-side helpers of the last section, which `LayerStats` uses after its
+one transfer per sampled step. `activation_summary` / `gradient_summary` are the one-tensor
+reference versions the tests read.
 
 Activation summary of a layer output y (any shape N×C×…; dim 1 is the *unit* axis — features
 of a Linear, channels of a conv — as in PyTorch's N, C, * convention):
@@ -17,11 +17,12 @@ of a Linear, channels of a conv — as in PyTorch's N, C, * convention):
             tanh family:    |y| > 0.99
             sigmoid family: y < 0.01 or y > 0.99
 
-The histogram is computed without knowing lo/hi on the host: y is mapped on the device to
+`histogram` bins on the device without knowing lo/hi on the host: y is mapped to
 z = (y − lo)·bins/(hi − lo) ∈ [0, bins] and counted with `torch.histc(z, bins, 0, bins)` on CUDA,
 whose range is a Python constant (a data-dependent `histc` range, or `bincount`, would force a
-sync there), and with `bincount` on CPU (faster there, and a CPU "sync" costs nothing).
-The recorder histograms a fixed random subset of at most `hist_samples` elements per layer.
+sync there), and with `bincount` on CPU. The recorder (`LayerStats`) instead sends a systematic
+sample of at most `hist_samples` elements per layer to the host with its other numbers and bins
+all layers there at once (`histograms_host`).
 
 Statistics are computed in float32 whatever the input dtype (float16/bfloat16 under autocast).
 
@@ -34,6 +35,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -187,7 +189,7 @@ def activation_summary(y: torch.Tensor, kind: str | None, bins: int) -> torch.Te
     """[mean, std, lo, hi, (dead_frac | saturated_frac)?, counts×bins] as float32 on y.device.
 
     A convenience (and the reference the tests read) built from the same reductions as
-    `activation_moments` (the recorder uses `moments`, `unit_maxima`, `histogram_rows`)."""
+    `activation_moments` (the recorder reduces each layer with fewer ops: see `trainwell.diagnostics.capture`)."""
     head, counts = activation_moments(y, kind, bins)
     n = max(y.numel(), 1)
     std = (head[1] / n).sqrt()
@@ -243,35 +245,11 @@ def update_ratios(before: list[torch.Tensor], after: list[torch.Tensor]) -> torc
 
 # --------------------------------------------------------------------------- the recorder's path
 #
-# `LayerStats` reduces each layer output inside its forward hook (and each activation gradient
-# inside its tensor hook) with as few tensor ops as possible — every op costs several µs of
-# dispatch inside a training step, whatever its size — and leaves the small results (0-dim
-# tensors, a histogram subset, per-unit maxima) on the device. After the step the results of
-# all layers are stacked, dead units counted and all histograms binned with a handful of ops
-# for the whole network. Same definitions as above.
-
-
-def moments(y: torch.Tensor, scratch: torch.Tensor, scratch_flat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(Σy, M2 = Σ(y − Σy/n)²) as 0-dim float32 tensors: two passes, three ops, no allocation.
-
-    `scratch` (y's shape, float32) receives y − mean and `scratch_flat` is its 1-D view; the
-    mean is folded into the subtraction (y + (−1/n)·Σy) and the host divides Σy by n. A
-    float16/bfloat16 y is converted first (a 0-dim float32 operand would not promote it)."""
-    if y.dtype != torch.float32:
-        y = y.float()
-    total = y.sum()
-    torch.add(y, total, alpha=-1.0 / y.numel(), out=scratch)
-    return total, scratch_flat.dot(scratch_flat)
-
-
-def unit_maxima(y: torch.Tensor, units: tuple[int, int, int]) -> torch.Tensor:
-    """Maximum of each unit (dim 1) over examples and positions: (C,) — a unit is dead when ≤ 0.
-
-    `units` = (N, C, P), y viewed as N examples × C units × P positions. Reduced in two steps
-    (over examples, then positions): one strided reduction over dims (0, 2) is far slower."""
-    n, c, p = units
-    per_position = y.reshape(n, c * p).amax(0)
-    return per_position if p == 1 else per_position.view(c, p).amax(1)
+# `LayerStats` keeps each layer output of a captured step and reduces all of them together once
+# the forward pass is over, with as few tensor ops as possible — inside a training step every op
+# costs several µs of dispatch whatever its size, so ops over lists (`torch._foreach_*`) and
+# views (a strided histogram sample costs no op) beat per-layer work. The results travel to the
+# host in one transfer; histograms and dead-unit counts are finished there with numpy.
 
 
 def unit_shape(shape: tuple[int, ...]) -> tuple[int, int, int]:
@@ -282,31 +260,52 @@ def unit_shape(shape: tuple[int, ...]) -> tuple[int, int, int]:
     return shape[0], shape[1], numel // max(shape[0] * shape[1], 1)
 
 
-def dead_counts(unit_max: torch.Tensor, unit_layer: torch.Tensor, layers: int) -> torch.Tensor:
-    """Dead units per layer from the concatenated unit maxima of several layers (float32).
+def sample_stride(n: int, k: int | None, per_example: int) -> tuple[int, int]:
+    """(count, stride) of the systematic histogram sample of a flat output of n elements.
 
-    unit_layer[j] is the layer of unit j; counted with one index_add_ over all layers."""
-    return torch.zeros(layers, device=unit_max.device).index_add_(0, unit_layer, unit_max.le(0).float())
+    Elements 0, s, 2s, …, (count − 1)·s with count = min(k, n) and s ≤ n / count the largest
+    stride coprime with the example size (so i·s mod per_example walks through every unit and
+    position instead of hitting the same few: with s a multiple of it, every sample would be
+    element 0 of some example). k None: every element."""
+    if k is None or k >= n:
+        return n, 1
+    s = max(n // k, 1)
+    while s > 1 and math.gcd(s, max(per_example, 1)) != 1:
+        s -= 1
+    return k, s
 
 
-def histogram_rows(samples: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor, base: torch.Tensor,
-                   bins: int) -> torch.Tensor:
-    """Histograms of many layers at once: (rows · bins) counts, bins of row r at r·bins … r·bins + bins − 1.
+def histograms_host(samples: np.ndarray, sizes: list[int], lo: np.ndarray, hi: np.ndarray,
+                    bins: int) -> np.ndarray:
+    """Counts (rows × bins) of rows of different lengths stored back to back in `samples`.
 
-    samples (rows × K, float32) holds row r's elements; `lo`, `hi` (rows,) are each row's range;
-    base (rows × K, int32) is r·bins for a real element and rows·bins for padding (a row with
-    fewer than K elements), which lands in a discarded extra row. Per element
-    z = (y − lo)·bins/(hi − lo), bin ⌊z⌋ clamped to [0, bins − 1] (the last bin is closed); NaN
-    lands in the row's first bin. `samples` is overwritten. On CPU one `bincount`; elsewhere
-    `histc` with a constant range (a data-dependent output size would force a device sync)."""
-    rows = samples.shape[0]
-    scale = bins / (hi - lo).clamp_min(torch.finfo(torch.float32).tiny)
-    z = samples.sub_(lo.unsqueeze(1)).mul_(scale.unsqueeze(1))
-    # the float clamp bounds ±inf; the int clamp catches NaN, which clamps to NaN and casts anywhere
-    slot = z.clamp_(0, bins - 1).int().clamp_(0, bins - 1).add_(base).view(-1)
-    size = (rows + 1) * bins
-    if samples.device.type == "cpu":
-        counts = torch.bincount(slot, minlength=size)
+    Row r (sizes[r] elements) is binned over [lo[r], hi[r]]: z = (y − lo)·bins/(hi − lo),
+    bin ⌊z⌋ clamped to [0, bins − 1] (the last bin is closed); NaN lands in the first bin.
+    Rows are laid out as a rows × max(sizes) matrix (short rows padded, their padding sent to a
+    discarded extra bin) and counted with one `np.bincount`, in float32 arithmetic as on a device."""
+    rows = len(sizes)
+    if rows == 0:
+        return np.zeros((0, bins), dtype=np.int64)
+    width = max(sizes)
+    samples = samples.astype(np.float32, copy=False)
+    if min(sizes) == width:
+        z = samples.reshape(rows, width).copy()
     else:
-        counts = torch.histc(slot.float().add_(0.5), bins=size, min=0, max=size)
-    return counts[: rows * bins]
+        z = np.zeros((rows, width), dtype=np.float32)
+        at = 0
+        for r, k in enumerate(sizes):
+            z[r, :k] = samples[at:at + k]
+            at += k
+    lo32 = lo.astype(np.float32)
+    scale = np.float32(bins) / np.maximum(hi.astype(np.float32) - lo32, np.finfo(np.float32).tiny)
+    with np.errstate(invalid="ignore", over="ignore"):
+        z -= lo32[:, None]
+        z *= scale[:, None]
+    np.fmax(z, 0, out=z)  # fmax/fmin ignore NaN: NaN → 0 (the first bin), ±inf → the end bins
+    np.fmin(z, bins - 1, out=z)
+    slot = z.astype(np.int64)
+    slot += (np.arange(rows, dtype=np.int64) * bins)[:, None]
+    for r, k in enumerate(sizes):
+        if k < width:
+            slot[r, k:] = rows * bins  # padding: the discarded extra bin
+    return np.bincount(slot.reshape(-1), minlength=rows * bins + 1)[: rows * bins].reshape(rows, bins)
