@@ -1,6 +1,7 @@
 """LayerStats / StatsCallback: values against numpy/float64 references, hooks, sampling, syncs."""
 import copy
 import json
+import math
 from types import SimpleNamespace
 
 import numpy as np
@@ -381,3 +382,49 @@ def test_a_nan_layer_does_not_spoil_the_others():
         assert all(a[k] == b[k] for k in ("mean", "std", "lo", "hi", "hist"))
     for layer in record["layers"][4:]:
         assert layer["mean"] != layer["mean"] and sum(layer["hist"]) == layer["numel"]
+
+
+def test_later_captures_one_pass_moments_stay_within_stated_tolerance():
+    """After the first capture, layers whose |mean| ≤ 3·std use the one-pass Σy² − (Σy)²/n; the
+    std still matches float64 within 1e-5 relative (the module states ≲ 3e-6)."""
+    net, (x, y) = tiny_net(), batch(256)
+    stats = LayerStats(net, every=1, bins=12)
+    captured_step(net, x, y, stats=stats)  # first capture: two-pass everywhere
+    one_pass = set(range(6)) - stats._exact_act
+    assert one_pass, "the test data must exercise the one-pass path"
+    record = captured_step(net, x, y, stats=stats)
+    outs = reference(net, x, y)
+    for i, (layer, out) in enumerate(zip(record["layers"], outs)):
+        a, g = out.detach().numpy(), out.grad.numpy()
+        assert layer["std"] == pytest.approx(a.std(), rel=1e-5, abs=1e-7), i
+        assert layer["mean"] == pytest.approx(a.mean(), rel=2e-6, abs=1e-6), i
+        assert layer["grad_std"] == pytest.approx(g.std(), rel=1e-4, abs=1e-8), i
+
+
+def test_a_layer_far_from_zero_mean_keeps_the_exact_two_pass_std():
+    """|mean| = 1e4·std: a one-pass float32 M2 would be noise; the recorder must keep two passes."""
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(4, 8), nn.Linear(8, 3))
+    with torch.no_grad():
+        net[0].weight.mul_(1e-3)
+        net[0].bias.fill_(50.0)  # outputs ≈ 50 ± 0.005
+    x, y = torch.randn(128, 4), torch.randint(0, 3, (128,))
+    stats = LayerStats(net, every=1, bins=8)
+    for _ in range(3):
+        record = captured_step(net, x, y, stats=stats)
+    assert 0 in stats._exact_act  # still two-pass after three captures
+    out = (x.double() @ net[0].weight.double().T + net[0].bias.double()).detach().numpy()
+    assert out.mean() / out.std() > 1e3
+    assert record["layers"][0]["std"] == pytest.approx(out.std(), rel=1e-4)
+
+
+def test_histogram_sample_stride_is_coprime_with_the_example_size():
+    """A batch of 1024 examples of 475 values with hist_samples 1024: a stride of 475 would take
+    element 0 of every example; the coprime stride spreads the sample over all units."""
+    from trainwell.diagnostics.stats import sample_stride
+
+    count, stride = sample_stride(1024 * 475, 1024, 475)
+    assert count == 1024 and math.gcd(stride, 475) == 1 and (count - 1) * stride < 1024 * 475
+    positions = {(i * stride) % 475 for i in range(count)}
+    assert len(positions) == 475  # every unit/position of an example is sampled
+    assert sample_stride(300, 1024, 30) == (300, 1)  # fewer elements than k: all of them
