@@ -75,8 +75,8 @@ class StatsCallback(_Base):  # type: ignore[misc,valid-type]
         rec = self.recorder
         if rec is None:
             return
-        if rec.active:
-            record = rec.finish()
+        if rec.active:  # hooks stay for a captured next step (evaluation included)
+            record = rec.finish(keep_hooks=self.include_eval or rec.should_sample(state.step))
             record["epoch"] = state.epoch
             state.emit(self.stream, record)
         if self.include_eval:

@@ -85,16 +85,21 @@ def leaf_modules(model: nn.Module) -> list[tuple[str, nn.Module]]:
 class _Layout:
     """What one leaf's reductions need to know about an output shape (cached per leaf and shape)."""
 
-    __slots__ = ("n", "units", "count", "stride", "inv_n", "index")
+    __slots__ = ("shape", "device", "n", "units", "count", "stride", "inv_n", "index", "width")
 
-    def __init__(self, shape: tuple[int, ...], kind: str | None, hist_samples: int | None, device: torch.device):
+    def __init__(self, shape: torch.Size, kind: str | None, hist_samples: int | None, device: torch.device):
+        self.shape, self.device = shape, device
         self.n = n = math.prod(shape)
         self.inv_n = -1.0 / n
         self.units = S.unit_shape(shape) if kind == "relu" else None
         per_example = n // shape[0] if len(shape) > 1 and shape[0] else n
         self.count, self.stride = S.sample_stride(n, hist_samples, per_example)
-        # the sample as an index: one `torch.take` copies it (a strided view would need a clone too)
-        self.index = torch.arange(0, self.count * self.stride, self.stride, device=device)
+        # the sample as an index: one `torch.take` copies it (a strided view would need a clone too);
+        # padded (with element 0) to hist_samples so that all layers' samples form one matrix
+        self.width = self.count if hist_samples is None else max(hist_samples, self.count)
+        index = torch.zeros(self.width, dtype=torch.long)
+        index[: self.count] = torch.arange(0, self.count * self.stride, self.stride)
+        self.index = index.to(device)
 
 
 # the fields of one captured output (a list: cheaper to build than an object in a hot hook)
@@ -140,7 +145,8 @@ class LayerStats:
         self._leaf_kinds = [self.kinds[id(m)] for _, m in self.leaves]
         self._hooks = [partial(self._forward_hook, i) for i in range(len(self.leaves))]
         self.params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
-        self._layouts: dict[tuple[int, torch.Size], _Layout] = {}
+        self._layouts: dict[tuple[int, torch.Size, torch.device], _Layout] = {}
+        self._last_layout: list[_Layout | None] = [None] * len(self.leaves)
         # leaves whose last capture had |mean| > ONE_PASS_MAX_RATIO·std (or none yet): two-pass M2
         self._exact_act: set[int] = set(range(len(self.leaves)))
         self._exact_grad: set[int] = set(range(len(self.leaves)))
@@ -178,7 +184,7 @@ class LayerStats:
         self._scalars: list[torch.Tensor] = []  # per reduced output: Σy, M2 or Σy², min, max[, saturated]
         self._units: list[torch.Tensor] = []  # per-unit maxima of the ReLU family
         self._samples: list[torch.Tensor] = []  # histogram samples
-        self._grads: list[torch.Tensor] = []  # activation gradients until _reduce_grads
+        self._grads: list[torch.Tensor] = []  # activation gradients until after backward (_grad_inputs)
         self._grad_parts: list[torch.Tensor] = []  # Σg of every gradient, then √M2 or ‖g‖ of every one
         self._seen = [False] * len(self.leaves)
         self._same_data: dict[tuple[Any, ...], int] = {}
@@ -195,12 +201,15 @@ class LayerStats:
         self._handles.clear()
 
     def start(self, step: int, phase: str = "train") -> None:
-        """Register the hooks for one captured step (`phase` labels the record)."""
+        """Register the hooks for one captured step (`phase` labels the record).
+
+        Hooks kept by `finish(keep_hooks=True)` are reused instead of registered again."""
         if self.active:
             self.cancel()
         self._forced = False
         self._step, self._phase = int(step), phase
-        self._handles = [m.register_forward_hook(h) for (_, m), h in zip(self.leaves, self._hooks)]
+        if not self._handles:
+            self._handles = [m.register_forward_hook(h) for (_, m), h in zip(self.leaves, self._hooks)]
 
     def _layout(self, leaf: int, shape: torch.Size, device: torch.device) -> _Layout:
         key = (leaf, shape, device)
@@ -208,18 +217,21 @@ class LayerStats:
         if layout is None:
             if len(self._layouts) > 4 * len(self.leaves) + 16:  # shapes that keep changing
                 self._layouts.clear()
-            layout = self._layouts[key] = _Layout(tuple(shape), self._leaf_kinds[leaf], self.hist_samples, device)
+            layout = self._layouts[key] = _Layout(shape, self._leaf_kinds[leaf], self.hist_samples, device)
+        self._last_layout[leaf] = layout
         return layout
 
     def _forward_hook(self, leaf: int, module: nn.Module, args: Any, output: Any) -> None:
-        if self._seen[leaf] or not isinstance(output, torch.Tensor) or not output.is_floating_point():
+        if self._step is None or self._seen[leaf] or not isinstance(output, torch.Tensor) or not output.is_floating_point():
             return
         if output.numel() == 0 or (not self.model.training and not self.include_eval):
             return
         self._seen[leaf] = True
         y = output.detach()
         shape, device = y.shape, y.device
-        layout = self._layouts.get((leaf, shape, device)) or self._layout(leaf, shape, device)
+        last = self._last_layout[leaf]  # the layout of this leaf's previous output, usually the same
+        layout = last if last is not None and last.shape == shape and last.device == device \
+            else self._layout(leaf, shape, device)
         kind = self._leaf_kinds[leaf]
         entry = [leaf, -1, layout, -1, False, -1, -1, -1, False]
         key = (y.data_ptr(), layout.n, y.dtype, y._version)
@@ -255,12 +267,13 @@ class LayerStats:
         else:
             scalars += (total, flat.dot(flat))
         if kind == "relu":
-            # the maximum per unit and position over the examples: the host takes the unit maxima
-            # (dead units) and their maximum (hi) — no second pass over y
+            # the maximum of each unit over examples and positions (two steps: one strided reduction over
+            # dims (0, 2) is far slower): the host counts the dead units and takes hi — no pass over y
             n, c, p = layout.units
             scalars.append(flat.amin())
             entry[_UNITS] = len(self._units)
-            self._units.append(flat.view(n, c * p).amax(0))
+            per_position = flat.view(n, c * p).amax(0)
+            self._units.append(per_position.view(c, p).amax(1) if p > 1 else per_position)
         else:
             scalars += torch.aminmax(flat)
             if kind is not None:
@@ -275,40 +288,42 @@ class LayerStats:
         if self._alive:  # the forward pass is over: no more outputs to tell apart
             self._alive = []
         entry[_GRAD_AT] = len(self._grads)
-        self._grads.append(grad)  # reduced with the others after backward (see _reduce_grads)
+        self._grads.append(grad)  # reduced with the others after backward (see _grad_inputs)
 
-    @torch.no_grad()
-    def _reduce_grads(self) -> None:
-        """Σg per activation gradient and all ‖g‖ (or ‖g − mean‖) in one `_foreach_norm` call.
+    def _grad_inputs(self) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """(Σg of every held activation gradient, the tensors whose norms give ‖g‖ or ‖g − mean‖).
 
         The gradients are held from their hook to here (after backward), when the saved
-        activations they replace are already freed."""
+        activations they replace are already freed; the norms are taken by the caller's one
+        `_foreach_norm` call."""
         grads, self._grads = self._grads, []
         if not grads:
-            return
+            return [], []
         flats = [g if g.dtype == torch.float32 else g.float() for g in grads]
         sums = [g.sum() for g in flats]
-        exact = self._exact_grad
-        order = [e for e in self._entries if e[_GRAD_AT] >= 0]
-        order.sort(key=lambda e: e[_GRAD_AT])
-        for e, (k, g) in zip(order, enumerate(flats)):
-            if e[_LEAF] in exact:  # two passes: g − mean first
-                e[_GRAD_EXACT] = True
-                flats[k] = torch.add(g, sums[k], alpha=e[_LAYOUT].inv_n)
-        self._grad_parts = sums + list(torch._foreach_norm(flats))
+        if self._exact_grad:
+            for e in self._entries:
+                k = e[_GRAD_AT]
+                if k >= 0 and e[_LEAF] in self._exact_grad:  # two passes: g − mean first
+                    e[_GRAD_EXACT] = True
+                    flats[k] = torch.add(flats[k], sums[k], alpha=e[_LAYOUT].inv_n)
+        return sums, flats
 
     @torch.no_grad()
     def after_backward(self) -> None:
-        """Gradient and weight norms and a weight snapshot; call after backward, before `optimizer.step()`."""
+        """Gradient and weight norms and a weight snapshot; call after backward, before `optimizer.step()`.
+
+        One `_foreach_norm` call takes the activation-gradient norms, ‖g‖ and ‖w‖ of every parameter."""
         if not self.active:
             return
-        self._reduce_grads()
+        sums, act_grads = self._grad_inputs()
         with_grad = [(n, p) for n, p in self.params if p.grad is not None]
         self._param_names = [n for n, _ in with_grad]
         self._with_grad = weights = [p for _, p in with_grad]
-        if with_grad:
-            # ‖g‖ and ‖w‖ of every parameter in one call; the snapshot reuses its buffers
-            self._param_parts = list(torch._foreach_norm([p.grad for p in weights] + weights))
+        norms = list(torch._foreach_norm(act_grads + [p.grad for p in weights] + weights)) if act_grads or weights else []
+        self._grad_parts = sums + norms[:len(act_grads)]
+        self._param_parts = norms[len(act_grads):]
+        if with_grad:  # the snapshot reuses its buffers
             shapes = [(w.shape, w.dtype, w.device) for w in weights]
             if shapes != self._snapshot_shapes:
                 self._snapshot_buffers = [torch.empty_like(w) for w in weights]
@@ -318,12 +333,18 @@ class LayerStats:
 
     # ------------------------------------------------------------------ finish
     @torch.no_grad()
-    def finish(self) -> dict[str, Any]:
-        """Update norms (if `after_backward` ran), the single transfer, the record; hooks removed."""
+    def finish(self, keep_hooks: bool = False) -> dict[str, Any]:
+        """Update norms (if `after_backward` ran), the single transfer, the record.
+
+        The hooks are removed unless `keep_hooks` (the next step is captured too: `start()` then
+        reuses them; while no capture is active they return at once)."""
         if not self.active:
             raise UserError("LayerStats.finish() called without start(): no step is being captured")
-        self._remove_hooks()
-        self._reduce_grads()
+        if not keep_hooks:
+            self._remove_hooks()
+        if self._grads:  # no after_backward: the activation gradients only
+            sums, act_grads = self._grad_inputs()
+            self._grad_parts = sums + list(torch._foreach_norm(act_grads))
         scalars = self._scalars + self._grad_parts
         if self._snapshot is not None:
             deltas = torch._foreach_sub_(self._snapshot, self._with_grad)  # w_before − w_after
@@ -361,9 +382,19 @@ class LayerStats:
         at = n_scalars + n_grads + 3 * len(self._param_names)
         entries = self._entries
         reduced = [e for e in entries if e[_DUP] < 0]
+        # the ReLU family: unit maxima of all such layers back to back → dead counts and maxima at once
+        unit_sizes = [u.numel() for u in self._units]
+        dead: list[int] = []
+        unit_hi: list[float] = []
+        if unit_sizes:
+            units = values[at:at + sum(unit_sizes)]
+            starts = np.cumsum([0] + unit_sizes[:-1])
+            dead = np.add.reduceat((units <= 0).astype(np.int64), starts).tolist()
+            unit_hi = np.maximum.reduceat(units, starts).astype(np.float64).tolist()
+            at += sum(unit_sizes)
         fields: list[dict[str, Any]] = []
         lo, hi = [], []
-        for e in reduced:  # the unit maxima follow the scalars, in the order of the ReLU-family layers
+        for e in reduced:
             leaf, layout, first = e[_LEAF], e[_LAYOUT], e[_AT]
             kind = self._leaf_kinds[leaf]
             n = layout.n
@@ -371,12 +402,9 @@ class LayerStats:
             m2 = q if e[_EXACT] else q - total * total / n
             rec: dict[str, Any] = {"mean": total / n, "std": _std(m2, n), "lo": scalars[first + 2]}
             if kind == "relu":
-                _, c, p = layout.units
-                per_position = values[at:at + c * p]
-                at += c * p
-                units = per_position.reshape(c, p).max(axis=1) if p > 1 else per_position
-                rec["hi"] = float(units.max())
-                rec["dead_frac"] = int(np.count_nonzero(units <= 0)) / c
+                u = e[_UNITS]
+                rec["hi"] = unit_hi[u]
+                rec["dead_frac"] = dead[u] / unit_sizes[u]
             else:
                 rec["hi"] = scalars[first + 3]
                 if kind is not None:
@@ -385,21 +413,28 @@ class LayerStats:
             fields.append(rec)
             lo.append(rec["lo"])
             hi.append(rec["hi"])
+        widths = {e[_LAYOUT].width for e in reduced}
         sizes = [e[_LAYOUT].count for e in reduced]
-        counts = S.histograms_host(values[at:at + sum(sizes)], sizes, np.array(lo), np.array(hi), self.bins).tolist()
+        if len(widths) == 1:  # one matrix of padded rows
+            width = widths.pop()
+            samples = values[at:at + width * len(reduced)]
+        else:  # hist_samples=None: rows of their own lengths
+            width = None
+            samples = values[at:at + sum(sizes)]
+        counts = S.histograms_host(samples, sizes, np.array(lo), np.array(hi), self.bins, width).tolist()
         layers = []
         for e in entries:
             leaf = e[_LEAF]
             name, module = self.leaves[leaf]
-            kind = self._leaf_kinds[leaf]
             n = e[_LAYOUT].n
             src = entries[e[_DUP]] if e[_DUP] >= 0 else e
             row = src[_ROW]
-            rec = {"name": name, "type": type(module).__name__, "kind": kind, "numel": n}
+            rec = {"name": name, "type": type(module).__name__, "kind": self._leaf_kinds[leaf], "numel": n}
             if e[_DUP] < 0:
                 rec.update(fields[row])
             else:  # a view of an earlier output: its activation numbers
-                rec.update({k: fields[row][k] for k in ("mean", "std", "lo", "hi")})
+                f = fields[row]
+                rec.update(mean=f["mean"], std=f["std"], lo=f["lo"], hi=f["hi"])
             rec["hist"] = counts[row]
             if e[_GRAD_AT] >= 0:
                 total, norm = grads[e[_GRAD_AT]], grads[e[_GRAD_AT] + n_grads // 2]
@@ -418,6 +453,7 @@ class LayerStats:
         """Remove every hook this recorder registered and release its buffers."""
         self.cancel()
         self._layouts.clear()
+        self._last_layout = [None] * len(self.leaves)
         self._snapshot_buffers = []
         self._snapshot_shapes = []
 

@@ -275,37 +275,54 @@ def sample_stride(n: int, k: int | None, per_example: int) -> tuple[int, int]:
     return k, s
 
 
-def histograms_host(samples: np.ndarray, sizes: list[int], lo: np.ndarray, hi: np.ndarray,
-                    bins: int) -> np.ndarray:
-    """Counts (rows × bins) of rows of different lengths stored back to back in `samples`.
+_HIST_LAYOUTS: dict[tuple[tuple[int, ...], int, int], tuple[np.ndarray, np.ndarray]] = {}
 
-    Row r (sizes[r] elements) is binned over [lo[r], hi[r]]: z = (y − lo)·bins/(hi − lo),
-    bin ⌊z⌋ clamped to [0, bins − 1] (the last bin is closed); NaN lands in the first bin.
-    Rows are laid out as a rows × max(sizes) matrix (short rows padded, their padding sent to a
-    discarded extra bin) and counted with one `np.bincount`, in float32 arithmetic as on a device."""
+
+def _hist_layout(sizes: tuple[int, ...], width: int, bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """(keep, base), rows × width int64: keep 1 for a real element, 0 for padding; base r·bins for a
+    real element of row r, rows·bins (a discarded extra bin) for padding. Cached per layout."""
+    key = (sizes, width, bins)
+    found = _HIST_LAYOUTS.get(key)
+    if found is None:
+        rows = len(sizes)
+        keep = (np.arange(width)[None, :] < np.asarray(sizes)[:, None]).astype(np.int64)
+        base = np.where(keep == 1, (np.arange(rows) * bins)[:, None], rows * bins).astype(np.int64)
+        if len(_HIST_LAYOUTS) > 64:
+            _HIST_LAYOUTS.clear()
+        found = _HIST_LAYOUTS[key] = (keep, base)
+    return found
+
+
+def histograms_host(samples: np.ndarray, sizes: list[int], lo: np.ndarray, hi: np.ndarray,
+                    bins: int, width: int | None = None) -> np.ndarray:
+    """Counts (rows × bins) of the rows of `samples`, row r binned over [lo[r], hi[r]].
+
+    With `width`, samples holds rows × width values of which row r's first sizes[r] are real (the
+    rest is padding); without it, the rows are stored back to back (row r has sizes[r] values).
+    z = (y − lo)·bins/(hi − lo), bin ⌊z⌋ clamped to [0, bins − 1] (the last bin is closed); NaN
+    lands in the first bin. All rows are counted with one `np.bincount`, in float32 arithmetic as
+    on a device; padding goes to a discarded extra bin."""
     rows = len(sizes)
     if rows == 0:
         return np.zeros((0, bins), dtype=np.int64)
-    width = max(sizes)
     samples = samples.astype(np.float32, copy=False)
-    if min(sizes) == width:
-        z = samples.reshape(rows, width).copy()
-    else:
-        z = np.zeros((rows, width), dtype=np.float32)
+    if width is None:  # back to back: pad on the host
+        width = max(sizes)
+        padded = np.zeros((rows, width), dtype=np.float32)
         at = 0
         for r, k in enumerate(sizes):
-            z[r, :k] = samples[at:at + k]
+            padded[r, :k] = samples[at:at + k]
             at += k
+        samples = padded
+    keep, base = _hist_layout(tuple(sizes), width, bins)
     lo32 = lo.astype(np.float32)
     scale = np.float32(bins) / np.maximum(hi.astype(np.float32) - lo32, np.finfo(np.float32).tiny)
     with np.errstate(invalid="ignore", over="ignore"):
-        z -= lo32[:, None]
+        z = samples.reshape(rows, width) - lo32[:, None]
         z *= scale[:, None]
     np.fmax(z, 0, out=z)  # fmax/fmin ignore NaN: NaN → 0 (the first bin), ±inf → the end bins
     np.fmin(z, bins - 1, out=z)
     slot = z.astype(np.int64)
-    slot += (np.arange(rows, dtype=np.int64) * bins)[:, None]
-    for r, k in enumerate(sizes):
-        if k < width:
-            slot[r, k:] = rows * bins  # padding: the discarded extra bin
+    slot *= keep
+    slot += base
     return np.bincount(slot.reshape(-1), minlength=rows * bins + 1)[: rows * bins].reshape(rows, bins)
