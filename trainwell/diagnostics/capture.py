@@ -184,11 +184,11 @@ class LayerStats:
         self._scalars: list[torch.Tensor] = []  # per reduced output: Σy, M2 or Σy², min, max[, saturated]
         self._units: list[torch.Tensor] = []  # per-unit maxima of the ReLU family
         self._samples: list[torch.Tensor] = []  # histogram samples
-        self._grads: list[torch.Tensor] = []  # activation gradients until after backward (_grad_inputs)
-        self._grad_parts: list[torch.Tensor] = []  # Σg of every gradient, then √M2 or ‖g‖ of every one
+        self._grad_sums: list[torch.Tensor] = []  # Σg per activation gradient
+        self._grad_norms: list[torch.Tensor] = []  # √M2 or ‖g‖ per activation gradient
+        self._grad_parts: list[torch.Tensor] = []  # the sums, then the norms (at finish)
         self._seen = [False] * len(self.leaves)
-        self._same_data: dict[tuple[Any, ...], int] = {}
-        self._alive: list[torch.Tensor] = []  # outputs kept alive during the forward pass (see _forward_hook)
+        self._prev: torch.Tensor | None = None  # the last captured output (see _forward_hook)
         self._with_grad: list[torch.Tensor] = []
         self._param_names: list[str] = []
         self._param_parts: list[torch.Tensor] = []
@@ -234,23 +234,22 @@ class LayerStats:
             else self._layout(leaf, shape, device)
         kind = self._leaf_kinds[leaf]
         entry = [leaf, -1, layout, -1, False, -1, -1, -1, False]
-        key = (y.data_ptr(), layout.n, y.dtype, y._version)
-        dup = self._same_data.get(key) if kind is None else None
-        if dup is None:  # Flatten / reshape of an earlier output repeats its numbers
-            self._same_data[key] = len(self._entries)
-            self._alive.append(y)  # its memory cannot be reused by a later output meanwhile
+        prev = self._prev
+        if (kind is None and prev is not None and prev.data_ptr() == y.data_ptr() and prev.numel() == layout.n
+                and prev.dtype == y.dtype and prev._version == y._version):
+            # Flatten / reshape: a view of the previous output repeats its numbers
+            before = self._entries[-1]
+            entry[_DUP] = before[_DUP] if before[_DUP] >= 0 else len(self._entries) - 1
         else:
-            entry[_DUP] = dup
-        if entry[_DUP] < 0:
             self._reduce(y, entry, kind, layout)
+        self._prev = y  # kept until the next output: its memory cannot be reused meanwhile
         self._entries.append(entry)
         if output.requires_grad:
-            hook = partial(self._grad_hook, self._generation, entry)
             node = output.grad_fn
             if node is not None:  # a pre-hook of the node that consumes this output's gradient
-                node.register_prehook(partial(_pick_output, output.output_nr, hook))
+                node.register_prehook(partial(self._grad_prehook, self._generation, entry, output.output_nr))
             else:
-                output.register_hook(hook)
+                output.register_hook(partial(self._grad_hook, self._generation, entry))
 
     def _reduce(self, y: torch.Tensor, entry: list[Any], kind: str | None, layout: _Layout) -> None:
         """Σy, M2 (or Σy²), min, max or per-position maxima, saturated count, histogram sample of one output."""
@@ -282,47 +281,39 @@ class LayerStats:
         # a copy (y may change in place later in the forward pass) of every stride-th element
         self._samples.append(torch.take(flat, layout.index))
 
-    def _grad_hook(self, generation: int, entry: list[Any], grad: torch.Tensor) -> None:
+    def _grad_prehook(self, generation: int, entry: list[Any], index: int,
+                      grad_outputs: tuple[torch.Tensor | None, ...]) -> None:
+        """Node pre-hook: the gradient of output `index` of the node (never replaced)."""
+        self._grad_hook(generation, entry, grad_outputs[index])
+
+    @torch.no_grad()
+    def _grad_hook(self, generation: int, entry: list[Any], grad: torch.Tensor | None) -> None:
         if generation != self._generation or grad is None:  # a backward after finish/cancel
             return
-        if self._alive:  # the forward pass is over: no more outputs to tell apart
-            self._alive = []
-        entry[_GRAD_AT] = len(self._grads)
-        self._grads.append(grad)  # reduced with the others after backward (see _grad_inputs)
-
-    def _grad_inputs(self) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-        """(Σg of every held activation gradient, the tensors whose norms give ‖g‖ or ‖g − mean‖).
-
-        The gradients are held from their hook to here (after backward), when the saved
-        activations they replace are already freed; the norms are taken by the caller's one
-        `_foreach_norm` call."""
-        grads, self._grads = self._grads, []
-        if not grads:
-            return [], []
-        flats = [g if g.dtype == torch.float32 else g.float() for g in grads]
-        sums = [g.sum() for g in flats]
-        if self._exact_grad:
-            for e in self._entries:
-                k = e[_GRAD_AT]
-                if k >= 0 and e[_LEAF] in self._exact_grad:  # two passes: g − mean first
-                    e[_GRAD_EXACT] = True
-                    flats[k] = torch.add(flats[k], sums[k], alpha=e[_LAYOUT].inv_n)
-        return sums, flats
+        self._prev = None  # the forward pass is over
+        if grad.dtype != torch.float32:
+            grad = grad.float()
+        entry[_GRAD_AT] = len(self._grad_sums)
+        total = grad.sum()
+        self._grad_sums.append(total)
+        if entry[_LEAF] in self._exact_grad:  # two passes: g − mean first
+            entry[_GRAD_EXACT] = True
+            grad = torch.add(grad, total, alpha=entry[_LAYOUT].inv_n)
+        # reduced now rather than held to the end of backward: a held gradient keeps its memory from
+        # being reused, which slows the following steps
+        self._grad_norms.append(torch.linalg.vector_norm(grad))
 
     @torch.no_grad()
     def after_backward(self) -> None:
         """Gradient and weight norms and a weight snapshot; call after backward, before `optimizer.step()`.
 
-        One `_foreach_norm` call takes the activation-gradient norms, ‖g‖ and ‖w‖ of every parameter."""
+        One `_foreach_norm` call takes ‖g‖ and ‖w‖ of every parameter."""
         if not self.active:
             return
-        sums, act_grads = self._grad_inputs()
         with_grad = [(n, p) for n, p in self.params if p.grad is not None]
         self._param_names = [n for n, _ in with_grad]
         self._with_grad = weights = [p for _, p in with_grad]
-        norms = list(torch._foreach_norm(act_grads + [p.grad for p in weights] + weights)) if act_grads or weights else []
-        self._grad_parts = sums + norms[:len(act_grads)]
-        self._param_parts = norms[len(act_grads):]
+        self._param_parts = list(torch._foreach_norm([p.grad for p in weights] + weights)) if weights else []
         if with_grad:  # the snapshot reuses its buffers
             shapes = [(w.shape, w.dtype, w.device) for w in weights]
             if shapes != self._snapshot_shapes:
@@ -342,9 +333,7 @@ class LayerStats:
             raise UserError("LayerStats.finish() called without start(): no step is being captured")
         if not keep_hooks:
             self._remove_hooks()
-        if self._grads:  # no after_backward: the activation gradients only
-            sums, act_grads = self._grad_inputs()
-            self._grad_parts = sums + list(torch._foreach_norm(act_grads))
+        self._grad_parts = self._grad_sums + self._grad_norms
         scalars = self._scalars + self._grad_parts
         if self._snapshot is not None:
             deltas = torch._foreach_sub_(self._snapshot, self._with_grad)  # w_before − w_after
@@ -476,11 +465,6 @@ def _choose_pass(exact: set[int], leaf: int, mean: float, std: float) -> None:
         exact.discard(leaf)
     else:
         exact.add(leaf)
-
-
-def _pick_output(index: int, hook: Any, grad_outputs: tuple[torch.Tensor | None, ...]) -> None:
-    """Node pre-hook → tensor hook: the gradient of output `index` of the node (never replaced)."""
-    hook(grad_outputs[index])
 
 
 def _std(m2: float, n: int) -> float:

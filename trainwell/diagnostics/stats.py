@@ -316,10 +316,16 @@ def histograms_host(samples: np.ndarray, sizes: list[int], lo: np.ndarray, hi: n
         samples = padded
     keep, base = _hist_layout(tuple(sizes), width, bins)
     lo32 = lo.astype(np.float32)
-    scale = np.float32(bins) / np.maximum(hi.astype(np.float32) - lo32, np.finfo(np.float32).tiny)
-    with np.errstate(invalid="ignore", over="ignore"):
+    # bins/(hi − lo) in float64, capped so that it stays a finite float32 (a constant row: all in bin 0)
+    spread = np.maximum(hi.astype(np.float32) - lo32, np.finfo(np.float32).tiny).astype(np.float64)
+    scale = np.minimum(bins / spread, 1e30).astype(np.float32)
+    if np.isfinite(lo32).all() and np.isfinite(hi).all():  # then every sample is finite: no warning to silence
         z = samples.reshape(rows, width) - lo32[:, None]
         z *= scale[:, None]
+    else:
+        with np.errstate(invalid="ignore", over="ignore"):
+            z = samples.reshape(rows, width) - lo32[:, None]
+            z *= scale[:, None]
     np.fmax(z, 0, out=z)  # fmax/fmin ignore NaN: NaN → 0 (the first bin), ±inf → the end bins
     np.fmin(z, bins - 1, out=z)
     slot = z.astype(np.int64)
