@@ -20,7 +20,7 @@ A last table splits one sampled step of the hand loop into phases (hook registra
 backward, after_backward, optimizer step, finish = the transfer and the record), sampled minus
 unsampled, CPU time — where the extra time goes.
 
-    taskset -c 0 .venv/bin/python bench/bench_stats_overhead.py [--steps 200] [--repeats 11] [--threads 1]
+    taskset -c 0 .venv/bin/python bench/bench_stats_overhead.py [--steps 200] [--repeats 25] [--threads 1]
 
 Writes bench/results/stats_overhead.json.
 """
@@ -161,7 +161,7 @@ def trainer_fit(model, opt, x, y, steps, batch, every, device) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--steps", type=int, default=200)
-    ap.add_argument("--repeats", type=int, default=11)
+    ap.add_argument("--repeats", type=int, default=25)
     ap.add_argument("--batch", type=int, default=100)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
