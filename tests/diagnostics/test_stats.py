@@ -428,3 +428,25 @@ def test_histogram_sample_stride_is_coprime_with_the_example_size():
     positions = {(i * stride) % 475 for i in range(count)}
     assert len(positions) == 475  # every unit/position of an example is sampled
     assert sample_stride(300, 1024, 30) == (300, 1)  # fewer elements than k: all of them
+
+
+def test_hooks_kept_between_consecutive_captures_are_inert_and_removed_at_the_end():
+    """every=1: the callback keeps the hooks from one captured step to the next (no re-registering);
+    in between they record nothing (an evaluation forward here), and fit end removes them."""
+    net = tiny_net()
+    opt = torch.optim.SGD(net.parameters(), lr=0.01)
+    state = fake_state(net, opt)
+    cb = StatsCallback(every=1, bins=8)
+    cb.on_fit_start(state)
+    xy = batch(16)
+    _loop_one(net, cb, xy, opt, state)
+    assert _hook_count(net) == 6 and not cb.recorder.active  # kept, idle
+    handles = list(cb.recorder._handles)
+    with torch.no_grad():
+        net(xy[0])  # a forward between captures: not recorded
+    _loop_one(net, cb, xy, opt, state)
+    assert cb.recorder._handles == handles  # the same hooks, not registered again
+    assert [r["step"] for r in state.records["stats"]] == [0, 1]
+    assert all(len(r["layers"]) == 6 for r in state.records["stats"])
+    cb.on_fit_end(state)
+    assert _hook_count(net) == 0
