@@ -15,15 +15,16 @@ How it measures, and what it costs:
   histogram (every s-th element, s coprime with the example size; one `torch.take`, padded to
   `hist_samples` so that all layers' samples form one matrix). A layer whose output is a view of
   the previous one's (Flatten, reshape) costs no reduction: it repeats those numbers. A
-  pre-hook on the output's autograd node takes Σg and M2 of the activation gradient during
-  backward, in two ops, without holding the gradient. Nothing is read back.
+  pre-hook on the output's autograd node keeps the activation gradient until the end of
+  backward, when Σg (one op each) and all norms (one `_foreach_norm` call) are taken. Nothing
+  is read back.
 * M2 = Σ(y − mean)². One pass (Σy² − (Σy)²/n on the host, in float64, from float32 Σy and
   y·y) while the layer's previous capture had |mean| ≤ ONE_PASS_MAX_RATIO·std — the
   cancellation then costs ≲ 3e-6 relative; two passes (y − mean first, exact in float32) on the
   first capture of a layer and whenever its mean is far from 0 relative to its spread. The same
   rule, with ‖g‖, for activation gradients.
-* `after_backward()` (grads populated, before `optimizer.step()`) takes ‖g‖ and ‖w‖ of every
-  parameter in one `torch._foreach_norm` call and snapshots the weights (`_foreach_copy_` into
+* `after_backward()` (grads populated, before `optimizer.step()`) takes the activation-gradient
+  norms and ‖g‖, ‖w‖ of every parameter in one `torch._foreach_norm` call and snapshots the weights (`_foreach_copy_` into
   reused buffers); `finish()` (after the step) takes ‖Δw‖ (two calls), stacks every scalar and
   concatenates it with the unit maxima and samples into ONE flat float32 tensor, transferred
   with ONE call to `to_host` — the single device→host transfer per sampled step. Histograms,
@@ -192,9 +193,8 @@ class LayerStats:
         self._scalars: list[torch.Tensor] = []  # per reduced output: Σy, M2 or Σy², min, max[, saturated]
         self._units: list[torch.Tensor] = []  # per-unit maxima of the ReLU family
         self._samples: list[torch.Tensor] = []  # histogram samples
-        self._grad_sums: list[torch.Tensor] = []  # Σg per activation gradient
-        self._grad_norms: list[torch.Tensor] = []  # √M2 or ‖g‖ per activation gradient
-        self._grad_parts: list[torch.Tensor] = []  # the sums, then the norms (at finish)
+        self._grads: list[torch.Tensor] = []  # activation gradients until the end of backward
+        self._grad_parts: list[torch.Tensor] = []  # Σg of every gradient, then √M2 or ‖g‖ of every one
         self._seen = [False] * len(self.leaves)
         self._prev: torch.Tensor | None = None  # the last captured output (see _forward_hook)
         self._with_grad: list[torch.Tensor] = []
@@ -294,34 +294,46 @@ class LayerStats:
         """Node pre-hook: the gradient of output `index` of the node (never replaced)."""
         self._grad_hook(generation, entry, grad_outputs[index])
 
-    @torch.no_grad()
     def _grad_hook(self, generation: int, entry: list[Any], grad: torch.Tensor | None) -> None:
         if generation != self._generation or grad is None:  # a backward after finish/cancel
             return
         self._prev = None  # the forward pass is over
-        if grad.dtype != torch.float32:
-            grad = grad.float()
-        entry[_GRAD_AT] = len(self._grad_sums)
-        total = grad.sum()
-        self._grad_sums.append(total)
-        if entry[_LEAF] in self._exact_grad:  # two passes: g − mean first
-            entry[_GRAD_EXACT] = True
-            grad = torch.add(grad, total, alpha=entry[_LAYOUT].inv_n)
-        # reduced now rather than held to the end of backward: a held gradient keeps its memory from
-        # being reused, which slows the following steps
-        self._grad_norms.append(torch.linalg.vector_norm(grad))
+        entry[_GRAD_AT] = len(self._grads)
+        self._grads.append(grad)  # reduced with the others after backward (see _grad_inputs)
+
+    def _grad_inputs(self) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """(Σg of every held activation gradient, the tensors whose norms give ‖g‖ or ‖g − mean‖).
+
+        A gradient is held from its hook to the end of backward — by then the activations saved
+        for backward, which are as large, have been freed — and the norms are taken by the
+        caller's one `_foreach_norm` call."""
+        grads, self._grads = self._grads, []
+        if not grads:
+            return [], []
+        flats = [g if g.dtype == torch.float32 else g.float() for g in grads]
+        sums = [g.sum() for g in flats]
+        if self._exact_grad:
+            for e in self._entries:
+                k = e[_GRAD_AT]
+                if k >= 0 and e[_LEAF] in self._exact_grad:  # two passes: g − mean first
+                    e[_GRAD_EXACT] = True
+                    flats[k] = torch.add(flats[k], sums[k], alpha=e[_LAYOUT].inv_n)
+        return sums, flats
 
     @torch.no_grad()
     def after_backward(self) -> None:
         """Gradient and weight norms and a weight snapshot; call after backward, before `optimizer.step()`.
 
-        One `_foreach_norm` call takes ‖g‖ and ‖w‖ of every parameter."""
+        One `_foreach_norm` call takes the activation-gradient norms and ‖g‖, ‖w‖ of every parameter."""
         if not self.active:
             return
+        sums, act_grads = self._grad_inputs()
         with_grad = [(n, p) for n, p in self.params if p.grad is not None]
         self._param_names = [n for n, _ in with_grad]
         self._with_grad = weights = [p for _, p in with_grad]
-        self._param_parts = list(torch._foreach_norm([p.grad for p in weights] + weights)) if weights else []
+        norms = list(torch._foreach_norm(act_grads + [p.grad for p in weights] + weights)) if act_grads or weights else []
+        self._grad_parts = sums + norms[:len(act_grads)]
+        self._param_parts = norms[len(act_grads):]
         if with_grad:  # the snapshot reuses its buffers
             shapes = [(w.shape, w.dtype, w.device) for w in weights]
             if shapes != self._snapshot_shapes:
@@ -341,7 +353,9 @@ class LayerStats:
             raise UserError("LayerStats.finish() called without start(): no step is being captured")
         if not keep_hooks:
             self._remove_hooks()
-        self._grad_parts = self._grad_sums + self._grad_norms
+        if self._grads:  # no after_backward: the activation gradients only
+            sums, act_grads = self._grad_inputs()
+            self._grad_parts = sums + list(torch._foreach_norm(act_grads))
         scalars = self._scalars + self._grad_parts
         if self._snapshot is not None:
             deltas = torch._foreach_sub_(self._snapshot, self._with_grad)  # w_before − w_after
