@@ -156,6 +156,7 @@ class LayerStats:
         self.params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
         self._layouts: dict[tuple[int, torch.Size, torch.device], _Layout] = {}
         self._last_layout: list[_Layout | None] = [None] * len(self.leaves)
+        self._unit_layouts: dict[tuple[int, ...], tuple[np.ndarray, np.ndarray, list[int]]] = {}
         # leaves whose last capture had |mean| > ONE_PASS_MAX_RATIO·std (or none yet): two-pass M2
         self._exact_act: set[int] = set(range(len(self.leaves)))
         self._exact_grad: set[int] = set(range(len(self.leaves)))
@@ -274,13 +275,13 @@ class LayerStats:
         else:
             scalars += (total, flat.dot(flat))
         if kind == "relu":
-            # the maximum of each unit over examples and positions (two steps: one strided reduction over
-            # dims (0, 2) is far slower): the host counts the dead units and takes hi — no pass over y
+            # the maximum over the examples of each unit and position (one strided reduction over dims
+            # (0, 2) would be far slower); the host reduces over positions, counts the dead units and
+            # takes hi — no second pass over y
             n, c, p = layout.units
             scalars.append(flat.amin())
             entry[_UNITS] = len(self._units)
-            per_position = flat.view(n, c * p).amax(0)
-            self._units.append(per_position.view(c, p).amax(1) if p > 1 else per_position)
+            self._units.append(flat.view(n, c * p).amax(0))  # per unit and position; the host takes the rest
         else:
             scalars += torch.aminmax(flat)
             if kind is not None:
@@ -367,63 +368,50 @@ class LayerStats:
             values = to_host(flat.to(device))
         else:
             values = np.zeros(0, dtype=np.float32)
-        record = {"step": self._step, "phase": self._phase, "layers": self._unpack_layers(values),
-                  "params": self._unpack_params(values)}
+        head = values[:len(self._scalars) + len(self._grad_parts) + 3 * len(self._param_names)].astype(np.float64).tolist()
+        record = {"step": self._step, "phase": self._phase, "layers": self._unpack_layers(values, head),
+                  "params": self._unpack_params(head)}
         self._reset()
         return record
 
-    def _unpack_params(self, values: np.ndarray) -> list[dict[str, Any]]:
+    def _unpack_params(self, head: list[float]) -> list[dict[str, Any]]:
         n_params = len(self._param_names)
-        if not n_params:
-            return []
         at = len(self._scalars) + len(self._grad_parts)
-        v = values[at:at + 3 * n_params].astype(np.float64).tolist()
         out = []
         for k, name in enumerate(self._param_names):
-            grad_norm, weight_norm, delta = v[k], v[n_params + k], v[2 * n_params + k]
+            grad_norm, weight_norm, delta = head[at + k], head[at + n_params + k], head[at + 2 * n_params + k]
             out.append({"name": name, "grad_norm": grad_norm, "delta_norm": delta, "weight_norm": weight_norm,
                         "update_ratio": delta / max(weight_norm, _TINY)})
         return out
 
-    def _unpack_layers(self, values: np.ndarray) -> list[dict[str, Any]]:
+    def _unit_numbers(self, per_position: np.ndarray) -> tuple[list[int], list[float], list[int]]:
+        """Dead-unit counts, maxima and unit counts of the ReLU-family layers, from their per-position
+        maxima back to back (layer by layer, C units × P positions each): three numpy calls in all."""
+        shapes = tuple(u.numel() for u in self._units)
+        layout = self._unit_layouts.get(shapes)
+        if layout is None:
+            units = [e[_LAYOUT].units for e in self._entries if e[_UNITS] >= 0]
+            unit_starts = np.cumsum([0] + [p for _, c, p in units for _ in range(c)])[:-1]
+            layer_starts = np.cumsum([0] + [c for _, c, _ in units])[:-1]
+            layout = self._unit_layouts[shapes] = (unit_starts, layer_starts, [c for _, c, _ in units])
+        unit_starts, layer_starts, counts = layout
+        unit_max = np.maximum.reduceat(per_position, unit_starts)
+        dead = np.add.reduceat(unit_max <= 0, layer_starts, dtype=np.int64).tolist()
+        return dead, np.maximum.reduceat(unit_max, layer_starts).astype(np.float64).tolist(), counts
+
+    def _unpack_layers(self, values: np.ndarray, head: list[float]) -> list[dict[str, Any]]:
         """Host side: the transferred numbers → the documented per-layer fields."""
         n_scalars, n_grads = len(self._scalars), len(self._grad_parts)
-        scalars = values[:n_scalars].astype(np.float64).tolist()
-        grads = values[n_scalars:n_scalars + n_grads].astype(np.float64).tolist()
+        half = n_grads // 2
         at = n_scalars + n_grads + 3 * len(self._param_names)
         entries = self._entries
+        kinds = self._leaf_kinds
+        n_units = sum(u.numel() for u in self._units)
+        dead, unit_hi, unit_counts = self._unit_numbers(values[at:at + n_units]) if n_units else ([], [], [])
+        at += n_units
         reduced = [e for e in entries if e[_DUP] < 0]
-        # the ReLU family: unit maxima of all such layers back to back → dead counts and maxima at once
-        unit_sizes = [u.numel() for u in self._units]
-        dead: list[int] = []
-        unit_hi: list[float] = []
-        if unit_sizes:
-            units = values[at:at + sum(unit_sizes)]
-            starts = np.cumsum([0] + unit_sizes[:-1])
-            dead = np.add.reduceat((units <= 0).astype(np.int64), starts).tolist()
-            unit_hi = np.maximum.reduceat(units, starts).astype(np.float64).tolist()
-            at += sum(unit_sizes)
-        fields: list[dict[str, Any]] = []
-        lo, hi = [], []
-        for e in reduced:
-            leaf, layout, first = e[_LEAF], e[_LAYOUT], e[_AT]
-            kind = self._leaf_kinds[leaf]
-            n = layout.n
-            total, q = scalars[first], scalars[first + 1]
-            m2 = q if e[_EXACT] else q - total * total / n
-            rec: dict[str, Any] = {"mean": total / n, "std": _std(m2, n), "lo": scalars[first + 2]}
-            if kind == "relu":
-                u = e[_UNITS]
-                rec["hi"] = unit_hi[u]
-                rec["dead_frac"] = dead[u] / unit_sizes[u]
-            else:
-                rec["hi"] = scalars[first + 3]
-                if kind is not None:
-                    rec["saturated_frac"] = scalars[first + 4] / n
-            _choose_pass(self._exact_act, leaf, rec["mean"], rec["std"])
-            fields.append(rec)
-            lo.append(rec["lo"])
-            hi.append(rec["hi"])
+        lo = [head[e[_AT] + 2] for e in reduced]
+        hi = [unit_hi[e[_UNITS]] if e[_UNITS] >= 0 else head[e[_AT] + 3] for e in reduced]
         widths = {e[_LAYOUT].width for e in reduced}
         sizes = [e[_LAYOUT].count for e in reduced]
         if len(widths) == 1:  # one matrix of padded rows
@@ -433,25 +421,40 @@ class LayerStats:
             width = None
             samples = values[at:at + sum(sizes)]
         counts = S.histograms_host(samples, sizes, np.array(lo), np.array(hi), self.bins, width).tolist()
+        exact_act, exact_grad, ratio = self._exact_act, self._exact_grad, ONE_PASS_MAX_RATIO
         layers = []
         for e in entries:
-            leaf = e[_LEAF]
+            leaf, layout = e[_LEAF], e[_LAYOUT]
             name, module = self.leaves[leaf]
-            n = e[_LAYOUT].n
+            kind = kinds[leaf]
+            n = layout.n
             src = entries[e[_DUP]] if e[_DUP] >= 0 else e
-            row = src[_ROW]
-            rec = {"name": name, "type": type(module).__name__, "kind": self._leaf_kinds[leaf], "numel": n}
+            row, first = src[_ROW], src[_AT]
+            total = head[first]
+            m2 = head[first + 1] if src[_EXACT] else head[first + 1] - total * total / n
+            mean, std = total / n, _std(m2, n)
+            rec: dict[str, Any] = {"name": name, "type": type(module).__name__, "kind": kind, "numel": n,
+                                   "mean": mean, "std": std, "lo": lo[row], "hi": hi[row]}
             if e[_DUP] < 0:
-                rec.update(fields[row])
-            else:  # a view of an earlier output: its activation numbers
-                f = fields[row]
-                rec.update(mean=f["mean"], std=f["std"], lo=f["lo"], hi=f["hi"])
+                if kind == "relu":
+                    u = e[_UNITS]
+                    rec["dead_frac"] = dead[u] / unit_counts[u]
+                elif kind is not None:
+                    rec["saturated_frac"] = head[first + 4] / n
+                if std == std and abs(mean) <= ratio * std:  # one pass is precise enough next time
+                    exact_act.discard(leaf)
+                else:
+                    exact_act.add(leaf)
             rec["hist"] = counts[row]
-            if e[_GRAD_AT] >= 0:
-                total, norm = grads[e[_GRAD_AT]], grads[e[_GRAD_AT] + n_grads // 2]
+            g = e[_GRAD_AT]
+            if g >= 0:
+                total, norm = head[n_scalars + g], head[n_scalars + half + g]
                 m2 = norm * norm if e[_GRAD_EXACT] else norm * norm - total * total / n
-                rec["grad_mean"], rec["grad_std"] = total / n, _std(m2, n)
-                _choose_pass(self._exact_grad, leaf, rec["grad_mean"], rec["grad_std"])
+                rec["grad_mean"], rec["grad_std"] = gm, gs = total / n, _std(m2, n)
+                if gs == gs and abs(gm) <= ratio * gs:
+                    exact_grad.discard(leaf)
+                else:
+                    exact_grad.add(leaf)
             layers.append(rec)
         return layers
 
@@ -465,6 +468,7 @@ class LayerStats:
         self.cancel()
         self._layouts.clear()
         self._last_layout = [None] * len(self.leaves)
+        self._unit_layouts.clear()
         self._snapshot_buffers = []
         self._snapshot_shapes = []
 
@@ -475,18 +479,11 @@ class LayerStats:
         self.close()
 
 
-ONE_PASS_MAX_RATIO = 3.0  # one-pass Σy² − (Σy)²/n while |mean| ≤ 3·std: std error ≲ 2e-6 relative
-
-
-def _choose_pass(exact: set[int], leaf: int, mean: float, std: float) -> None:
-    """Two-pass M2 next time for `leaf` when |mean| > ONE_PASS_MAX_RATIO·std (or NaN), else one-pass.
-
-    One-pass float32 M2 = Σy² − (Σy)²/n loses about ε·(mean/std)² of its value to cancellation
-    (measured: ≤ 2.7e-6 relative at mean/std = 3, 2e-4 at 30); two passes cost two more reads."""
-    if std == std and abs(mean) <= ONE_PASS_MAX_RATIO * std:
-        exact.discard(leaf)
-    else:
-        exact.add(leaf)
+# Two-pass M2 next time for a layer whose last capture had |mean| > ONE_PASS_MAX_RATIO·std (or a
+# NaN), one pass otherwise: a float32 Σy² − (Σy)²/n loses about ε·(mean/std)² of its value to
+# cancellation (measured: ≤ 2.7e-6 relative at mean/std = 3, 2e-4 at 30); two passes cost two
+# more reads of the output.
+ONE_PASS_MAX_RATIO = 3.0
 
 
 def _std(m2: float, n: int) -> float:
