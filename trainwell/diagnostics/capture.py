@@ -34,7 +34,7 @@ How it measures, and what it costs:
 
 What it costs (`python bench/bench_stats_overhead.py`, MNIST-1D paper CNN, 1 CPU thread): about
 1–1.5 ms per sampled step on a 2.4 ms step — ~50 small ops and the host-side record, run "cold"
-between training steps — so about +6.5 % sampled every 10 steps and +46 % every step.
+between training steps — so about +6.5 % sampled every 10 steps and +45 % every step.
 
 Record (JSON-serialisable; `layers` in forward order, `params` in `named_parameters` order):
 
