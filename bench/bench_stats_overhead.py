@@ -65,20 +65,16 @@ def load_data(device: torch.device) -> tuple[torch.Tensor, torch.Tensor, str]:
 
 
 def state_for(model: nn.Module, opt: torch.optim.Optimizer, device: torch.device) -> SimpleNamespace:
-    """A TrainState stand-in whose `emit` counts records and keeps the last one per stream.
-
-    Not all of them: the hand loops run for the whole benchmark, and thousands of kept records
-    would make every garbage collection slower — in whichever variant it happens to run."""
+    """A TrainState stand-in whose `emit` counts records instead of keeping them: the hand loops
+    run for the whole benchmark, and thousands of kept records would make every garbage
+    collection slower — in whichever variant it happens to run."""
     counts: dict[str, int] = {}
-    last: dict[str, dict] = {}
 
     def emit(stream: str, record: dict) -> None:
         counts[stream] = counts.get(stream, 0) + 1
-        last[stream] = record
 
     return SimpleNamespace(model=model, optimizer=opt, step=0, epoch=0, total_steps=0, loss=None, lr=1e-2,
-                           device=device, run_dir=None, stop=False, stop_reason="", counts=counts, last=last,
-                           emit=emit)
+                           device=device, run_dir=None, stop=False, stop_reason="", counts=counts, emit=emit)
 
 
 def run(model, opt, cb, state, x, y, steps, batch, device) -> tuple[float, float]:

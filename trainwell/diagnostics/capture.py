@@ -94,7 +94,7 @@ def leaf_modules(model: nn.Module) -> list[tuple[str, nn.Module]]:
 class _Layout:
     """What one leaf's reductions need to know about an output shape (cached per leaf and shape)."""
 
-    __slots__ = ("shape", "device", "n", "units", "count", "stride", "inv_n", "index", "width")
+    __slots__ = ("shape", "device", "n", "units", "count", "inv_n", "index", "width")
 
     def __init__(self, shape: torch.Size, kind: str | None, hist_samples: int | None, device: torch.device):
         self.shape, self.device = shape, device
@@ -102,12 +102,12 @@ class _Layout:
         self.inv_n = -1.0 / n
         self.units = S.unit_shape(shape) if kind == "relu" else None
         per_example = n // shape[0] if len(shape) > 1 and shape[0] else n
-        self.count, self.stride = S.sample_stride(n, hist_samples, per_example)
+        self.count, stride = S.sample_stride(n, hist_samples, per_example)
         # the sample as an index: one `torch.take` copies it (a strided view would need a clone too);
         # padded (with element 0) to hist_samples so that all layers' samples form one matrix
         self.width = self.count if hist_samples is None else max(hist_samples, self.count)
         index = torch.zeros(self.width, dtype=torch.long)
-        index[: self.count] = torch.arange(0, self.count * self.stride, self.stride)
+        index[: self.count] = torch.arange(0, self.count * stride, stride)
         self.index = index.to(device)
 
 
@@ -362,10 +362,11 @@ class LayerStats:
             deltas = torch._foreach_sub_(self._snapshot, self._with_grad)  # w_before − w_after
             scalars += self._param_parts + list(torch._foreach_norm(deltas))
         if scalars:
-            device = scalars[0].device
-            head = torch.stack([t if t.dtype == torch.float32 else t.float() for t in scalars])
+            device = scalars[0].device  # a model split over devices: everything joins the first one
+            head = torch.stack([t if t.dtype == torch.float32 and t.device == device else t.to(device, torch.float32)
+                                for t in scalars])
             flat = torch.cat([head, *self._units, *self._samples]) if self._samples else head
-            values = to_host(flat.to(device))
+            values = to_host(flat)
         else:
             values = np.zeros(0, dtype=np.float32)
         head = values[:len(self._scalars) + len(self._grad_parts) + 3 * len(self._param_names)].astype(np.float64).tolist()
@@ -401,9 +402,8 @@ class LayerStats:
 
     def _unpack_layers(self, values: np.ndarray, head: list[float]) -> list[dict[str, Any]]:
         """Host side: the transferred numbers → the documented per-layer fields."""
-        n_scalars, n_grads = len(self._scalars), len(self._grad_parts)
-        half = n_grads // 2
-        at = n_scalars + n_grads + 3 * len(self._param_names)
+        n_scalars, half = len(self._scalars), len(self._grad_parts) // 2
+        at = len(head)  # the scalars, gradient and parameter numbers come first
         entries = self._entries
         kinds = self._leaf_kinds
         n_units = sum(u.numel() for u in self._units)
@@ -421,7 +421,7 @@ class LayerStats:
             width = None
             samples = values[at:at + sum(sizes)]
         counts = S.histograms_host(samples, sizes, np.array(lo), np.array(hi), self.bins, width).tolist()
-        exact_act, exact_grad, ratio = self._exact_act, self._exact_grad, ONE_PASS_MAX_RATIO
+        exact_act, exact_grad = self._exact_act, self._exact_grad
         layers = []
         for e in entries:
             leaf, layout = e[_LEAF], e[_LAYOUT]
@@ -431,8 +431,7 @@ class LayerStats:
             src = entries[e[_DUP]] if e[_DUP] >= 0 else e
             row, first = src[_ROW], src[_AT]
             total = head[first]
-            m2 = head[first + 1] if src[_EXACT] else head[first + 1] - total * total / n
-            mean, std = total / n, _std(m2, n)
+            mean, std = total / n, _std(_m2(total, head[first + 1], n, src[_EXACT]), n)
             rec: dict[str, Any] = {"name": name, "type": type(module).__name__, "kind": kind, "numel": n,
                                    "mean": mean, "std": std, "lo": lo[row], "hi": hi[row]}
             if e[_DUP] < 0:
@@ -441,20 +440,14 @@ class LayerStats:
                     rec["dead_frac"] = dead[u] / unit_counts[u]
                 elif kind is not None:
                     rec["saturated_frac"] = head[first + 4] / n
-                if std == std and abs(mean) <= ratio * std:  # one pass is precise enough next time
-                    exact_act.discard(leaf)
-                else:
-                    exact_act.add(leaf)
+                _choose_pass(exact_act, leaf, mean, std)
             rec["hist"] = counts[row]
             g = e[_GRAD_AT]
             if g >= 0:
                 total, norm = head[n_scalars + g], head[n_scalars + half + g]
-                m2 = norm * norm if e[_GRAD_EXACT] else norm * norm - total * total / n
-                rec["grad_mean"], rec["grad_std"] = gm, gs = total / n, _std(m2, n)
-                if gs == gs and abs(gm) <= ratio * gs:
-                    exact_grad.discard(leaf)
-                else:
-                    exact_grad.add(leaf)
+                rec["grad_mean"] = gm = total / n
+                rec["grad_std"] = gs = _std(_m2(total, norm * norm, n, e[_GRAD_EXACT]), n)
+                _choose_pass(exact_grad, leaf, gm, gs)
             layers.append(rec)
         return layers
 
@@ -479,11 +472,23 @@ class LayerStats:
         self.close()
 
 
-# Two-pass M2 next time for a layer whose last capture had |mean| > ONE_PASS_MAX_RATIO·std (or a
-# NaN), one pass otherwise: a float32 Σy² − (Σy)²/n loses about ε·(mean/std)² of its value to
-# cancellation (measured: ≤ 2.7e-6 relative at mean/std = 3, 2e-4 at 30); two passes cost two
-# more reads of the output.
 ONE_PASS_MAX_RATIO = 3.0
+
+
+def _choose_pass(exact: set[int], leaf: int, mean: float, std: float) -> None:
+    """Two-pass M2 next time for `leaf` when |mean| > ONE_PASS_MAX_RATIO·std (or NaN), else one pass.
+
+    A float32 Σy² − (Σy)²/n loses about ε·(mean/std)² of its value to cancellation (measured:
+    ≤ 2.7e-6 relative at mean/std = 3, 2e-4 at 30); two passes cost two more reads of the output."""
+    if std == std and abs(mean) <= ONE_PASS_MAX_RATIO * std:
+        exact.discard(leaf)
+    else:
+        exact.add(leaf)
+
+
+def _m2(total: float, q: float, n: int, two_pass: bool) -> float:
+    """M2 = Σ(y − mean)²: q itself after two passes, Σy² − (Σy)²/n (float64) after one."""
+    return q if two_pass else q - total * total / n
 
 
 def _std(m2: float, n: int) -> float:

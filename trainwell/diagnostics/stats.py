@@ -33,6 +33,7 @@ Example:
 """
 from __future__ import annotations
 
+import contextlib
 import math
 
 import numpy as np
@@ -245,11 +246,9 @@ def update_ratios(before: list[torch.Tensor], after: list[torch.Tensor]) -> torc
 
 # --------------------------------------------------------------------------- the recorder's path
 #
-# `LayerStats` keeps each layer output of a captured step and reduces all of them together once
-# the forward pass is over, with as few tensor ops as possible — inside a training step every op
-# costs several µs of dispatch whatever its size, so ops over lists (`torch._foreach_*`) and
-# views (a strided histogram sample costs no op) beat per-layer work. The results travel to the
-# host in one transfer; histograms and dead-unit counts are finished there with numpy.
+# `LayerStats` reduces each layer output in its forward hook with a few ops whose small results
+# stay on the device (see `trainwell.diagnostics.capture`); after its one transfer per sampled step
+# these helpers finish the histograms on the host, all layers at once.
 
 
 def unit_shape(shape: tuple[int, ...]) -> tuple[int, int, int]:
@@ -319,13 +318,11 @@ def histograms_host(samples: np.ndarray, sizes: list[int], lo: np.ndarray, hi: n
     # bins/(hi − lo) in float64, capped so that it stays a finite float32 (a constant row: all in bin 0)
     spread = np.maximum(hi.astype(np.float32) - lo32, np.finfo(np.float32).tiny).astype(np.float64)
     scale = np.minimum(bins / spread, 1e30).astype(np.float32)
-    if np.isfinite(lo32).all() and np.isfinite(hi).all():  # then every sample is finite: no warning to silence
+    # finite lo and hi mean every sample is finite: no warning to silence (and errstate is not free)
+    finite = np.isfinite(lo32).all() and np.isfinite(hi).all()
+    with contextlib.nullcontext() if finite else np.errstate(invalid="ignore", over="ignore"):
         z = samples.reshape(rows, width) - lo32[:, None]
         z *= scale[:, None]
-    else:
-        with np.errstate(invalid="ignore", over="ignore"):
-            z = samples.reshape(rows, width) - lo32[:, None]
-            z *= scale[:, None]
     np.fmax(z, 0, out=z)  # fmax/fmin ignore NaN: NaN → 0 (the first bin), ±inf → the end bins
     np.fmin(z, bins - 1, out=z)
     slot = z.astype(np.int64)
