@@ -12,7 +12,18 @@ from torch import nn
 from trainwell.diagnostics import capture
 from trainwell.diagnostics.callback import StatsCallback
 from trainwell.diagnostics.capture import LayerStats
+from trainwell.diagnostics.native import stats_kernels, why_unavailable
 from trainwell.diagnostics.stats import activation_kind, activation_summary, dead_fraction
+
+
+@pytest.fixture(params=["native", "torch"])
+def backend(request):
+    """Every recorder test runs on both paths: the C kernels (a model on the CPU) and the torch ops
+    (what a GPU model uses). test_native_stats.py checks that the kernels build wherever a C
+    compiler exists."""
+    if request.param == "native" and stats_kernels() is None:
+        pytest.skip(f"native statistics kernels unavailable: {why_unavailable()}")
+    return request.param
 
 
 def tiny_net() -> nn.Sequential:
@@ -44,8 +55,8 @@ def reference(net, x, y):
     return outs
 
 
-def captured_step(net, x, y, opt=None, step=0, stats=None):
-    stats = stats or LayerStats(net, every=1, bins=12)
+def captured_step(net, x, y, opt=None, step=0, stats=None, backend="auto"):
+    stats = stats or LayerStats(net, every=1, bins=12, backend=backend)
     stats.start(step)
     loss = nn.functional.cross_entropy(net(x), y)
     if opt is not None:
@@ -57,9 +68,9 @@ def captured_step(net, x, y, opt=None, step=0, stats=None):
     return stats.finish()
 
 
-def test_activation_stats_match_numpy_float64():
+def test_activation_stats_match_numpy_float64(backend):
     net, (x, y) = tiny_net(), batch()
-    record = captured_step(net, x, y)
+    record = captured_step(net, x, y, backend=backend)
     outs = reference(net, x, y)
     assert [layer["name"] for layer in record["layers"]] == [str(i) for i in range(6)]
     assert [layer["kind"] for layer in record["layers"]] == [None, "relu", None, "tanh", None, "sigmoid"]
@@ -103,11 +114,11 @@ def test_histogram_hand_table():
     assert v[4:] == [1.0, 1.0, 2.0, 2.0]  # [-1,-.5) [-.5,0) [0,.5) [.5,1]
 
 
-def test_update_ratio_equals_hand_computed_sgd_step():
+def test_update_ratio_equals_hand_computed_sgd_step(backend):
     net, (x, y) = tiny_net(), batch()
     before = [p.detach().clone() for p in net.parameters()]
     opt = torch.optim.SGD(net.parameters(), lr=0.05)
-    record = captured_step(net, x, y, opt)
+    record = captured_step(net, x, y, opt, backend=backend)
     names = [n for n, _ in net.named_parameters()]
     assert [p["name"] for p in record["params"]] == names
     for rec, w0, p in zip(record["params"], before, net.parameters()):
@@ -123,9 +134,9 @@ def _hook_count(model):
     return sum(len(m._forward_hooks) + len(m._forward_pre_hooks) + len(m._backward_hooks) for m in model.modules())
 
 
-def test_hooks_only_during_capture_and_none_after_close():
+def test_hooks_only_during_capture_and_none_after_close(backend):
     net, (x, _) = tiny_net(), batch()
-    stats = LayerStats(net, every=1)
+    stats = LayerStats(net, every=1, backend=backend)
     assert _hook_count(net) == 0
     stats.start(0)
     assert _hook_count(net) == 6  # one per leaf module, parameter-less ones included
@@ -167,7 +178,7 @@ def fake_state(model, opt):
                            emit=lambda stream, rec: records.setdefault(stream, []).append(rec))
 
 
-def test_callback_records_only_sampled_steps_with_one_transfer_each(monkeypatch):
+def test_callback_records_only_sampled_steps_with_one_transfer_each(monkeypatch, backend):
     net = tiny_net()
     opt = torch.optim.SGD(net.parameters(), lr=0.01)
     state = fake_state(net, opt)
@@ -190,30 +201,33 @@ def test_callback_records_only_sampled_steps_with_one_transfer_each(monkeypatch)
     monkeypatch.setattr(capture, "to_host", spy)
     for name in ("item", "tolist", "cpu", "numpy"):
         monkeypatch.setattr(torch.Tensor, name, counting(name))
-    cb = StatsCallback(every=4, bins=8)
+    cb = StatsCallback(every=4, bins=8, backend=backend)
     batches = [batch(16, seed=s) for s in range(3)]
     _loop(net, cb, 10, batches, opt, state)
     steps = [r["step"] for r in state.records["stats"]]
     monkeypatch.undo()
     assert steps == [0, 4, 8]
-    assert calls["to_host"] == len(steps)
-    # to_host is flat.cpu().numpy(): one copy per sampled step, and no other read-back anywhere
-    assert calls["cpu"] == calls["numpy"] == len(steps) and calls["item"] == calls["tolist"] == 0
+    if backend == "torch":
+        assert calls["to_host"] == len(steps)
+        # to_host is flat.cpu().numpy(): one copy per sampled step, and no other read-back anywhere
+        assert calls["cpu"] == calls["numpy"] == len(steps) and calls["item"] == calls["tolist"] == 0
+    else:  # the C kernels write every number into host memory: no read-back of a tensor at all
+        assert calls == {"to_host": 0, "item": 0, "tolist": 0, "cpu": 0, "numpy": 0}
     assert _hook_count(net) == 0
 
 
-def test_sample_next_forces_an_unscheduled_step():
+def test_sample_next_forces_an_unscheduled_step(backend):
     net = tiny_net()
     opt = torch.optim.SGD(net.parameters(), lr=0.01)
     state = fake_state(net, opt)
-    stats = LayerStats(net, every=5)
+    stats = LayerStats(net, every=5, backend=backend)
     assert [s for s in range(12) if stats.should_sample(s)] == [0, 5, 10]
     stats.sample_next()
     assert stats.should_sample(3)
     stats.start(3)
     stats.cancel()
     assert not stats.should_sample(3)
-    cb = StatsCallback(every=5)
+    cb = StatsCallback(every=5, backend=backend)
     batches = [batch(16)]
     cb.on_fit_start(state)
     for i in range(7):  # drive step by step to call sample_next() at step 2
@@ -236,22 +250,22 @@ def _loop_one(model, cb, xy, opt, state):
     cb.on_batch_end(state)
 
 
-def test_eval_batches_are_ignored_unless_asked():
+def test_eval_batches_are_ignored_unless_asked(backend):
     net = tiny_net()
     opt = torch.optim.SGD(net.parameters(), lr=0.01)
     batches = [batch(16)]
     state = fake_state(net, opt)
-    _loop(net, StatsCallback(every=2), 4, batches, opt, state, evaluate_every=2)
+    _loop(net, StatsCallback(every=2, backend=backend), 4, batches, opt, state, evaluate_every=2)
     assert [(r["step"], r["phase"]) for r in state.records["stats"]] == [(0, "train"), (2, "train")]
     state = fake_state(net, opt)
-    _loop(net, StatsCallback(every=2, include_eval=True), 4, batches, opt, state, evaluate_every=2)
+    _loop(net, StatsCallback(every=2, include_eval=True, backend=backend), 4, batches, opt, state, evaluate_every=2)
     got = [(r["step"], r["phase"]) for r in state.records["stats"]]
     assert got == [(0, "train"), (2, "eval"), (2, "train"), (4, "eval")]
     eval_rec = state.records["stats"][1]
     assert len(eval_rec["layers"]) == 6 and "grad_mean" not in eval_rec["layers"][0]
     assert _hook_count(net) == 0
     # the recorder alone: an eval-mode forward during a capture is skipped by default
-    stats = LayerStats(net)
+    stats = LayerStats(net, backend=backend)
     stats.start(0)
     net.eval()
     net(batches[0][0])
@@ -259,7 +273,7 @@ def test_eval_batches_are_ignored_unless_asked():
     assert stats.finish()["layers"] == []
 
 
-def test_stats_under_autocast_are_float32_of_low_precision_outputs():
+def test_stats_under_autocast_are_float32_of_low_precision_outputs(backend):
     torch.manual_seed(0)
     net = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 4))
     x, y = torch.randn(32, 8), torch.randint(0, 4, (32,))
@@ -269,7 +283,7 @@ def test_stats_under_autocast_are_float32_of_low_precision_outputs():
         seen["out"] = out.detach().clone()
 
     handle = net[0].register_forward_hook(keep)
-    stats = LayerStats(net, every=1, bins=10)
+    stats = LayerStats(net, every=1, bins=10, backend=backend)
     stats.start(0)
     with torch.autocast("cpu", dtype=torch.bfloat16):
         loss = nn.functional.cross_entropy(net(x).float(), y)
@@ -287,10 +301,10 @@ def test_stats_under_autocast_are_float32_of_low_precision_outputs():
     assert all(np.isfinite(layer[k]) for k in ("grad_mean", "grad_std"))
 
 
-def test_histogram_subset_keeps_other_stats_exact():
+def test_histogram_subset_keeps_other_stats_exact(backend):
     net, (x, y) = tiny_net(), batch(256)
-    full = captured_step(net, x, y, stats=LayerStats(net, every=1, bins=12, hist_samples=None))
-    part = captured_step(net, x, y, stats=LayerStats(net, every=1, bins=12, hist_samples=300))
+    full = captured_step(net, x, y, stats=LayerStats(net, every=1, bins=12, hist_samples=None, backend=backend))
+    part = captured_step(net, x, y, stats=LayerStats(net, every=1, bins=12, hist_samples=300, backend=backend))
     for a, b in zip(full["layers"], part["layers"]):
         assert sum(a["hist"]) == a["numel"]
         assert sum(b["hist"]) == min(300, b["numel"])
@@ -304,27 +318,27 @@ def test_histogram_subset_keeps_other_stats_exact():
         assert abs(ca / big["numel"] - cb / 300) < 0.1
 
 
-def test_a_sampled_step_trains_exactly_like_an_unsampled_one():
+def test_a_sampled_step_trains_exactly_like_an_unsampled_one(backend):
     """Hooks never replace outputs or gradients: same losses and bit-identical weights."""
     torch.manual_seed(0)
     net = nn.Sequential(nn.Conv1d(1, 4, 3, stride=2), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 7, 3))
     twin = copy.deepcopy(net)
     opt, opt_twin = torch.optim.Adam(net.parameters(), lr=1e-2), torch.optim.Adam(twin.parameters(), lr=1e-2)
-    stats = LayerStats(net, every=1, bins=8)
+    stats = LayerStats(net, every=1, bins=8, backend=backend)
     g = torch.Generator().manual_seed(3)
     for step in range(4):
         x, y = torch.randn(16, 1, 15, generator=g), torch.randint(0, 3, (16,), generator=g)
         losses = []
-        for model, o, capture in ((net, opt, True), (twin, opt_twin, False)):
-            if capture:
+        for model, o, sampled in ((net, opt, True), (twin, opt_twin, False)):
+            if sampled:
                 stats.start(step)
             loss = nn.functional.cross_entropy(model(x), y)
             o.zero_grad()
             loss.backward()
-            if capture:
+            if sampled:
                 stats.after_backward()
             o.step()
-            if capture:
+            if sampled:
                 assert len(stats.finish()["layers"]) == 4
             losses.append(loss.item())
         assert losses[0] == losses[1]
@@ -332,7 +346,7 @@ def test_a_sampled_step_trains_exactly_like_an_unsampled_one():
         assert torch.equal(a, b)
 
 
-def test_conv_recorder_dead_channels_and_histogram_subset_of_unequal_layers():
+def test_conv_recorder_dead_channels_and_histogram_subset_of_unequal_layers(backend):
     """Recorder on N×C×L outputs: per-channel dead units, float64 references, subset histograms
     of layers larger and smaller than `hist_samples` binned together."""
     torch.manual_seed(0)
@@ -340,7 +354,7 @@ def test_conv_recorder_dead_channels_and_histogram_subset_of_unequal_layers():
     with torch.no_grad():
         net[0].bias[1] = -100.0  # channel 1 never fires
     x, y = torch.randn(12, 2, 20), torch.randint(0, 4, (12,))
-    record = captured_step(net, x, y, stats=LayerStats(net, every=1, bins=10, hist_samples=500))
+    record = captured_step(net, x, y, stats=LayerStats(net, every=1, bins=10, hist_samples=500, backend=backend))
     ref = copy.deepcopy(net).double()
     outs, h = [], x.double()
     for m in ref:
@@ -360,11 +374,11 @@ def test_conv_recorder_dead_channels_and_histogram_subset_of_unequal_layers():
     assert np.abs(np.array(record["layers"][3]["hist"]) - counts).sum() <= 2  # all 48 elements
 
 
-def test_an_in_place_activation_does_not_change_the_previous_layers_numbers():
+def test_an_in_place_activation_does_not_change_the_previous_layers_numbers(backend):
     torch.manual_seed(0)
     net = nn.Sequential(nn.Linear(3, 8), nn.ReLU(inplace=True), nn.Linear(8, 2))
     x, y = batch(32)
-    record = captured_step(net, x, y)
+    record = captured_step(net, x, y, backend=backend)
     pre = (x.double() @ net[0].weight.double().T + net[0].bias.double()).detach().numpy()
     layer = record["layers"][0]
     assert layer["lo"] == pytest.approx(pre.min(), rel=1e-6) and layer["lo"] < 0  # before the ReLU ran
@@ -372,23 +386,23 @@ def test_an_in_place_activation_does_not_change_the_previous_layers_numbers():
     assert record["layers"][1]["lo"] == 0.0
 
 
-def test_a_nan_layer_does_not_spoil_the_others():
+def test_a_nan_layer_does_not_spoil_the_others(backend):
     net, (x, y) = tiny_net(), batch()
-    clean = captured_step(net, x, y)
+    clean = captured_step(net, x, y, backend=backend)
     with torch.no_grad():
         net[4].weight[0, 0] = float("nan")  # layers 4, 5 become NaN; 0 … 3 unchanged in the forward
-    record = captured_step(net, x, y)
+    record = captured_step(net, x, y, backend=backend)
     for a, b in zip(clean["layers"][:4], record["layers"][:4]):
         assert all(a[k] == b[k] for k in ("mean", "std", "lo", "hi", "hist"))
     for layer in record["layers"][4:]:
         assert layer["mean"] != layer["mean"] and sum(layer["hist"]) == layer["numel"]
 
 
-def test_later_captures_one_pass_moments_stay_within_stated_tolerance():
+def test_later_captures_one_pass_moments_stay_within_stated_tolerance(backend):
     """After the first capture, layers whose |mean| ≤ 3·std use the one-pass Σy² − (Σy)²/n; the
     std still matches float64 within 1e-5 relative (the module states ≲ 3e-6)."""
     net, (x, y) = tiny_net(), batch(256)
-    stats = LayerStats(net, every=1, bins=12)
+    stats = LayerStats(net, every=1, bins=12, backend=backend)
     captured_step(net, x, y, stats=stats)  # first capture: two-pass everywhere
     one_pass = set(range(6)) - stats._exact_act
     assert one_pass, "the test data must exercise the one-pass path"
@@ -401,7 +415,7 @@ def test_later_captures_one_pass_moments_stay_within_stated_tolerance():
         assert layer["grad_std"] == pytest.approx(g.std(), rel=1e-4, abs=1e-8), i
 
 
-def test_a_layer_far_from_zero_mean_keeps_the_exact_two_pass_std():
+def test_a_layer_far_from_zero_mean_keeps_the_exact_two_pass_std(backend):
     """|mean| = 1e4·std: a one-pass float32 M2 would be noise; the recorder must keep two passes."""
     torch.manual_seed(0)
     net = nn.Sequential(nn.Linear(4, 8), nn.Linear(8, 3))
@@ -409,7 +423,7 @@ def test_a_layer_far_from_zero_mean_keeps_the_exact_two_pass_std():
         net[0].weight.mul_(1e-3)
         net[0].bias.fill_(50.0)  # outputs ≈ 50 ± 0.005
     x, y = torch.randn(128, 4), torch.randint(0, 3, (128,))
-    stats = LayerStats(net, every=1, bins=8)
+    stats = LayerStats(net, every=1, bins=8, backend=backend)
     for _ in range(3):
         record = captured_step(net, x, y, stats=stats)
     assert 0 in stats._exact_act  # still two-pass after three captures
@@ -430,13 +444,13 @@ def test_histogram_sample_stride_is_coprime_with_the_example_size():
     assert sample_stride(300, 1024, 30) == (300, 1)  # fewer elements than k: all of them
 
 
-def test_hooks_kept_between_consecutive_captures_are_inert_and_removed_at_the_end():
+def test_hooks_kept_between_consecutive_captures_are_inert_and_removed_at_the_end(backend):
     """every=1: the callback keeps the hooks from one captured step to the next (no re-registering);
     in between they record nothing (an evaluation forward here), and fit end removes them."""
     net = tiny_net()
     opt = torch.optim.SGD(net.parameters(), lr=0.01)
     state = fake_state(net, opt)
-    cb = StatsCallback(every=1, bins=8)
+    cb = StatsCallback(every=1, bins=8, backend=backend)
     cb.on_fit_start(state)
     xy = batch(16)
     _loop_one(net, cb, xy, opt, state)

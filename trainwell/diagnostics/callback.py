@@ -31,12 +31,14 @@ class StatsCallback(_Base):  # type: ignore[misc,valid-type]
 
     order = 50  # after callbacks that change the model/optimizer at batch start, before loggers
 
-    def __init__(self, every: int = 10, bins: int = 40, include_eval: bool = False, stream: str = "stats"):
+    def __init__(self, every: int = 10, bins: int = 40, include_eval: bool = False, stream: str = "stats",
+                 backend: str = "auto"):
         if every < 1:
             raise UserError(f"StatsCallback: every must be ≥ 1, found {every}")
         if bins < 1:
             raise UserError(f"StatsCallback: bins must be ≥ 1, found {bins}")
         self.every, self.bins, self.include_eval, self.stream = every, bins, include_eval, stream
+        self.backend = backend  # LayerStats' backend: "auto", "native" (C kernels) or "torch"
         self.recorder: LayerStats | None = None
         self._force_next = False
 
@@ -51,7 +53,8 @@ class StatsCallback(_Base):  # type: ignore[misc,valid-type]
         if self.recorder is None or self.recorder.model is not state.model:
             if self.recorder is not None:
                 self.recorder.close()
-            self.recorder = LayerStats(state.model, self.every, self.bins, include_eval=self.include_eval)
+            self.recorder = LayerStats(state.model, self.every, self.bins, include_eval=self.include_eval,
+                                       backend=self.backend)
             if self._force_next:
                 self.recorder.sample_next()
                 self._force_next = False

@@ -75,6 +75,8 @@ from torch import nn
 from torch.utils.hooks import RemovableHandle
 
 from trainwell.diagnostics import stats as S
+from trainwell.diagnostics.native import as_float32_contiguous, stats_kernels, why_unavailable
+from trainwell.diagnostics.native.kernels import KIND_CODES, addresses
 from trainwell.errors import UserError
 
 _TINY = torch.finfo(torch.float32).tiny
@@ -94,21 +96,32 @@ def leaf_modules(model: nn.Module) -> list[tuple[str, nn.Module]]:
 class _Layout:
     """What one leaf's reductions need to know about an output shape (cached per leaf and shape)."""
 
-    __slots__ = ("shape", "device", "n", "units", "count", "inv_n", "index", "width")
+    __slots__ = ("shape", "device", "n", "units", "count", "stride", "inv_n", "index", "width", "native_args",
+                 "host_sample", "scratch")
 
-    def __init__(self, shape: torch.Size, kind: str | None, hist_samples: int | None, device: torch.device):
+    def __init__(self, shape: torch.Size, kind: str | None, hist_samples: int | None, device: torch.device,
+                 native: bool):
         self.shape, self.device = shape, device
         self.n = n = math.prod(shape)
         self.inv_n = -1.0 / n
         self.units = S.unit_shape(shape) if kind == "relu" else None
         per_example = n // shape[0] if len(shape) > 1 and shape[0] else n
-        self.count, stride = S.sample_stride(n, hist_samples, per_example)
-        # the sample as an index: one `torch.take` copies it (a strided view would need a clone too);
-        # padded (with element 0) to hist_samples so that all layers' samples form one matrix
+        self.count, self.stride = S.sample_stride(n, hist_samples, per_example)
+        # padded to hist_samples so that all layers' samples form one matrix
         self.width = self.count if hist_samples is None else max(hist_samples, self.count)
-        index = torch.zeros(self.width, dtype=torch.long)
-        index[: self.count] = torch.arange(0, self.count * stride, stride)
-        self.index = index.to(device)
+        if native:  # the C kernel writes the sample into host memory of its own, reused every capture
+            examples, units, positions = S.unit_shape(shape)
+            self.host_sample = np.empty(self.width, dtype=np.float32)
+            self.scratch = np.empty(units * positions if kind == "relu" else 1, dtype=np.float32)
+            rows, cols = (examples, units * positions) if kind == "relu" else (1, n)
+            self.native_args = (rows, cols, KIND_CODES[kind], units, self.scratch.ctypes.data, self.stride,
+                                self.count, self.width, self.host_sample.ctypes.data)
+            self.index = None
+        else:  # the sample as an index: one `torch.take` copies it (a strided view would need a clone too)
+            self.host_sample = self.scratch = self.native_args = None
+            index = torch.zeros(self.width, dtype=torch.long)
+            index[: self.count] = torch.arange(0, self.count * self.stride, self.stride)
+            self.index = index.to(device)
 
 
 # the fields of one captured output (a list: cheaper to build than an object in a hot hook)
@@ -126,6 +139,8 @@ class LayerStats:
         hist_samples: histogram a fixed systematic sample of at most this many elements per layer
             (None: all of them). Mean, std, range, dead and saturated fractions always use every
             element; the sample only shapes the histogram, whose counts then sum to its size.
+        backend: "auto" (the C kernels for a model on the CPU when they can be built, else torch
+            ops), "native" (the C kernels; an error if they cannot be built) or "torch".
     """
 
     def __init__(
@@ -135,6 +150,7 @@ class LayerStats:
         bins: int = 40,
         include_eval: bool = False,
         hist_samples: int | None = 1024,
+        backend: str = "auto",
     ):
         if not isinstance(model, nn.Module):
             raise UserError(f"LayerStats: expected an nn.Module, found {type(model).__name__}")
@@ -144,6 +160,13 @@ class LayerStats:
             raise UserError(f"LayerStats: bins must be ≥ 1, found {bins}")
         if hist_samples is not None and hist_samples < 1:
             raise UserError(f"LayerStats: hist_samples must be ≥ 1 or None, found {hist_samples}")
+        if backend not in BACKENDS:
+            raise UserError(f"LayerStats: backend must be one of {', '.join(BACKENDS)}, found {backend!r}")
+        self.kernels = None if backend == "torch" else stats_kernels()
+        if backend == "native" and self.kernels is None:
+            raise UserError(f"LayerStats: the native statistics kernels are not available ({why_unavailable()}); "
+                            "use backend='auto' or 'torch'")
+        self.backend = backend
         self.model = model
         self.every = int(every)
         self.bins = int(bins)
@@ -152,19 +175,26 @@ class LayerStats:
         self.leaves = leaf_modules(model)
         self.kinds = {id(m): S.activation_kind(m) for _, m in self.leaves}
         self._leaf_kinds = [self.kinds[id(m)] for _, m in self.leaves]
-        self._hooks = [partial(self._forward_hook, i) for i in range(len(self.leaves))]
+        self._hooks = [_ForwardHook(self, i) for i in range(len(self.leaves))]
         self.params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
-        self._layouts: dict[tuple[int, torch.Size, torch.device], _Layout] = {}
+        self._layouts: dict[tuple[int, torch.Size, torch.device, bool], _Layout] = {}
         self._last_layout: list[_Layout | None] = [None] * len(self.leaves)
         self._unit_layouts: dict[tuple[int, ...], tuple[np.ndarray, np.ndarray, list[int]]] = {}
-        # leaves whose last capture had |mean| > ONE_PASS_MAX_RATIO·std (or none yet): two-pass M2
+        # torch path: leaves whose last capture had |mean| > ONE_PASS_MAX_RATIO·std (or none yet): two-pass M2
         self._exact_act: set[int] = set(range(len(self.leaves)))
         self._exact_grad: set[int] = set(range(len(self.leaves)))
+        # native path: one row [Σy, M2, min, max, count] per reduced output, written by the C kernel
+        self._act_host = np.empty((max(len(self.leaves), 1), 5))
+        self._act_base = self._act_host.ctypes.data
+        self._grad_host = np.empty((max(len(self.leaves), 1), 2))  # native path: [Σg, M2] per gradient
+        self._grad_base = self._grad_host.ctypes.data
         self._snapshot_buffers: list[torch.Tensor] = []
-        self._snapshot_shapes: list[torch.Size] = []
+        self._snapshot_shapes: list[Any] = []
+        self._plan: _ParamPlan | None = None
         self._forced = False
         self._handles: list[RemovableHandle] = []
         self._generation = 0
+        self._native = False
         self._reset()
 
     # ------------------------------------------------------------------ sampling
@@ -186,21 +216,29 @@ class LayerStats:
         """Label of the capture in progress ("train" or "eval")."""
         return self._phase
 
+    @property
+    def native(self) -> bool:
+        """True while the capture in progress uses the C kernels (a model on the CPU)."""
+        return self._native
+
     # ------------------------------------------------------------------ capture
     def _reset(self) -> None:
         self._step: int | None = None
         self._phase = "train"
         self._entries: list[list[Any]] = []  # one per captured output, fields _LEAF … _GRAD_EXACT
-        self._scalars: list[torch.Tensor] = []  # per reduced output: Σy, M2 or Σy², min, max[, saturated]
-        self._units: list[torch.Tensor] = []  # per-unit maxima of the ReLU family
-        self._samples: list[torch.Tensor] = []  # histogram samples
-        self._grads: list[torch.Tensor] = []  # activation gradients until the end of backward
-        self._grad_parts: list[torch.Tensor] = []  # Σg of every gradient, then √M2 or ‖g‖ of every one
+        self._reduced = 0  # outputs reduced so far (a row each)
+        self._scalars: list[torch.Tensor] = []  # torch path, per reduced output: Σy, M2 or Σy², min, max[, saturated]
+        self._units: list[torch.Tensor] = []  # torch path: per-unit maxima of the ReLU family
+        self._samples: list[torch.Tensor] = []  # torch path: histogram samples
+        self._grads: list[torch.Tensor] = []  # torch path: activation gradients until the end of backward
+        self._n_grads = 0  # activation gradients seen
+        self._grad_parts: list[torch.Tensor] = []  # torch path: Σg of every gradient, then √M2 or ‖g‖
         self._seen = [False] * len(self.leaves)
         self._prev: torch.Tensor | None = None  # the last captured output (see _forward_hook)
         self._with_grad: list[torch.Tensor] = []
         self._param_names: list[str] = []
-        self._param_parts: list[torch.Tensor] = []
+        self._param_parts: list[torch.Tensor] = []  # torch path: ‖g‖ of every parameter, then ‖w‖
+        self._param_host: np.ndarray | None = None  # native path: Σg², Σw² of every parameter
         self._snapshot: list[torch.Tensor] | None = None
         self._generation += 1  # stale gradient hooks check this
 
@@ -217,16 +255,26 @@ class LayerStats:
             self.cancel()
         self._forced = False
         self._step, self._phase = int(step), phase
+        self._native = self.kernels is not None and self._on_cpu()
         if not self._handles:
             self._handles = [m.register_forward_hook(h) for (_, m), h in zip(self.leaves, self._hooks)]
 
+    def _on_cpu(self) -> bool:
+        """The model's first parameter (or buffer) is on the CPU (a parameter-less model counts as such)."""
+        for _, p in self.params[:1]:
+            return p.device.type == "cpu"
+        for b in self.model.buffers():
+            return b.device.type == "cpu"
+        return True
+
     def _layout(self, leaf: int, shape: torch.Size, device: torch.device) -> _Layout:
-        key = (leaf, shape, device)
+        key = (leaf, shape, device, self._native)
         layout = self._layouts.get(key)
         if layout is None:
             if len(self._layouts) > 4 * len(self.leaves) + 16:  # shapes that keep changing
                 self._layouts.clear()
-            layout = self._layouts[key] = _Layout(shape, self._leaf_kinds[leaf], self.hist_samples, device)
+            layout = self._layouts[key] = _Layout(shape, self._leaf_kinds[leaf], self.hist_samples, device,
+                                                  self._native)
         self._last_layout[leaf] = layout
         return layout
 
@@ -240,7 +288,7 @@ class LayerStats:
         shape, device = y.shape, y.device
         last = self._last_layout[leaf]  # the layout of this leaf's previous output, usually the same
         layout = last if last is not None and last.shape == shape and last.device == device \
-            else self._layout(leaf, shape, device)
+            and (last.native_args is not None) == self._native else self._layout(leaf, shape, device)
         kind = self._leaf_kinds[leaf]
         entry = [leaf, -1, layout, -1, False, -1, -1, -1, False]
         prev = self._prev
@@ -250,7 +298,14 @@ class LayerStats:
             before = self._entries[-1]
             entry[_DUP] = before[_DUP] if before[_DUP] >= 0 else len(self._entries) - 1
         else:
-            self._reduce(y, entry, kind, layout)
+            entry[_ROW] = self._reduced
+            self._reduced += 1
+            if self._native:
+                # every statistic in one pass of the C kernel, into host memory: row _ROW of _act_host
+                y32 = as_float32_contiguous(y)  # (a name keeps a converted copy alive during the call)
+                self.kernels.activation(y32.data_ptr(), *layout.native_args, self._act_base + 40 * entry[_ROW])
+            else:
+                self._reduce(y, entry, kind, layout)
         self._prev = y  # kept until the next output: its memory cannot be reused meanwhile
         self._entries.append(entry)
         if output.requires_grad:
@@ -261,7 +316,7 @@ class LayerStats:
                 output.register_hook(partial(self._grad_hook, self._generation, entry))
 
     def _reduce(self, y: torch.Tensor, entry: list[Any], kind: str | None, layout: _Layout) -> None:
-        """Σy, M2 (or Σy²), min, max or per-position maxima, saturated count, histogram sample of one output."""
+        """Torch path: Σy, M2 (or Σy²), min, max or per-position maxima, saturated count, histogram sample."""
         if y.dtype != torch.float32:  # float16/bfloat16 under autocast: statistics in float32
             y = y.float()
         flat = y.reshape(-1)
@@ -286,7 +341,6 @@ class LayerStats:
             scalars += torch.aminmax(flat)
             if kind is not None:
                 scalars.append(S.saturated_count(flat, kind))
-        entry[_ROW] = len(self._samples)
         # a copy (y may change in place later in the forward pass) of every stride-th element
         self._samples.append(torch.take(flat, layout.index))
 
@@ -299,11 +353,16 @@ class LayerStats:
         if generation != self._generation or grad is None:  # a backward after finish/cancel
             return
         self._prev = None  # the forward pass is over
-        entry[_GRAD_AT] = len(self._grads)
-        self._grads.append(grad)  # reduced with the others after backward (see _grad_inputs)
+        entry[_GRAD_AT] = k = self._n_grads
+        self._n_grads += 1
+        if self._native:  # reduced at once, while it is in cache: row k of _grad_host
+            g32 = as_float32_contiguous(grad)
+            self.kernels.moments_one(g32.data_ptr(), g32.numel(), self._grad_base + 16 * k)
+        else:
+            self._grads.append(grad)  # reduced with the others after backward (see _grad_inputs)
 
     def _grad_inputs(self) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-        """(Σg of every held activation gradient, the tensors whose norms give ‖g‖ or ‖g − mean‖).
+        """Torch path: (Σg of every held activation gradient, the tensors whose norms give ‖g‖ or ‖g − mean‖).
 
         A gradient is held from its hook to the end of backward — by then the activations saved
         for backward, which are as large, have been freed — and the norms are taken by the
@@ -325,23 +384,43 @@ class LayerStats:
     def after_backward(self) -> None:
         """Gradient and weight norms and a weight snapshot; call after backward, before `optimizer.step()`.
 
-        One `_foreach_norm` call takes the activation-gradient norms and ‖g‖, ‖w‖ of every parameter."""
+        Native path: one kernel call takes ‖g‖², ‖w‖² and the snapshot of every parameter (the
+        activation gradients were reduced in their hooks). Torch path: one `_foreach_norm` call
+        takes the activation-gradient norms and ‖g‖, ‖w‖ of every parameter."""
         if not self.active:
             return
-        sums, act_grads = self._grad_inputs()
         with_grad = [(n, p) for n, p in self.params if p.grad is not None]
         self._param_names = [n for n, _ in with_grad]
         self._with_grad = weights = [p for _, p in with_grad]
+        plan = self._param_plan(weights) if self._native and weights else None
+        if plan is not None and all(p.grad.is_contiguous() for p in weights):
+            # one kernel call: Σg², Σw² and the snapshot (the gradients of float32 CPU weights are float32 CPU)
+            self._param_host = out = np.empty((2, len(weights)))
+            self.kernels.param_stats_raw(len(weights), addresses([p.grad for p in weights]), plan.weights,
+                                         plan.snapshots, plan.lens, out.ctypes.data)
+            self._snapshot = plan.buffers
+            return
+        # torch ops: the held activation gradients (torch path) and the parameters in one _foreach_norm
+        sums, act_grads = ([], []) if self._native else self._grad_inputs()
         norms = list(torch._foreach_norm(act_grads + [p.grad for p in weights] + weights)) if act_grads or weights else []
         self._grad_parts = sums + norms[:len(act_grads)]
         self._param_parts = norms[len(act_grads):]
         if with_grad:  # the snapshot reuses its buffers
             shapes = [(w.shape, w.dtype, w.device) for w in weights]
             if shapes != self._snapshot_shapes:
-                self._snapshot_buffers = [torch.empty_like(w) for w in weights]
+                self._snapshot_buffers = [torch.empty_like(w, memory_format=torch.contiguous_format) for w in weights]
                 self._snapshot_shapes = shapes
             torch._foreach_copy_(self._snapshot_buffers, weights)
             self._snapshot = self._snapshot_buffers
+
+    def _param_plan(self, weights: list[torch.Tensor]) -> _ParamPlan | None:
+        """Native path: the weights' and snapshots' addresses, rebuilt when a weight moves; None when
+        a weight is not a C-contiguous float32 CPU tensor (the torch ops then take the parameters)."""
+        key = tuple(w.data_ptr() for w in weights)
+        plan = self._plan
+        if plan is None or plan.key != key:
+            plan = self._plan = _ParamPlan(key, weights) if all(_plain_float32(w) for w in weights) else None
+        return plan
 
     # ------------------------------------------------------------------ finish
     @torch.no_grad()
@@ -354,6 +433,40 @@ class LayerStats:
             raise UserError("LayerStats.finish() called without start(): no step is being captured")
         if not keep_hooks:
             self._remove_hooks()
+        if self._native:
+            act, counts, grad, params = self._finish_native()
+        else:
+            act, counts, grad, params = self._finish_torch()
+        record = {"step": self._step, "phase": self._phase, "layers": self._layers(act, counts, grad),
+                  "params": self._params(params)}
+        self._reset()
+        return record
+
+    def _finish_native(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Native path: everything is in host memory already — no transfer at all."""
+        n_params = len(self._param_names)
+        params = np.empty((n_params, 3))
+        if n_params:
+            if self._param_host is not None:
+                params[:, :2] = self._param_host.T
+                plan = self._plan
+                deltas = np.empty(n_params)
+                self.kernels.diff_sumsq_raw(n_params, plan.snapshots, plan.weights, plan.lens, deltas.ctypes.data)
+            else:  # parameters the kernels do not take (not float32, not contiguous): torch norms
+                params[:, :2] = np.stack([t.cpu().double().numpy() for t in self._param_parts]).reshape(2, -1).T ** 2
+                deltas = np.array([float(t) for t in torch._foreach_norm(
+                    torch._foreach_sub_(self._snapshot, self._with_grad))]) ** 2
+            params[:, 2] = deltas
+            np.sqrt(params, out=params)
+        act = self._act_host[:self._reduced]
+        layouts = [e[_LAYOUT] for e in self._entries if e[_DUP] < 0]
+        sizes = np.array([lay.count for lay in layouts], dtype=np.int64)
+        counts = self.kernels.histograms(_sample_matrix([lay.host_sample for lay in layouts]), sizes,
+                                         act[:, 2], act[:, 3], self.bins)
+        return act, counts, self._grad_host[:self._n_grads], params
+
+    def _finish_torch(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Torch path: ‖Δw‖, then every number in ONE flat tensor and ONE transfer (`to_host`)."""
         if self._grads:  # no after_backward: the activation gradients only
             sums, act_grads = self._grad_inputs()
             self._grad_parts = sums + list(torch._foreach_norm(act_grads))
@@ -369,25 +482,63 @@ class LayerStats:
             values = to_host(flat)
         else:
             values = np.zeros(0, dtype=np.float32)
-        head = values[:len(self._scalars) + len(self._grad_parts) + 3 * len(self._param_names)].astype(np.float64).tolist()
-        record = {"step": self._step, "phase": self._phase, "layers": self._unpack_layers(values, head),
-                  "params": self._unpack_params(head)}
-        self._reset()
-        return record
-
-    def _unpack_params(self, head: list[float]) -> list[dict[str, Any]]:
         n_params = len(self._param_names)
-        at = len(self._scalars) + len(self._grad_parts)
+        n_head = len(self._scalars) + len(self._grad_parts) + 3 * n_params
+        head_values = values[:n_head].astype(np.float64)
+        at = n_head
+        n_units = sum(u.numel() for u in self._units)
+        dead, unit_hi, unit_counts = self._unit_numbers(values[at:at + n_units]) if n_units else ([], [], [])
+        at += n_units
+        act = self._torch_act_rows(head_values, dead, unit_hi)
+        grad = self._torch_grad_rows(head_values)
+        start = len(self._scalars) + len(self._grad_parts)
+        params = head_values[start:start + 3 * n_params].reshape(3, n_params).T.copy()
+        layouts = [e[_LAYOUT] for e in self._entries if e[_DUP] < 0]
+        widths = {lay.width for lay in layouts}
+        sizes = [lay.count for lay in layouts]
+        width = widths.pop() if len(widths) == 1 else None  # one matrix of padded rows, or rows back to back
+        samples = values[at:] if width is not None else values[at:at + sum(sizes)]
+        counts = S.histograms_host(samples, sizes, act[:, 2], act[:, 3], self.bins, width)
+        return act, counts, grad, params
+
+    def _torch_act_rows(self, head: np.ndarray, dead: list[int], unit_hi: list[float]) -> np.ndarray:
+        """[Σy, M2, min, max, count] per reduced output from the transferred torch-path scalars."""
+        reduced = [e for e in self._entries if e[_DUP] < 0]
+        act = np.zeros((len(reduced), 5))
+        for r, e in enumerate(reduced):
+            first, n = e[_AT], e[_LAYOUT].n
+            total = head[first]
+            act[r, 0], act[r, 1], act[r, 2] = total, _m2(total, head[first + 1], n, e[_EXACT]), head[first + 2]
+            if e[_UNITS] >= 0:
+                act[r, 3], act[r, 4] = unit_hi[e[_UNITS]], dead[e[_UNITS]]
+            else:
+                act[r, 3] = head[first + 3]
+                if self._leaf_kinds[e[_LEAF]] is not None:
+                    act[r, 4] = head[first + 4]
+        return act
+
+    def _torch_grad_rows(self, head: np.ndarray) -> np.ndarray:
+        """[Σg, M2] per activation gradient from the transferred torch-path sums and norms."""
+        half = len(self._grad_parts) // 2
+        at = len(self._scalars)
+        grad = np.zeros((half, 2))
+        for e in self._entries:
+            g = e[_GRAD_AT]
+            if g >= 0:
+                total, norm = head[at + g], head[at + half + g]
+                grad[g] = total, _m2(total, norm * norm, e[_LAYOUT].n, e[_GRAD_EXACT])
+        return grad
+
+    def _params(self, params: np.ndarray) -> list[dict[str, Any]]:
         out = []
-        for k, name in enumerate(self._param_names):
-            grad_norm, weight_norm, delta = head[at + k], head[at + n_params + k], head[at + 2 * n_params + k]
+        for name, (grad_norm, weight_norm, delta) in zip(self._param_names, params.tolist()):
             out.append({"name": name, "grad_norm": grad_norm, "delta_norm": delta, "weight_norm": weight_norm,
                         "update_ratio": delta / max(weight_norm, _TINY)})
         return out
 
     def _unit_numbers(self, per_position: np.ndarray) -> tuple[list[int], list[float], list[int]]:
-        """Dead-unit counts, maxima and unit counts of the ReLU-family layers, from their per-position
-        maxima back to back (layer by layer, C units × P positions each): three numpy calls in all."""
+        """Torch path: dead-unit counts, maxima and unit counts of the ReLU-family layers, from their
+        per-position maxima back to back (layer by layer, C units × P positions each): three numpy calls."""
         shapes = tuple(u.numel() for u in self._units)
         layout = self._unit_layouts.get(shapes)
         if layout is None:
@@ -400,27 +551,14 @@ class LayerStats:
         dead = np.add.reduceat(unit_max <= 0, layer_starts, dtype=np.int64).tolist()
         return dead, np.maximum.reduceat(unit_max, layer_starts).astype(np.float64).tolist(), counts
 
-    def _unpack_layers(self, values: np.ndarray, head: list[float]) -> list[dict[str, Any]]:
-        """Host side: the transferred numbers → the documented per-layer fields."""
-        n_scalars, half = len(self._scalars), len(self._grad_parts) // 2
-        at = len(head)  # the scalars, gradient and parameter numbers come first
+    def _layers(self, act: np.ndarray, hist: np.ndarray, grad: np.ndarray) -> list[dict[str, Any]]:
+        """Host side: per reduced output [Σy, M2, min, max, count] and histogram counts, per gradient
+        [Σg, M2] → the documented per-layer fields."""
         entries = self._entries
         kinds = self._leaf_kinds
-        n_units = sum(u.numel() for u in self._units)
-        dead, unit_hi, unit_counts = self._unit_numbers(values[at:at + n_units]) if n_units else ([], [], [])
-        at += n_units
-        reduced = [e for e in entries if e[_DUP] < 0]
-        lo = [head[e[_AT] + 2] for e in reduced]
-        hi = [unit_hi[e[_UNITS]] if e[_UNITS] >= 0 else head[e[_AT] + 3] for e in reduced]
-        widths = {e[_LAYOUT].width for e in reduced}
-        sizes = [e[_LAYOUT].count for e in reduced]
-        if len(widths) == 1:  # one matrix of padded rows
-            width = widths.pop()
-            samples = values[at:at + width * len(reduced)]
-        else:  # hist_samples=None: rows of their own lengths
-            width = None
-            samples = values[at:at + sum(sizes)]
-        counts = S.histograms_host(samples, sizes, np.array(lo), np.array(hi), self.bins, width).tolist()
+        counts = hist.tolist()
+        rows = act.tolist()
+        grads = grad.tolist()
         exact_act, exact_grad = self._exact_act, self._exact_grad
         layers = []
         for e in entries:
@@ -428,25 +566,23 @@ class LayerStats:
             name, module = self.leaves[leaf]
             kind = kinds[leaf]
             n = layout.n
-            src = entries[e[_DUP]] if e[_DUP] >= 0 else e
-            row, first = src[_ROW], src[_AT]
-            total = head[first]
-            mean, std = total / n, _std(_m2(total, head[first + 1], n, src[_EXACT]), n)
+            row = entries[e[_DUP]][_ROW] if e[_DUP] >= 0 else e[_ROW]
+            total, m2, low, high, count = rows[row]
+            mean, std = total / n, _std(m2, n)
             rec: dict[str, Any] = {"name": name, "type": type(module).__name__, "kind": kind, "numel": n,
-                                   "mean": mean, "std": std, "lo": lo[row], "hi": hi[row]}
+                                   "mean": mean, "std": std, "lo": low, "hi": high}
             if e[_DUP] < 0:
                 if kind == "relu":
-                    u = e[_UNITS]
-                    rec["dead_frac"] = dead[u] / unit_counts[u]
+                    rec["dead_frac"] = count / layout.units[1]
                 elif kind is not None:
-                    rec["saturated_frac"] = head[first + 4] / n
+                    rec["saturated_frac"] = count / n
                 _choose_pass(exact_act, leaf, mean, std)
             rec["hist"] = counts[row]
             g = e[_GRAD_AT]
             if g >= 0:
-                total, norm = head[n_scalars + g], head[n_scalars + half + g]
+                total, m2 = grads[g]
                 rec["grad_mean"] = gm = total / n
-                rec["grad_std"] = gs = _std(_m2(total, norm * norm, n, e[_GRAD_EXACT]), n)
+                rec["grad_std"] = gs = _std(m2, n)
                 _choose_pass(exact_grad, leaf, gm, gs)
             layers.append(rec)
         return layers
@@ -464,6 +600,7 @@ class LayerStats:
         self._unit_layouts.clear()
         self._snapshot_buffers = []
         self._snapshot_shapes = []
+        self._plan = None
 
     def __enter__(self) -> LayerStats:
         return self
@@ -472,14 +609,72 @@ class LayerStats:
         self.close()
 
 
+class _ParamPlan:
+    """Native path: C arrays of the weights' addresses, of their snapshot buffers' and of their sizes."""
+
+    __slots__ = ("key", "buffers", "weights", "snapshots", "sizes", "lens")
+
+    def __init__(self, key: tuple[int, ...], weights: list[torch.Tensor]):
+        self.key = key
+        self.buffers = [torch.empty_like(w) for w in weights]
+        self.weights, self.snapshots = addresses(weights), addresses(self.buffers)
+        self.sizes = np.array([w.numel() for w in weights], dtype=np.int64)
+        self.lens = self.sizes.ctypes.data
+
+
+class _ForwardHook:
+    """The forward hook of one leaf. A deep copy or a pickle of the model (an EMA copy, `torch.save`
+    of the module) gets an `_InertHook` in its place: a copy is not observed, and the recorder —
+    which holds tensors and the C library — is neither copied nor pickled."""
+
+    __slots__ = ("stats", "leaf")
+
+    def __init__(self, stats: LayerStats, leaf: int):
+        self.stats, self.leaf = stats, leaf
+
+    def __call__(self, module: nn.Module, args: Any, output: Any) -> None:
+        self.stats._forward_hook(self.leaf, module, args, output)
+
+    def __reduce__(self) -> tuple[type, tuple[()]]:
+        return _InertHook, ()
+
+
+class _InertHook:
+    """What a copied `_ForwardHook` becomes: a hook that does nothing."""
+
+    def __call__(self, module: nn.Module, args: Any, output: Any) -> None:
+        return None
+
+
+BACKENDS = ("auto", "native", "torch")
 ONE_PASS_MAX_RATIO = 3.0
 
 
+def _plain_float32(t: torch.Tensor) -> bool:
+    """A C-contiguous float32 CPU tensor: what the kernels read in place."""
+    return t.dtype == torch.float32 and t.device.type == "cpu" and t.is_contiguous()
+
+
+def _sample_matrix(rows: list[np.ndarray]) -> np.ndarray:
+    """The native path's sample rows (one host array per layout) as one float32 matrix, shorter
+    rows padded with zeros (`hist_samples=None`: each row as long as its layer's output)."""
+    if not rows:
+        return np.zeros((0, 1), dtype=np.float32)
+    width = max(len(r) for r in rows)
+    if all(len(r) == width for r in rows):
+        return np.stack(rows)
+    matrix = np.zeros((len(rows), width), dtype=np.float32)
+    for i, r in enumerate(rows):
+        matrix[i, :len(r)] = r
+    return matrix
+
+
 def _choose_pass(exact: set[int], leaf: int, mean: float, std: float) -> None:
-    """Two-pass M2 next time for `leaf` when |mean| > ONE_PASS_MAX_RATIO·std (or NaN), else one pass.
+    """Torch path: two-pass M2 next time for `leaf` when |mean| > ONE_PASS_MAX_RATIO·std (or NaN), else one.
 
     A float32 Σy² − (Σy)²/n loses about ε·(mean/std)² of its value to cancellation (measured:
-    ≤ 2.7e-6 relative at mean/std = 3, 2e-4 at 30); two passes cost two more reads of the output."""
+    ≤ 2.7e-6 relative at mean/std = 3, 2e-4 at 30); two passes cost two more reads of the output.
+    (The C kernels shift by the first element instead and need neither.)"""
     if std == std and abs(mean) <= ONE_PASS_MAX_RATIO * std:
         exact.discard(leaf)
     else:

@@ -1,0 +1,267 @@
+"""The C statistics kernels (trainwell/diagnostics/native): float64 references, the torch path, the build."""
+import copy
+import os
+import pickle
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from trainwell.diagnostics import stats as S
+from trainwell.diagnostics.capture import LayerStats
+from trainwell.diagnostics.native import stats_kernels, why_unavailable
+from trainwell.diagnostics.native.kernels import KIND_CODES
+
+HAS_CC = any(shutil.which(c) for c in ("cc", "gcc", "clang"))
+
+
+@pytest.fixture(scope="module")
+def kernels():
+    k = stats_kernels()
+    if k is None:
+        pytest.skip(f"native statistics kernels unavailable: {why_unavailable()}")
+    return k
+
+
+def test_kernels_build_wherever_a_c_compiler_exists():
+    if not HAS_CC:
+        pytest.skip("no C compiler on this machine: the torch path is used")
+    assert stats_kernels() is not None, why_unavailable()
+
+
+def activation(kernels, y: torch.Tensor, kind, hist=64):
+    """Run tw_activation on y the way LayerStats does; returns (out[5], sample, width, count, stride)."""
+    n = y.numel()
+    examples, units, positions = S.unit_shape(tuple(y.shape))
+    per_example = n // y.shape[0] if y.dim() > 1 else n
+    count, stride = S.sample_stride(n, hist, per_example)
+    width = max(hist, count)
+    rows, cols = (examples, units * positions) if kind == "relu" else (1, n)
+    scratch = np.empty(max(cols, 1), dtype=np.float32)
+    sample = np.full(width, -7.0, dtype=np.float32)
+    out = np.full(5, -1.0)
+    kernels.activation(y.data_ptr(), rows, cols, KIND_CODES[kind], units, scratch.ctypes.data, stride, count, width,
+                       sample.ctypes.data, out.ctypes.data)
+    return out, sample, width, count, stride
+
+
+SHAPES = [(64, 6), (37, 5, 13), (8, 3, 5, 7), (1000,), (3, 1), (5, 70, 3)]  # short and odd rows, 1-D
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("kind", [None, "relu", "tanh", "sigmoid"])
+def test_activation_kernel_matches_float64(kernels, shape, kind):
+    g = torch.Generator().manual_seed(len(shape) * 7 + sum(shape))
+    y = torch.randn(*shape, generator=g) * 1.7 + 0.2
+    if kind == "relu":
+        y = torch.relu(y)
+        if y.dim() > 1:
+            y[:, 0] = 0.0  # unit 0 dead in every example
+    elif kind == "tanh":
+        y = torch.tanh(3 * y)
+    elif kind == "sigmoid":
+        y = torch.sigmoid(4 * y)
+    out, sample, width, count, stride = activation(kernels, y, kind)
+    d = y.double().reshape(-1)
+    assert out[0] == pytest.approx(float(d.sum()), rel=1e-6, abs=1e-9)
+    assert out[1] == pytest.approx(float(((d - d.mean()) ** 2).sum()), rel=1e-5, abs=1e-9)
+    assert out[2] == float(y.min()) and out[3] == float(y.max())
+    if kind == "relu":
+        assert out[4] == float(S.dead_count(y))
+        if y.dim() > 1:
+            assert out[4] >= 1
+    elif kind in ("tanh", "sigmoid"):
+        assert out[4] == float(S.saturated_count(y.reshape(-1), kind))
+    else:
+        assert out[4] == 0
+    flat = y.reshape(-1).numpy()
+    np.testing.assert_array_equal(sample[:count], flat[: count * stride: stride][:count])
+    np.testing.assert_array_equal(sample[count:], np.full(width - count, flat[0], dtype=np.float32))
+
+
+def test_shifted_moments_stay_accurate_far_from_zero_mean(kernels):
+    """|mean| = 1e4·std: a plain float32 Σy² − (Σy)²/n would lose every digit; the shift keeps ≤ 1e-5."""
+    g = torch.Generator().manual_seed(3)
+    y = 1e4 + torch.randn(200, 50, generator=g)
+    out, *_ = activation(kernels, y, None)
+    d = y.double().reshape(-1)
+    assert out[1] == pytest.approx(float(((d - d.mean()) ** 2).sum()), rel=1e-5)
+    m = kernels.moments([y.reshape(-1)])
+    assert m[0, 1] == pytest.approx(float(((d - d.mean()) ** 2).sum()), rel=1e-5)
+
+
+def test_non_finite_values_give_nan_range_and_counts_like_torch(kernels):
+    y = torch.tanh(torch.randn(16, 40))
+    y[3, 7] = float("nan")
+    out, *_ = activation(kernels, y, "tanh")
+    assert np.isnan(out[0]) and np.isnan(out[2]) and np.isnan(out[3]) and np.isnan(out[4])
+    y = torch.randn(16, 40)
+    y[0, 0] = float("inf")  # the first element: the shift falls back to 0, Σy stays +inf
+    out, *_ = activation(kernels, y, None)
+    assert out[0] == float("inf") and out[3] == float("inf") and out[2] == float(y.min())
+    assert np.isnan(out[1])  # inf − inf: std NaN, as the torch path gives
+
+
+@pytest.mark.parametrize("sizes", [[1, 7, 8, 9, 63, 1000, 4097], [3]])
+def test_multi_tensor_kernels_match_float64(kernels, sizes):
+    g = torch.Generator().manual_seed(len(sizes))
+    a = [torch.randn(n, generator=g) * 2 + 0.5 for n in sizes]
+    b = [t + 1e-3 * torch.randn(t.shape, generator=g) for t in a]
+    ref = [t.double() for t in a]
+    np.testing.assert_allclose(kernels.moments(a)[:, 0], [float(t.sum()) for t in ref], rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(kernels.moments(a)[:, 1], [float(((t - t.mean()) ** 2).sum()) for t in ref],
+                               rtol=1e-5, atol=1e-9)
+    np.testing.assert_allclose(kernels.sumsq(a), [float((t ** 2).sum()) for t in ref], rtol=1e-6)
+    np.testing.assert_allclose(kernels.diff_sumsq(a, b), [float(((x.double() - y.double()) ** 2).sum())
+                                                          for x, y in zip(a, b)], rtol=1e-5)
+    snap = [torch.full_like(t, -1.0) for t in b]
+    out = kernels.param_stats(a, b, snap)
+    np.testing.assert_allclose(out[0], [float((t ** 2).sum()) for t in ref], rtol=1e-6)
+    np.testing.assert_allclose(out[1], [float((t.double() ** 2).sum()) for t in b], rtol=1e-6)
+    assert all(torch.equal(s, t) for s, t in zip(snap, b))
+    kernels.copy(snap, a)
+    assert all(torch.equal(s, t) for s, t in zip(snap, a))
+    with pytest.raises(ValueError, match="sizes"):
+        kernels.diff_sumsq(a, b[::-1] if len(b) > 1 else [torch.zeros(5)])
+
+
+def test_histogram_kernel_equals_the_numpy_reference_exactly(kernels):
+    g = np.random.default_rng(0)
+    rows, width, bins = 6, 300, 17
+    samples = g.normal(size=(rows, width)).astype(np.float32)
+    samples[1] *= 1e-30  # a tiny spread
+    samples[2] = 0.25  # a constant row
+    samples[3, 5] = np.nan
+    samples[4, 9] = np.inf
+    sizes = np.array([300, 120, 300, 300, 250, 1], dtype=np.int64)
+    lo = np.array([samples[r, :k].min() for r, k in enumerate(sizes)], dtype=np.float64)
+    hi = np.array([samples[r, :k].max() for r, k in enumerate(sizes)], dtype=np.float64)
+    lo[3], hi[3] = np.nan, np.nan  # a NaN layer: everything lands in bin 0 in both
+    got = kernels.histograms(samples, sizes, lo, hi, bins)
+    want = S.histograms_host(samples.reshape(-1), sizes.tolist(), lo, hi, bins, width)
+    np.testing.assert_array_equal(got, want)
+    assert got.sum(axis=1).tolist() == sizes.tolist()
+    with pytest.raises(ValueError, match="float32"):
+        kernels.histograms(samples.astype(np.float64), sizes, lo, hi, bins)
+
+
+def conv_net():
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv1d(2, 6, 3, padding=1), nn.ReLU(), nn.Conv1d(6, 4, 3), nn.Tanh(),
+                         nn.Flatten(), nn.Linear(4 * 10, 8), nn.Sigmoid(), nn.Linear(8, 3))
+
+
+def one_step(net, stats, x, y, opt):
+    stats.start(0)
+    loss = nn.functional.cross_entropy(net(x), y)
+    opt.zero_grad()
+    loss.backward()
+    stats.after_backward()
+    opt.step()
+    return stats.finish()
+
+
+def test_native_and_torch_records_agree(kernels):
+    """Same model, same step, both paths: every number within float32 tolerance, histograms identical."""
+    g = torch.Generator().manual_seed(1)
+    x, y = torch.randn(50, 2, 12, generator=g), torch.randint(0, 3, (50,), generator=g)
+    records = {}
+    for backend in ("native", "torch"):
+        net = conv_net()
+        opt = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
+        stats = LayerStats(net, every=1, bins=16, hist_samples=100, backend=backend)
+        records[backend] = one_step(net, stats, x, y, opt)
+        assert stats.native == (backend == "native") or not stats.active
+    a, b = records["native"], records["torch"]
+    assert [layer["name"] for layer in a["layers"]] == [layer["name"] for layer in b["layers"]]
+    for la, lb in zip(a["layers"], b["layers"]):
+        assert la.keys() == lb.keys()
+        for key in ("mean", "std", "grad_mean", "grad_std"):
+            assert la[key] == pytest.approx(lb[key], rel=2e-5, abs=1e-7), (la["name"], key)
+        assert la["lo"] == lb["lo"] and la["hi"] == lb["hi"] and la["hist"] == lb["hist"]
+        for key in ("dead_frac", "saturated_frac"):
+            assert la.get(key) == lb.get(key)
+    for pa, pb in zip(a["params"], b["params"]):
+        for key in ("grad_norm", "weight_norm", "delta_norm", "update_ratio"):
+            assert pa[key] == pytest.approx(pb[key], rel=1e-5), (pa["name"], key)
+
+
+def test_backend_choice_and_errors(kernels):
+    net = conv_net()
+    with pytest.raises(Exception, match="backend must be one of"):
+        LayerStats(net, backend="fast")
+    stats = LayerStats(net, backend="auto")
+    stats.start(0)
+    assert stats.native  # a CPU model with kernels available
+    stats.cancel()
+    stats = LayerStats(net, backend="torch")
+    stats.start(0)
+    assert not stats.native
+    stats.cancel()
+
+
+def test_a_copy_or_pickle_of_an_observed_model_is_not_observed(kernels):
+    """Hooks kept between captures travel into deepcopy/pickle as inert hooks (an EMA copy, torch.save)."""
+    net = conv_net()
+    stats = LayerStats(net, every=1, backend="native")
+    x = torch.randn(4, 2, 12)
+    stats.start(0)
+    twin = copy.deepcopy(net)
+    restored = pickle.loads(pickle.dumps(net))
+    twin(x)
+    restored(x)
+    assert stats._entries == []  # neither copy reported to the recorder
+    net(x)
+    assert len(stats._entries) == 8
+    stats.close()
+
+
+def _run_python(code: str, env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, env=env,
+                          timeout=240)
+
+
+PROBE = """
+    import torch
+    from torch import nn
+    from trainwell.diagnostics.capture import LayerStats
+    from trainwell.diagnostics.native import stats_kernels, why_unavailable
+    net = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+    stats = LayerStats(net, every=1)
+    stats.start(0)
+    net(torch.randn(5, 3)).sum().backward()
+    stats.after_backward()
+    rec = stats.finish()
+    print(stats_kernels() is not None, len(rec["layers"]), "|", why_unavailable())
+"""
+
+
+def test_without_a_compiler_or_when_disabled_the_torch_path_records(tmp_path):
+    env = dict(os.environ, TRAINWELL_CACHE_DIR=str(tmp_path / "cache"), PATH=str(tmp_path), CC="")
+    done = _run_python(PROBE, env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("False 3 |") and "no C compiler" in done.stdout
+    env = dict(os.environ, TRAINWELL_NATIVE="0")
+    done = _run_python(PROBE, env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("False 3 |") and "TRAINWELL_NATIVE=0" in done.stdout
+
+
+def test_a_fresh_cache_builds_once_and_a_second_process_reuses_it(tmp_path):
+    if not HAS_CC:
+        pytest.skip("no C compiler on this machine")
+    env = dict(os.environ, TRAINWELL_CACHE_DIR=str(tmp_path))
+    env.pop("TRAINWELL_NATIVE", None)
+    first = _run_python(PROBE, env)
+    assert first.returncode == 0 and first.stdout.startswith("True 3 |"), first.stdout + first.stderr
+    built = sorted((tmp_path / "native").glob("stats_kernels-*.so"))
+    assert len(built) == 1 and not list((tmp_path / "native").glob("*.tmp.so"))
+    stamp = built[0].stat().st_mtime_ns
+    second = _run_python(PROBE, env)
+    assert second.returncode == 0 and second.stdout.startswith("True 3 |")
+    assert built[0].stat().st_mtime_ns == stamp  # reused, not rebuilt
