@@ -22,6 +22,10 @@ backward, after_backward, optimizer step, finish = the transfer and the record),
 unsampled, CPU time — where the extra time goes.
 
     taskset -c 0 .venv/bin/python bench/bench_stats_overhead.py [--steps 100] [--repeats 41] [--threads 1]
+        [--backend auto|native|torch]
+
+`--backend` picks LayerStats' path: "auto" (the default: the C kernels for this CPU model when
+they build), "native" (the C kernels) or "torch" (the torch ops a GPU model uses).
 
 Writes bench/results/stats_overhead.json.
 """
@@ -104,11 +108,11 @@ def run(model, opt, cb, state, x, y, steps, batch, device) -> tuple[float, float
     return (time.perf_counter() - t0) / steps, (time.process_time() - c0) / steps
 
 
-def phases(model, opt, x, y, batch, device, steps: int = 200) -> dict[str, float]:
+def phases(model, opt, x, y, batch, device, backend: str, steps: int = 200) -> dict[str, float]:
     """Mean CPU seconds per phase, sampled step minus unsampled step (interleaved pairs)."""
     from trainwell.diagnostics.capture import LayerStats
 
-    stats = LayerStats(model, every=1)
+    stats = LayerStats(model, every=1, backend=backend)
     loss_fn = nn.functional.cross_entropy
     names = ("start", "forward", "backward", "after_backward", "optimizer", "finish")
     sums = {True: [0.0] * 6, False: [0.0] * 6}
@@ -144,13 +148,13 @@ def phases(model, opt, x, y, batch, device, steps: int = 200) -> dict[str, float
     return {name: (sums[True][k] - sums[False][k]) / steps for k, name in enumerate(names)}
 
 
-def trainer_fit(model, opt, x, y, steps, batch, every, device) -> float:
+def trainer_fit(model, opt, x, y, steps, batch, every, device, backend: str) -> float:
     """Wall seconds per step of one `Trainer.fit` of `steps` steps (callbacks [] or [StatsCallback])."""
     from trainwell.data.loader import BatchLoader
     from trainwell.train.trainer import Trainer
 
     loader = BatchLoader(x, y, batch, generator=torch.Generator().manual_seed(0))
-    callbacks = [] if every is None else [StatsCallback(every=every)]
+    callbacks = [] if every is None else [StatsCallback(every=every, backend=backend)]
     trainer = Trainer(model, loader, opt, steps, eval_every=10 * steps, callbacks=callbacks)
     if device.type == "cuda":
         torch.cuda.synchronize()
@@ -172,6 +176,7 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=100)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--backend", default="auto", choices=("auto", "native", "torch"))
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "stats_overhead.json"))
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -181,13 +186,14 @@ def main() -> None:
     model = paper_cnn().to(device)
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     variants = {"none": None, "every10": 10, "every1": 1}
-    callbacks = {name: None if every is None else StatsCallback(every=every) for name, every in variants.items()}
+    callbacks = {name: None if every is None else StatsCallback(every=every, backend=args.backend)
+                 for name, every in variants.items()}
     states = {name: state_for(model, opt, device) for name in variants}
     for name, cb in callbacks.items():
         if cb is not None:
             cb.on_fit_start(states[name])
         run(model, opt, cb, states[name], x, y, 20, args.batch, device)  # warm-up
-        trainer_fit(model, opt, x, y, 20, args.batch, variants[name], device)
+        trainer_fit(model, opt, x, y, 20, args.batch, variants[name], device, args.backend)
     loop: dict[str, list[float]] = {name: [] for name in variants}
     loop_cpu: dict[str, list[float]] = {name: [] for name in variants}
     fit: dict[str, list[float]] = {name: [] for name in variants}
@@ -197,7 +203,8 @@ def main() -> None:
             wall, proc = run(model, opt, callbacks[name], states[name], x, y, args.steps, args.batch, device)
             loop[name].append(wall)
             loop_cpu[name].append(proc)
-            fit[name].append(trainer_fit(model, opt, x, y, args.steps, args.batch, variants[name], device))
+            fit[name].append(trainer_fit(model, opt, x, y, args.steps, args.batch, variants[name], device,
+                                         args.backend))
 
     def summary(times: dict[str, list[float]]) -> tuple[dict[str, float], dict[str, float]]:
         """Median time per variant, and the median over repeats of the paired slowdown
@@ -211,8 +218,9 @@ def main() -> None:
     med_loop, slow_loop = summary(loop)
     med_cpu, slow_cpu = summary(loop_cpu)
     records = {name: s.counts.get("stats", 0) for name, s in states.items()}
+    path = "native (C kernels)" if callbacks["every1"].recorder.native else "torch ops"
     print(f"device={device} threads={args.threads} data={source} steps={args.steps} repeats={args.repeats} "
-          f"batch={args.batch}")
+          f"batch={args.batch} statistics path={path}")
     print(f"{'variant':>9} {'Trainer ms/step':>16} {'slowdown':>9} {'bar':>5} {'':>6} "
           f"{'loop ms/step':>13} {'slowdown':>9} {'loop CPU':>9}")
     for name in variants:
@@ -224,12 +232,13 @@ def main() -> None:
         b = f"≤{bar:.0%}" if bar is not None else ""
         print(f"{name:>9} {med_fit[name] * 1e3:16.3f} {sf:>9} {b:>5} {ok:>6} {med_loop[name] * 1e3:13.3f} {sl:>9} {sc:>9}")
     probe = copy.deepcopy(model)
-    split = phases(probe, torch.optim.Adam(probe.parameters(), lr=1e-2), x, y, args.batch, device)
+    split = phases(probe, torch.optim.Adam(probe.parameters(), lr=1e-2), x, y, args.batch, device, args.backend)
     print("hand loop, extra CPU per sampled step by phase (sampled − unsampled): "
           + ", ".join(f"{k} {v * 1e6:+.0f} µs" for k, v in split.items()) + f"; total {sum(split.values()) * 1e6:.0f} µs")
     result = {
         "device": str(device), "threads": args.threads, "data": source, "steps": args.steps,
         "repeats": args.repeats, "batch": args.batch, "torch": torch.__version__, "python": platform.python_version(),
+        "backend": args.backend, "statistics_path": path,
         "design": "one model and optimizer; variants take turns in chunks of `steps` steps, interleaved per repeat",
         "trainer_seconds_per_step": fit, "loop_seconds_per_step": loop, "loop_cpu_seconds_per_step": loop_cpu,
         "median_trainer_seconds_per_step": med_fit, "median_loop_seconds_per_step": med_loop,

@@ -218,8 +218,8 @@ class LayerStats:
 
     @property
     def native(self) -> bool:
-        """True while the capture in progress uses the C kernels (a model on the CPU)."""
-        return self._native
+        """True when captures use the C kernels: they are available and the model is on the CPU."""
+        return self.kernels is not None and self._on_cpu()
 
     # ------------------------------------------------------------------ capture
     def _reset(self) -> None:
