@@ -15,7 +15,7 @@ from torch import nn
 from trainwell.diagnostics import stats as S
 from trainwell.diagnostics.capture import LayerStats
 from trainwell.diagnostics.native import stats_kernels, why_unavailable
-from trainwell.diagnostics.native.kernels import KIND_CODES
+from trainwell.diagnostics.native.kernels import activation_layout
 
 HAS_CC = any(shutil.which(c) for c in ("cc", "gcc", "clang"))
 
@@ -45,8 +45,8 @@ def activation(kernels, y: torch.Tensor, kind, hist=64):
     scratch = np.empty(max(cols, 1), dtype=np.float32)
     sample = np.full(width, -7.0, dtype=np.float32)
     out = np.full(5, -1.0)
-    kernels.activation(y.data_ptr(), rows, cols, KIND_CODES[kind], units, scratch.ctypes.data, stride, count, width,
-                       sample.ctypes.data, out.ctypes.data)
+    layout = activation_layout(rows, cols, kind, units, scratch, stride, count, sample)
+    kernels.activation(y.data_ptr(), layout.ctypes.data, out.ctypes.data)
     return out, sample, width, count, stride
 
 
@@ -120,10 +120,16 @@ def test_multi_tensor_kernels_match_float64(kernels, sizes):
     np.testing.assert_allclose(kernels.diff_sumsq(a, b), [float(((x.double() - y.double()) ** 2).sum())
                                                           for x, y in zip(a, b)], rtol=1e-5)
     snap = [torch.full_like(t, -1.0) for t in b]
-    out = kernels.param_stats(a, b, snap)
-    np.testing.assert_allclose(out[0], [float((t ** 2).sum()) for t in ref], rtol=1e-6)
-    np.testing.assert_allclose(out[1], [float((t.double() ** 2).sum()) for t in b], rtol=1e-6)
+    out = kernels.param_stats(a, b, snap)  # a as the gradients of weights b
+    np.testing.assert_allclose(out[:, 0], [float((t ** 2).sum()) for t in ref], rtol=1e-6)
+    np.testing.assert_allclose(out[:, 1], [float((t.double() ** 2).sum()) for t in b], rtol=1e-6)
     assert all(torch.equal(s, t) for s, t in zip(snap, b))
+    stepped = [t - 0.01 * g for t, g in zip(b, a)]  # an SGD step: Δw = 0.01·g
+    kernels.param_finish(snap, stepped, out)
+    np.testing.assert_allclose(out[:, 0], [float(t.norm()) for t in ref], rtol=1e-6)
+    np.testing.assert_allclose(out[:, 1], [float(t.double().norm()) for t in b], rtol=1e-6)
+    np.testing.assert_allclose(out[:, 2], [float((s.double() - t.double()).norm()) for s, t in zip(b, stepped)],
+                               rtol=1e-6)
     kernels.copy(snap, a)
     assert all(torch.equal(s, t) for s, t in zip(snap, a))
     with pytest.raises(ValueError, match="sizes"):
@@ -142,12 +148,14 @@ def test_histogram_kernel_equals_the_numpy_reference_exactly(kernels):
     lo = np.array([samples[r, :k].min() for r, k in enumerate(sizes)], dtype=np.float64)
     hi = np.array([samples[r, :k].max() for r, k in enumerate(sizes)], dtype=np.float64)
     lo[3], hi[3] = np.nan, np.nan  # a NaN layer: everything lands in bin 0 in both
-    got = kernels.histograms(samples, sizes, lo, hi, bins)
+    got = kernels.histograms(list(samples), sizes, lo, hi, bins)
     want = S.histograms_host(samples.reshape(-1), sizes.tolist(), lo, hi, bins, width)
     np.testing.assert_array_equal(got, want)
     assert got.sum(axis=1).tolist() == sizes.tolist()
     with pytest.raises(ValueError, match="float32"):
-        kernels.histograms(samples.astype(np.float64), sizes, lo, hi, bins)
+        kernels.histograms(list(samples.astype(np.float64)), sizes, lo, hi, bins)
+    with pytest.raises(ValueError, match="at least sizes"):
+        kernels.histograms(list(samples[:, :100]), sizes, lo, hi, bins)
 
 
 def conv_net():

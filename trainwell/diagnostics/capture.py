@@ -65,6 +65,7 @@ Example (a hand-written loop):
 """
 from __future__ import annotations
 
+import ctypes
 import math
 from functools import partial
 from typing import Any
@@ -76,7 +77,7 @@ from torch.utils.hooks import RemovableHandle
 
 from trainwell.diagnostics import stats as S
 from trainwell.diagnostics.native import as_float32_contiguous, stats_kernels, why_unavailable
-from trainwell.diagnostics.native.kernels import KIND_CODES, addresses
+from trainwell.diagnostics.native.kernels import activation_layout, addresses
 from trainwell.errors import UserError
 
 _TINY = torch.finfo(torch.float32).tiny
@@ -96,8 +97,8 @@ def leaf_modules(model: nn.Module) -> list[tuple[str, nn.Module]]:
 class _Layout:
     """What one leaf's reductions need to know about an output shape (cached per leaf and shape)."""
 
-    __slots__ = ("shape", "device", "n", "units", "count", "stride", "inv_n", "index", "width", "native_args",
-                 "host_sample", "scratch")
+    __slots__ = ("shape", "device", "n", "units", "count", "stride", "inv_n", "index", "width", "native_layout",
+                 "native_addr", "host_sample", "scratch")
 
     def __init__(self, shape: torch.Size, kind: str | None, hist_samples: int | None, device: torch.device,
                  native: bool):
@@ -114,11 +115,12 @@ class _Layout:
             self.host_sample = np.empty(self.width, dtype=np.float32)
             self.scratch = np.empty(units * positions if kind == "relu" else 1, dtype=np.float32)
             rows, cols = (examples, units * positions) if kind == "relu" else (1, n)
-            self.native_args = (rows, cols, KIND_CODES[kind], units, self.scratch.ctypes.data, self.stride,
-                                self.count, self.width, self.host_sample.ctypes.data)
+            self.native_layout = activation_layout(rows, cols, kind, units, self.scratch, self.stride, self.count,
+                                                   self.host_sample)
+            self.native_addr = self.native_layout.ctypes.data
             self.index = None
         else:  # the sample as an index: one `torch.take` copies it (a strided view would need a clone too)
-            self.host_sample = self.scratch = self.native_args = None
+            self.host_sample = self.scratch = self.native_layout = self.native_addr = None
             index = torch.zeros(self.width, dtype=torch.long)
             index[: self.count] = torch.arange(0, self.count * self.stride, self.stride)
             self.index = index.to(device)
@@ -188,6 +190,9 @@ class LayerStats:
         self._act_base = self._act_host.ctypes.data
         self._grad_host = np.empty((max(len(self.leaves), 1), 2))  # native path: [Σg, M2] per gradient
         self._grad_base = self._grad_host.ctypes.data
+        self._counts_host = np.empty((max(len(self.leaves), 1), self.bins), dtype=np.int64)  # native: histograms
+        self._counts_base = self._counts_host.ctypes.data
+        self._row_plans: dict[tuple[_Layout, ...], tuple[ctypes.Array, np.ndarray]] = {}
         self._snapshot_buffers: list[torch.Tensor] = []
         self._snapshot_shapes: list[Any] = []
         self._plan: _ParamPlan | None = None
@@ -238,7 +243,7 @@ class LayerStats:
         self._with_grad: list[torch.Tensor] = []
         self._param_names: list[str] = []
         self._param_parts: list[torch.Tensor] = []  # torch path: ‖g‖ of every parameter, then ‖w‖
-        self._param_host: np.ndarray | None = None  # native path: Σg², Σw² of every parameter
+        self._param_native = False  # native path: the kernels took the parameters (rows of _plan.out)
         self._snapshot: list[torch.Tensor] | None = None
         self._generation += 1  # stale gradient hooks check this
 
@@ -273,6 +278,7 @@ class LayerStats:
         if layout is None:
             if len(self._layouts) > 4 * len(self.leaves) + 16:  # shapes that keep changing
                 self._layouts.clear()
+                self._row_plans.clear()
             layout = self._layouts[key] = _Layout(shape, self._leaf_kinds[leaf], self.hist_samples, device,
                                                   self._native)
         self._last_layout[leaf] = layout
@@ -288,7 +294,7 @@ class LayerStats:
         shape, device = y.shape, y.device
         last = self._last_layout[leaf]  # the layout of this leaf's previous output, usually the same
         layout = last if last is not None and last.shape == shape and last.device == device \
-            and (last.native_args is not None) == self._native else self._layout(leaf, shape, device)
+            and (last.native_addr is not None) == self._native else self._layout(leaf, shape, device)
         kind = self._leaf_kinds[leaf]
         entry = [leaf, -1, layout, -1, False, -1, -1, -1, False]
         prev = self._prev
@@ -303,7 +309,7 @@ class LayerStats:
             if self._native:
                 # every statistic in one pass of the C kernel, into host memory: row _ROW of _act_host
                 y32 = as_float32_contiguous(y)  # (a name keeps a converted copy alive during the call)
-                self.kernels.activation(y32.data_ptr(), *layout.native_args, self._act_base + 40 * entry[_ROW])
+                self.kernels.activation(y32.data_ptr(), layout.native_addr, self._act_base + 40 * entry[_ROW])
             else:
                 self._reduce(y, entry, kind, layout)
         self._prev = y  # kept until the next output: its memory cannot be reused meanwhile
@@ -395,9 +401,9 @@ class LayerStats:
         plan = self._param_plan(weights) if self._native and weights else None
         if plan is not None and all(p.grad.is_contiguous() for p in weights):
             # one kernel call: Σg², Σw² and the snapshot (the gradients of float32 CPU weights are float32 CPU)
-            self._param_host = out = np.empty((2, len(weights)))
             self.kernels.param_stats_raw(len(weights), addresses([p.grad for p in weights]), plan.weights,
-                                         plan.snapshots, plan.lens, out.ctypes.data)
+                                         plan.snapshots, plan.lens, plan.out_addr)
+            self._param_native = True
             self._snapshot = plan.buffers
             return
         # torch ops: the held activation gradients (torch path) and the parameters in one _foreach_norm
@@ -445,25 +451,33 @@ class LayerStats:
     def _finish_native(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Native path: everything is in host memory already — no transfer at all."""
         n_params = len(self._param_names)
-        params = np.empty((n_params, 3))
-        if n_params:
-            if self._param_host is not None:
-                params[:, :2] = self._param_host.T
-                plan = self._plan
-                deltas = np.empty(n_params)
-                self.kernels.diff_sumsq_raw(n_params, plan.snapshots, plan.weights, plan.lens, deltas.ctypes.data)
-            else:  # parameters the kernels do not take (not float32, not contiguous): torch norms
-                params[:, :2] = np.stack([t.cpu().double().numpy() for t in self._param_parts]).reshape(2, -1).T ** 2
-                deltas = np.array([float(t) for t in torch._foreach_norm(
-                    torch._foreach_sub_(self._snapshot, self._with_grad))]) ** 2
-            params[:, 2] = deltas
-            np.sqrt(params, out=params)
-        act = self._act_host[:self._reduced]
-        layouts = [e[_LAYOUT] for e in self._entries if e[_DUP] < 0]
-        sizes = np.array([lay.count for lay in layouts], dtype=np.int64)
-        counts = self.kernels.histograms(_sample_matrix([lay.host_sample for lay in layouts]), sizes,
-                                         act[:, 2], act[:, 3], self.bins)
-        return act, counts, self._grad_host[:self._n_grads], params
+        if self._param_native:  # ‖g‖, ‖w‖, ‖Δw‖ into the rows of plan.out
+            plan = self._plan
+            self.kernels.param_finish_raw(n_params, plan.snapshots, plan.weights, plan.lens, plan.out_addr)
+            params = plan.out
+        elif n_params:  # parameters the kernels do not take (not float32, not contiguous): torch norms
+            norms = [float(t) for t in self._param_parts]
+            deltas = [float(t) for t in torch._foreach_norm(torch._foreach_sub_(self._snapshot, self._with_grad))]
+            params = np.array([norms[:n_params], norms[n_params:], deltas]).T
+        else:
+            params = np.empty((0, 3))
+        reduced = self._reduced
+        rows, sizes = self._sample_rows(tuple(e[_LAYOUT] for e in self._entries if e[_DUP] < 0))
+        counts = self._counts_host[:reduced]
+        # lo and hi are columns 2 and 3 of _act_host (a row of 5 float64 per output)
+        self.kernels.histograms_raw(rows, reduced, sizes.ctypes.data, self._act_base + 16, self._act_base + 24, 5,
+                                    self.bins, self._counts_base)
+        return self._act_host[:reduced], counts, self._grad_host[:self._n_grads], params
+
+    def _sample_rows(self, layouts: tuple[_Layout, ...]) -> tuple[ctypes.Array, np.ndarray]:
+        """Native path: the C array of the layouts' sample addresses and their sample sizes (cached)."""
+        found = self._row_plans.get(layouts)
+        if found is None:
+            if len(self._row_plans) > 16:
+                self._row_plans.clear()
+            rows = (ctypes.c_void_p * max(len(layouts), 1))(*[lay.host_sample.ctypes.data for lay in layouts])
+            found = self._row_plans[layouts] = (rows, np.array([lay.count for lay in layouts], dtype=np.int64))
+        return found
 
     def _finish_torch(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Torch path: ‖Δw‖, then every number in ONE flat tensor and ONE transfer (`to_host`)."""
@@ -596,6 +610,7 @@ class LayerStats:
         """Remove every hook this recorder registered and release its buffers."""
         self.cancel()
         self._layouts.clear()
+        self._row_plans.clear()
         self._last_layout = [None] * len(self.leaves)
         self._unit_layouts.clear()
         self._snapshot_buffers = []
@@ -610,9 +625,10 @@ class LayerStats:
 
 
 class _ParamPlan:
-    """Native path: C arrays of the weights' addresses, of their snapshot buffers' and of their sizes."""
+    """Native path: C arrays of the weights' addresses, of their snapshot buffers' and of their sizes,
+    and the rows [‖g‖, ‖w‖, ‖Δw‖] the kernels fill."""
 
-    __slots__ = ("key", "buffers", "weights", "snapshots", "sizes", "lens")
+    __slots__ = ("key", "buffers", "weights", "snapshots", "sizes", "lens", "out", "out_addr")
 
     def __init__(self, key: tuple[int, ...], weights: list[torch.Tensor]):
         self.key = key
@@ -620,6 +636,8 @@ class _ParamPlan:
         self.weights, self.snapshots = addresses(weights), addresses(self.buffers)
         self.sizes = np.array([w.numel() for w in weights], dtype=np.int64)
         self.lens = self.sizes.ctypes.data
+        self.out = np.zeros((len(weights), 3))
+        self.out_addr = self.out.ctypes.data
 
 
 class _ForwardHook:
@@ -653,20 +671,6 @@ ONE_PASS_MAX_RATIO = 3.0
 def _plain_float32(t: torch.Tensor) -> bool:
     """A C-contiguous float32 CPU tensor: what the kernels read in place."""
     return t.dtype == torch.float32 and t.device.type == "cpu" and t.is_contiguous()
-
-
-def _sample_matrix(rows: list[np.ndarray]) -> np.ndarray:
-    """The native path's sample rows (one host array per layout) as one float32 matrix, shorter
-    rows padded with zeros (`hist_samples=None`: each row as long as its layer's output)."""
-    if not rows:
-        return np.zeros((0, 1), dtype=np.float32)
-    width = max(len(r) for r in rows)
-    if all(len(r) == width for r in rows):
-        return np.stack(rows)
-    matrix = np.zeros((len(rows), width), dtype=np.float32)
-    for i, r in enumerate(rows):
-        matrix[i, :len(r)] = r
-    return matrix
 
 
 def _choose_pass(exact: set[int], leaf: int, mean: float, std: float) -> None:

@@ -16,10 +16,25 @@ import torch
 
 from trainwell.diagnostics.native.build import last_error, load_library
 
-ABI_VERSION = 3
+ABI_VERSION = 4
 KIND_CODES = {None: 0, "relu": 1, "tanh": 2, "sigmoid": 3}
 
-_i64, _ptr, _int = ctypes.c_int64, ctypes.c_void_p, ctypes.c_int
+_i64, _ptr = ctypes.c_int64, ctypes.c_void_p
+LAYOUT_FIELDS = ("rows", "cols", "kind", "units", "scratch", "stride", "count", "width", "sample")
+
+
+def activation_layout(rows: int, cols: int, kind: str | None, units: int, scratch: np.ndarray, stride: int,
+                      count: int, sample: np.ndarray) -> np.ndarray:
+    """The int64[9] layout `activation` reads (LAYOUT_FIELDS): output rows × cols (cols = units ×
+    positions for the ReLU family), the kind's code, a float32 scratch of cols values (ReLU family),
+    the histogram sample's stride and count, and the float32 array it is written to (its length is
+    the padded width). The caller keeps scratch and sample alive as long as the layout."""
+    if kind == "relu" and len(scratch) < cols:
+        raise ValueError(f"activation_layout: the scratch holds {len(scratch)} values, the ReLU family needs {cols}")
+    if len(sample) < count or sample.dtype != np.float32 or scratch.dtype != np.float32:
+        raise ValueError("activation_layout: float32 scratch and sample arrays, the sample at least count long")
+    return np.array([rows, cols, KIND_CODES[kind], units, scratch.ctypes.data, stride, count, len(sample),
+                     sample.ctypes.data], dtype=np.int64)
 
 
 def as_float32_contiguous(t: torch.Tensor) -> torch.Tensor:
@@ -41,19 +56,25 @@ class StatsKernels:
         version = lib.tw_version()
         if version != ABI_VERSION:
             raise OSError(f"stats_kernels ABI version {version}, expected {ABI_VERSION}")
+        # raw: (output address, layout address — int64[9], see activation_layout —, out address: 5 float64)
         self.activation = lib.tw_activation
-        self.activation.argtypes = [_ptr, _i64, _i64, _int, _i64, _ptr, _i64, _i64, _i64, _ptr, _ptr]
+        self.activation.argtypes = [_ptr, _ptr, _ptr]
         self.activation.restype = None
         self.moments_one = lib.tw_moments
         self.moments_one.argtypes = [_ptr, _i64, _ptr]
         self.moments_one.restype = None
-        self._histograms = lib.tw_histograms
-        self._histograms.argtypes = [_ptr, _i64, _i64, _ptr, _ptr, _ptr, _i64, _ptr]
-        self._histograms.restype = None
+        # raw: (row addresses, rows, sizes, lo address, hi address, lo/hi step, bins, counts address)
+        self.histograms_raw = lib.tw_histograms
+        self.histograms_raw.argtypes = [_ptr, _i64, _ptr, _ptr, _ptr, _i64, _i64, _ptr]
+        self.histograms_raw.restype = None
         # raw: (count, grad addresses, weight addresses, snapshot addresses, lengths, out) — see param_stats
         self.param_stats_raw = lib.tw_param_stats
         self.param_stats_raw.argtypes = [_i64, _ptr, _ptr, _ptr, _ptr, _ptr]
         self.param_stats_raw.restype = None
+        # raw: (count, snapshot addresses, weight addresses, lengths, out) — see param_finish
+        self.param_finish_raw = lib.tw_param_finish
+        self.param_finish_raw.argtypes = [_i64, _ptr, _ptr, _ptr, _ptr]
+        self.param_finish_raw.restype = None
         self.diff_sumsq_raw = lib.tw_diff_sumsq_many
         self._moments = lib.tw_moments_many
         self._sumsq = lib.tw_sumsq_many
@@ -73,18 +94,20 @@ class StatsKernels:
         self._moments(len(tensors), addresses(tensors), lens.ctypes.data, out.ctypes.data)
         return out
 
-    def histograms(self, samples: np.ndarray, sizes: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+    def histograms(self, rows: Sequence[np.ndarray], sizes: Sequence[int], lo: np.ndarray, hi: np.ndarray,
                    bins: int) -> np.ndarray:
-        """(rows × bins) int64 counts: row r of the float32 matrix `samples` (its first sizes[r]
-        values) binned over [lo[r], hi[r]], as `trainwell.diagnostics.stats.histograms_host`."""
-        rows, width = samples.shape
-        if not (samples.dtype == np.float32 and samples.flags.c_contiguous and len(sizes) == len(lo) == len(hi) == rows
-                and sizes.dtype == np.int64 and int(sizes.max(initial=0)) <= width):
-            raise ValueError("histograms: a C-contiguous float32 matrix and one int64 size, lo and hi per row")
+        """(len(rows) × bins) int64 counts: the first sizes[r] values of the float32 array rows[r]
+        binned over [lo[r], hi[r]], as `trainwell.diagnostics.stats.histograms_host`."""
+        if not (len(rows) == len(sizes) == len(lo) == len(hi)) or any(
+                r.dtype != np.float32 or not r.flags.c_contiguous or len(r) < k for r, k in zip(rows, sizes)):
+            raise ValueError("histograms: one C-contiguous float32 row of at least sizes[r] values, and one lo and "
+                             "hi, per row")
         lo, hi = np.ascontiguousarray(lo, np.float64), np.ascontiguousarray(hi, np.float64)
-        counts = np.empty((rows, bins), dtype=np.int64)
-        self._histograms(samples.ctypes.data, rows, width, sizes.ctypes.data, lo.ctypes.data, hi.ctypes.data,
-                         bins, counts.ctypes.data)
+        lens = np.array(sizes, dtype=np.int64)
+        counts = np.empty((len(rows), bins), dtype=np.int64)
+        row_addresses = (ctypes.c_void_p * len(rows))(*[r.ctypes.data for r in rows])
+        self.histograms_raw(row_addresses, len(rows), lens.ctypes.data, lo.ctypes.data, hi.ctypes.data, 1, bins,
+                            counts.ctypes.data)
         return counts
 
     def sumsq(self, tensors: Sequence[torch.Tensor]) -> np.ndarray:
@@ -96,15 +119,27 @@ class StatsKernels:
 
     def param_stats(self, grads: Sequence[torch.Tensor], weights: Sequence[torch.Tensor],
                     snapshots: Sequence[torch.Tensor]) -> np.ndarray:
-        """[Σg², Σw²] per parameter (2 × len float64), and snapshots[i] ← weights[i] (same sizes)."""
+        """(len × 3) float64 rows [Σg², Σw², unset], and snapshots[i] ← weights[i] (same sizes);
+        `param_finish` fills the last column after the optimizer step."""
         lens = np.array([t.numel() for t in weights], dtype=np.int64)
         sizes = lens.tolist()
         if not (len(grads) == len(weights) == len(snapshots)) or any(
                 g.numel() != n or s.numel() != n for g, s, n in zip(grads, snapshots, sizes)):
             raise ValueError("param_stats: gradients, weights and snapshots must match in number and size")
-        out = np.empty((2, len(weights)))
+        out = np.zeros((len(weights), 3))
         self.param_stats_raw(len(weights), addresses(grads), addresses(weights), addresses(snapshots),
                              lens.ctypes.data, out.ctypes.data)
+        return out
+
+    def param_finish(self, snapshots: Sequence[torch.Tensor], weights: Sequence[torch.Tensor],
+                     out: np.ndarray) -> np.ndarray:
+        """out (from `param_stats`) → rows [‖g‖, ‖w‖, ‖snapshot − w‖], in place."""
+        lens = np.array([t.numel() for t in weights], dtype=np.int64)
+        if len(snapshots) != len(weights) or out.shape != (len(weights), 3) or any(
+                s.numel() != n for s, n in zip(snapshots, lens.tolist())):
+            raise ValueError("param_finish: snapshots, weights and out rows must match")
+        self.param_finish_raw(len(weights), addresses(snapshots), addresses(weights), lens.ctypes.data,
+                              out.ctypes.data)
         return out
 
     def copy(self, dst: Sequence[torch.Tensor], src: Sequence[torch.Tensor]) -> None:

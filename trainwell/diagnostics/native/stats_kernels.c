@@ -92,14 +92,19 @@ static int64_t saturated(const float *p, int64_t m, int kind) {
 
 /* Activation statistics of y (rows × cols, C-contiguous; cols = units × positions).
  *
+ * layout (int64[9], fixed per layer and shape): rows, cols, kind, units, scratch address, stride,
+ * count, width, sample address.
  * out[0] Σy, out[1] M2, out[2] min, out[3] max, out[4] the kind's count:
  *   kind 1 (ReLU family): units whose maximum over every example and position is ≤ 0
  *            (`scratch` holds cols floats: the per-position maxima over the examples);
  *   kind 2/3 (tanh/sigmoid): saturated elements; kind 0: 0.
  * sample[0..count) = y[0], y[stride], …, y[(count − 1)·stride]; sample[count..width) = y[0]. */
-void tw_activation(const float *y, int64_t rows, int64_t cols, int kind, int64_t units,
-                   float *scratch, int64_t stride, int64_t count, int64_t width, float *sample,
-                   double *out) {
+void tw_activation(const float *y, const int64_t *layout, double *out) {
+    const int64_t rows = layout[0], cols = layout[1], units = layout[3], stride = layout[5];
+    const int64_t count = layout[6], width = layout[7];
+    const int kind = (int)layout[2];
+    float *scratch = (float *)(intptr_t)layout[4];
+    float *sample = (float *)(intptr_t)layout[8];
     const int64_t n = rows * cols;
     const float k = shift_of(y);
     acc_t a = {0.0, 0.0, k, k};
@@ -166,18 +171,18 @@ void tw_moments_many(int64_t count, const float *const *ptrs, const int64_t *len
     for (int64_t t = 0; t < count; t++) tw_moments(ptrs[t], lens[t], out + 2 * t);
 }
 
-/* Histograms of `rows` samples: row r is samples[r·width .. r·width + sizes[r]), binned over
- * [lo[r], hi[r]] into counts[r·bins .. (r + 1)·bins) (overwritten). In float32 arithmetic, as
+/* Histograms of `rows` samples: row r is rowp[r][0..sizes[r]), binned over [lo[r·step], hi[r·step]]
+ * into counts[r·bins .. (r + 1)·bins) (overwritten). In float32 arithmetic, as
  * trainwell.diagnostics.stats.histograms_host: z = (y − lo)·scale with scale = bins/(hi − lo)
  * (spread at least FLT_MIN, scale at most 1e30), bin ⌊z⌋ clamped to [0, bins − 1]; NaN → bin 0. */
-void tw_histograms(const float *samples, int64_t rows, int64_t width, const int64_t *sizes, const double *lo,
-                   const double *hi, int64_t bins, int64_t *counts) {
+void tw_histograms(const float *const *rowp, int64_t rows, const int64_t *sizes, const double *lo, const double *hi,
+                   int64_t step, int64_t bins, int64_t *counts) {
     for (int64_t r = 0; r < rows; r++) {
-        const float *s = samples + r * width;
+        const float *s = rowp[r];
         int64_t *c = counts + r * bins;
         memset(c, 0, (size_t)bins * sizeof(int64_t));
-        const float lo32 = (float)lo[r];
-        float spread = (float)hi[r] - lo32;
+        const float lo32 = (float)lo[r * step];
+        float spread = (float)hi[r * step] - lo32;
         if (!(spread >= 1.17549435e-38f)) spread = spread != spread ? spread : 1.17549435e-38f;
         double wide = (double)bins / (double)spread;
         const float scale = wide != wide ? NAN : (float)(wide < 1e30 ? wide : 1e30);
@@ -205,20 +210,42 @@ static double sumsq(const float *p, int64_t m) {
     return total;
 }
 
+/* Σ (p − q)² of p[0..m), q[0..m) (difference in float32, squares summed as in sumsq). */
+static double diff_sumsq(const float *p, const float *q, int64_t m) {
+    double total = 0.0;
+    int64_t i = 0;
+    while (m - i >= LANES) {
+        int64_t end = i + FLUSH < m ? i + FLUSH : m;
+        vf acc = {0};
+        for (; i + LANES <= end; i += LANES) { vf d = load(p + i) - load(q + i); acc += d * d; }
+        for (int l = 0; l < LANES; l++) total += acc[l];
+    }
+    for (; i < m; i++) { double d = (double)p[i] - q[i]; total += d * d; }
+    return total;
+}
+
 /* out[i] = Σ x² of each array (the squared L2 norms). */
 void tw_sumsq_many(int64_t count, const float *const *ptrs, const int64_t *lens, double *out) {
     for (int64_t t = 0; t < count; t++) out[t] = sumsq(ptrs[t], lens[t]);
 }
 
-/* The parameter numbers of one sampled step, one call: out[i] = Σ g_i², out[count + i] = Σ w_i²,
- * and snapshot_i ← w_i (read while w_i is in cache). */
+/* The parameter numbers of one sampled step, before the optimizer step (one call):
+ * out[3i] = Σ g_i², out[3i + 1] = Σ w_i², and snapshot_i ← w_i (read while w_i is in cache). */
 void tw_param_stats(int64_t count, const float *const *grads, const float *const *weights,
                     float *const *snapshots, const int64_t *lens, double *out) {
     for (int64_t t = 0; t < count; t++) {
-        out[t] = sumsq(grads[t], lens[t]);
-        out[count + t] = sumsq(weights[t], lens[t]);
+        out[3 * t] = sumsq(grads[t], lens[t]);
+        out[3 * t + 1] = sumsq(weights[t], lens[t]);
         memcpy(snapshots[t], weights[t], (size_t)lens[t] * sizeof(float));
     }
+}
+
+/* After the optimizer step: out[3i + 2] = Σ (snapshot_i − w_i)², then every entry of out[0..3·count)
+ * replaced by its square root — ‖g‖, ‖w‖, ‖Δw‖ per parameter. */
+void tw_param_finish(int64_t count, const float *const *snapshots, const float *const *weights, const int64_t *lens,
+                     double *out) {
+    for (int64_t t = 0; t < count; t++) out[3 * t + 2] = diff_sumsq(snapshots[t], weights[t], lens[t]);
+    for (int64_t i = 0; i < 3 * count; i++) out[i] = sqrt(out[i]);
 }
 
 /* dst[i][0..len) = src[i][0..len). */
@@ -229,21 +256,8 @@ void tw_copy_many(int64_t count, float *const *dst, const float *const *src, con
 /* out[i] = Σ (a − b)² of each pair of arrays (the squared L2 norm of the difference). */
 void tw_diff_sumsq_many(int64_t count, const float *const *a, const float *const *b, const int64_t *lens,
                         double *out) {
-    for (int64_t t = 0; t < count; t++) {
-        const float *p = a[t], *q = b[t];
-        const int64_t m = lens[t];
-        double total = 0.0;
-        int64_t i = 0;
-        while (m - i >= LANES) {
-            int64_t end = i + FLUSH < m ? i + FLUSH : m;
-            vf acc = {0};
-            for (; i + LANES <= end; i += LANES) { vf d = load(p + i) - load(q + i); acc += d * d; }
-            for (int l = 0; l < LANES; l++) total += acc[l];
-        }
-        for (; i < m; i++) { double d = (double)p[i] - q[i]; total += d * d; }
-        out[t] = total;
-    }
+    for (int64_t t = 0; t < count; t++) out[t] = diff_sumsq(a[t], b[t], lens[t]);
 }
 
 /* ABI version: build.py refuses a library whose version differs from the Python side's. */
-int tw_version(void) { return 3; }
+int tw_version(void) { return 4; }
