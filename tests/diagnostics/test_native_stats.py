@@ -273,3 +273,52 @@ def test_a_fresh_cache_builds_once_and_a_second_process_reuses_it(tmp_path):
     second = _run_python(PROBE, env)
     assert second.returncode == 0 and second.stdout.startswith("True 3 |")
     assert built[0].stat().st_mtime_ns == stamp  # reused, not rebuilt
+
+
+def _records_both_ways(make_net, x, y):
+    records = {}
+    for backend in ("native", "torch"):
+        net = make_net()
+        opt = torch.optim.SGD(net.parameters(), lr=0.1)
+        records[backend] = one_step(net, LayerStats(net, every=1, bins=16, backend=backend), x, y, opt)
+    return records["native"], records["torch"]
+
+
+def _assert_close(a, b, rel):
+    for la, lb in zip(a["layers"], b["layers"], strict=True):
+        for key in ("mean", "std", "lo", "hi", "grad_mean", "grad_std", "dead_frac", "saturated_frac"):
+            if key in la or key in lb:
+                assert la[key] == pytest.approx(lb[key], rel=rel, abs=1e-7), (la["name"], key)
+        assert sum(la["hist"]) == sum(lb["hist"])
+    for pa, pb in zip(a["params"], b["params"], strict=True):
+        for key in ("grad_norm", "weight_norm", "delta_norm"):
+            assert pa[key] == pytest.approx(pb[key], rel=rel), (pa["name"], key)
+
+
+def test_a_float64_model_uses_torch_norms_for_its_parameters_and_agrees(kernels):
+    """float64 weights are not read by the kernels (Δw would drown in float32 rounding): the native
+    path takes their norms with torch ops and the activations in float32, like the torch path."""
+    g = torch.Generator().manual_seed(2)
+    x, y = torch.randn(40, 2, 12, generator=g).double(), torch.randint(0, 3, (40,), generator=g)
+    a, b = _records_both_ways(lambda: conv_net().double(), x, y)
+    _assert_close(a, b, rel=2e-5)
+    assert all(p["delta_norm"] > 0 for p in a["params"])
+
+
+def test_a_channels_last_image_model_agrees(kernels):
+    """Non-contiguous (channels_last) outputs are read in logical order: per-channel dead units and
+    the histogram sample match the torch path."""
+    def image_net():
+        torch.manual_seed(0)
+        net = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.Conv2d(8, 4, 3),
+                            nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6 * 6, 5))
+        with torch.no_grad():
+            net[3].bias[:2] = -50.0  # two dead channels after the second ReLU
+        return net.to(memory_format=torch.channels_last)
+    g = torch.Generator().manual_seed(4)
+    x = torch.randn(16, 3, 8, 8, generator=g).to(memory_format=torch.channels_last)
+    y = torch.randint(0, 5, (16,), generator=g)
+    a, b = _records_both_ways(image_net, x, y)
+    _assert_close(a, b, rel=2e-5)
+    assert [la["hist"] for la in a["layers"]] == [lb["hist"] for lb in b["layers"]]
+    assert a["layers"][4]["dead_frac"] == 0.5
