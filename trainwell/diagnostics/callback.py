@@ -2,7 +2,7 @@
 
     on_batch_start     sampled step (step % every == 0, or after sample_next())? → register hooks
     on_after_backward  gradient norms + weight snapshot
-    on_batch_end       update ratios, ONE device→host transfer, state.emit("stats", record)
+    on_batch_end       update ratios, the record (torch path: ONE device→host transfer; C kernels: none), state.emit("stats", record)
     on_eval_end        (include_eval=True) the evaluation's record, phase "eval"
     on_fit_end         all hooks removed
 

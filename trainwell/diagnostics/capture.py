@@ -6,35 +6,36 @@ How it measures, and what it costs:
   every *leaf* module (parameter-less ones — activations, pooling, flatten — included) and
   `finish()`/`cancel()`/`close()` remove them (`finish(keep_hooks=True)` keeps them for a next
   step that is captured too; they do nothing while no capture is active). Unsampled steps run
-  the bare model.
-* A forward hook reduces the layer's output at once — while it is still in the CPU cache, and
-  before a later in-place op (ReLU(inplace=True), `out += shortcut`) can change it — with a few
-  ops whose small results stay on the device: Σy, M2 (below), min and max (`torch.aminmax`; for
-  the ReLU family min and the per-unit maxima, which give the dead units and max), the saturated
-  count for tanh/sigmoid, and a systematic sample of at most `hist_samples` elements for the
-  histogram (every s-th element, s coprime with the example size; one `torch.take`, padded to
-  `hist_samples` so that all layers' samples form one matrix). A layer whose output is a view of
-  the previous one's (Flatten, reshape) costs no reduction: it repeats those numbers. A
-  pre-hook on the output's autograd node keeps the activation gradient until the end of
-  backward, when Σg (one op each) and all norms (one `_foreach_norm` call) are taken. Nothing
-  is read back.
-* M2 = Σ(y − mean)². One pass (Σy² − (Σy)²/n on the host, in float64, from float32 Σy and
-  y·y) while the layer's previous capture had |mean| ≤ ONE_PASS_MAX_RATIO·std — the
-  cancellation then costs ≲ 3e-6 relative; two passes (y − mean first, exact in float32) on the
-  first capture of a layer and whenever its mean is far from 0 relative to its spread. The same
-  rule, with ‖g‖, for activation gradients.
-* `after_backward()` (grads populated, before `optimizer.step()`) takes the activation-gradient
-  norms and ‖g‖, ‖w‖ of every parameter in one `torch._foreach_norm` call and snapshots the weights (`_foreach_copy_` into
-  reused buffers); `finish()` (after the step) takes ‖Δw‖ (two calls), stacks every scalar and
-  concatenates it with the unit maxima and samples into ONE flat float32 tensor, transferred
-  with ONE call to `to_host` — the single device→host transfer per sampled step. Histograms,
-  dead-unit counts and the record are finished on the host with numpy.
-* Between sampled steps the recorder keeps, per leaf and output shape, the sample index, and a
+  the bare model. A layer whose output is a view of the previous one's (Flatten, reshape) costs
+  no reduction: it repeats those numbers. Hooks never replace an output or a gradient.
+* Two paths compute the same numbers (`backend`; tests run both and compare them):
+  - **native** — a model on the CPU, when the C kernels of `trainwell.diagnostics.native` build
+    (they are compiled on first use with the machine's C compiler and cached). The forward hook
+    makes ONE pass over the output, while it is in cache: Σy and M2 (shifted by the first
+    element: accurate even when |mean| ≫ std), min, max, the dead units (ReLU family) or the
+    saturated count (tanh/sigmoid), and the histogram sample — written straight into host
+    arrays. Each activation gradient is reduced the same way in its autograd pre-hook; after
+    backward one call takes ‖g‖², ‖w‖² and the weight snapshot of every parameter; after the
+    optimizer step one call takes ‖Δw‖ and one bins every histogram. Nothing is transferred:
+    the numbers are in host memory already, and no tensor is read back.
+  - **torch** — every other model (GPU) or where no compiler exists: a few ops per output whose
+    small results stay on the device (Σy, M2, `torch.aminmax` or per-unit maxima, a saturated
+    count, a `torch.take` sample), the activation gradients held to the end of backward and
+    reduced with the parameter norms in one `_foreach_norm` call, then every number stacked into
+    ONE flat tensor and brought back with ONE transfer (`to_host`) per sampled step. M2 there is
+    one-pass (Σy² − (Σy)²/n in float64 on the host) while a layer's previous capture had
+    |mean| ≤ ONE_PASS_MAX_RATIO·std, else two-pass (y − mean first, exact in float32).
+* The histogram sample: every s-th element of the output, s coprime with the example size (so
+  it walks through every unit and position), at most `hist_samples` of them, binned on the host
+  over the layer's exact [min, max].
+* Between sampled steps the recorder keeps, per leaf and output shape, the sample layout, and a
   copy of the weights (for Δw); `close()` releases them.
 
-What it costs (`python bench/bench_stats_overhead.py`, MNIST-1D paper CNN, 1 CPU thread): about
-1–1.5 ms per sampled step on a 2.4 ms step — ~50 small ops and the host-side record, run "cold"
-between training steps — so about +6.5 % sampled every 10 steps and +45 % every step.
+What it costs (`taskset -c 1 python bench/bench_stats_overhead.py`, MNIST-1D paper CNN, batch
+100, 1 CPU thread; see README for the numbers): the native path adds about 0.5 ms to a sampled
+step of ~2.4 ms, which is +3 to +4 % sampled every 10 steps and about +22 % every step; the
+torch path adds 1–1.5 ms (+6.5 % / +45 %): ~50 small ops and numpy calls, run "cold" between
+training steps.
 
 Record (JSON-serialisable; `layers` in forward order, `params` in `named_parameters` order):
 
