@@ -250,7 +250,7 @@ PROBE = """
 
 
 def test_without_a_compiler_or_when_disabled_the_torch_path_records(tmp_path):
-    env = dict(os.environ, TRAINWELL_CACHE_DIR=str(tmp_path / "cache"), PATH=str(tmp_path), CC="")
+    env = dict(os.environ, TRAINWELL_CACHE=str(tmp_path / "cache"), PATH=str(tmp_path), CC="")
     done = _run_python(PROBE, env)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("False 3 |") and "no C compiler" in done.stdout
@@ -263,7 +263,7 @@ def test_without_a_compiler_or_when_disabled_the_torch_path_records(tmp_path):
 def test_a_fresh_cache_builds_once_and_a_second_process_reuses_it(tmp_path):
     if not HAS_CC:
         pytest.skip("no C compiler on this machine")
-    env = dict(os.environ, TRAINWELL_CACHE_DIR=str(tmp_path))
+    env = dict(os.environ, TRAINWELL_CACHE=str(tmp_path))
     env.pop("TRAINWELL_NATIVE", None)
     first = _run_python(PROBE, env)
     assert first.returncode == 0 and first.stdout.startswith("True 3 |"), first.stdout + first.stderr

@@ -6,9 +6,9 @@ no C compiler, a failed build, `TRAINWELL_NATIVE=0` in the environment — with 
 loses speed, never function.
 
 Build: `$CC` (else the compiler Python was built with, else `cc`) with `-O3 -march=native -shared
--fPIC`, retried without `-march=native` when that fails. The library is cached under
-`$TRAINWELL_CACHE_DIR` (default `~/.cache/trainwell`, a temporary directory if that is not
-writable) in `native/<name>-<key>.so`; the key hashes the source, the compiler and its flags, the
+-fPIC`, retried without `-march=native` when that fails. The library is cached in trainwell's
+cache directory (`$TRAINWELL_CACHE`, else `$XDG_CACHE_HOME/trainwell`, else `~/.cache/trainwell`;
+a temporary directory if that is not writable) as `native/<name>-<key>.so`; the key hashes the source, the compiler and its flags, the
 Python platform and this CPU's model and feature flags (`-march=native` code must not run on
 another CPU sharing the home directory). A first build takes well under a second; it is written
 to a temporary file and renamed into place, so parallel processes (pytest-xdist) never load a
@@ -25,6 +25,8 @@ import subprocess
 import sysconfig
 import tempfile
 from pathlib import Path
+
+from trainwell.data.cache import cache_dir as data_cache_dir
 
 SOURCE_DIR = Path(__file__).parent
 FLAG_SETS = (("-O3", "-march=native"), ("-O3",))
@@ -56,9 +58,8 @@ def cpu_signature() -> str:
 
 
 def cache_dir() -> Path:
-    """Where built libraries live ($TRAINWELL_CACHE_DIR/native, default ~/.cache/trainwell/native)."""
-    root = os.environ.get("TRAINWELL_CACHE_DIR") or str(Path.home() / ".cache" / "trainwell")
-    path = Path(root) / "native"
+    """Where built libraries live: `native/` in trainwell's cache directory (see the module docstring)."""
+    path = data_cache_dir() / "native"
     try:
         path.mkdir(parents=True, exist_ok=True)
         probe = tempfile.NamedTemporaryFile(dir=path, delete=True)
