@@ -22,7 +22,7 @@ backward, after_backward, optimizer step, finish = the transfer and the record),
 unsampled, CPU time — where the extra time goes.
 
     taskset -c 0 .venv/bin/python bench/bench_stats_overhead.py [--steps 100] [--repeats 41] [--threads 1]
-        [--backend auto|native|torch]
+        [--backend auto|native|torch] [--run-dir]
 
 `--backend` picks LayerStats' path: "auto" (the default: the C kernels for this CPU model when
 they build), "native" (the C kernels) or "torch" (the torch ops a GPU model uses).
@@ -35,7 +35,9 @@ import argparse
 import copy
 import json
 import platform
+import shutil
 import statistics
+import tempfile
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -148,14 +150,17 @@ def phases(model, opt, x, y, batch, device, backend: str, steps: int = 200) -> d
     return {name: (sums[True][k] - sums[False][k]) / steps for k, name in enumerate(names)}
 
 
-def trainer_fit(model, opt, x, y, steps, batch, every, device, backend: str) -> float:
-    """Wall seconds per step of one `Trainer.fit` of `steps` steps (callbacks [] or [StatsCallback])."""
+def trainer_fit(model, opt, x, y, steps, batch, every, device, backend: str, run_root: Path | None = None) -> float:
+    """Wall seconds per step of one `Trainer.fit` of `steps` steps (callbacks [] or [StatsCallback]);
+    with `run_root`, in a fresh run directory under it (records written as JSON lines, no checkpoints)."""
     from trainwell.data.loader import BatchLoader
     from trainwell.train.trainer import Trainer
 
     loader = BatchLoader(x, y, batch, generator=torch.Generator().manual_seed(0))
     callbacks = [] if every is None else [StatsCallback(every=every, backend=backend)]
-    trainer = Trainer(model, loader, opt, steps, eval_every=10 * steps, callbacks=callbacks)
+    run_dir = None if run_root is None else tempfile.mkdtemp(dir=run_root)
+    trainer = Trainer(model, loader, opt, steps, eval_every=10 * steps, callbacks=callbacks, run_dir=run_dir,
+                      checkpoint=False)
     if device.type == "cuda":
         torch.cuda.synchronize()
     t0 = time.perf_counter()
@@ -165,7 +170,12 @@ def trainer_fit(model, opt, x, y, steps, batch, every, device, backend: str) -> 
     seconds = (time.perf_counter() - t0) / steps
     if every is not None:
         expected = len(range(0, steps, every))
-        assert len(state.records.get("stats", [])) == expected, "the callback did not record every sampled step"
+        if run_dir is None:
+            written = len(state.records.get("stats", []))
+        else:
+            written = len((Path(run_dir) / "stats.jsonl").read_text().splitlines())
+            shutil.rmtree(run_dir)
+        assert written == expected, "the callback did not record every sampled step"
     return seconds
 
 
@@ -177,11 +187,14 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--backend", default="auto", choices=("auto", "native", "torch"))
+    ap.add_argument("--run-dir", action="store_true",
+                    help="Trainer.fit writes to a run directory (records as JSON lines, no checkpoints)")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "stats_overhead.json"))
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     x, y, source = load_data(device)
+    run_root = Path(tempfile.mkdtemp(prefix="bench-stats-")) if args.run_dir else None
     torch.manual_seed(0)
     model = paper_cnn().to(device)
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
@@ -193,7 +206,7 @@ def main() -> None:
         if cb is not None:
             cb.on_fit_start(states[name])
         run(model, opt, cb, states[name], x, y, 20, args.batch, device)  # warm-up
-        trainer_fit(model, opt, x, y, 20, args.batch, variants[name], device, args.backend)
+        trainer_fit(model, opt, x, y, 20, args.batch, variants[name], device, args.backend, run_root)
     loop: dict[str, list[float]] = {name: [] for name in variants}
     loop_cpu: dict[str, list[float]] = {name: [] for name in variants}
     fit: dict[str, list[float]] = {name: [] for name in variants}
@@ -204,7 +217,7 @@ def main() -> None:
             loop[name].append(wall)
             loop_cpu[name].append(proc)
             fit[name].append(trainer_fit(model, opt, x, y, args.steps, args.batch, variants[name], device,
-                                         args.backend))
+                                         args.backend, run_root))
 
     def summary(times: dict[str, list[float]]) -> tuple[dict[str, float], dict[str, float]]:
         """Median time per variant, and the median over repeats of the paired slowdown
@@ -220,7 +233,7 @@ def main() -> None:
     records = {name: s.counts.get("stats", 0) for name, s in states.items()}
     path = "native (C kernels)" if callbacks["every1"].recorder.native else "torch ops"
     print(f"device={device} threads={args.threads} data={source} steps={args.steps} repeats={args.repeats} "
-          f"batch={args.batch} statistics path={path}")
+          f"batch={args.batch} statistics path={path}" + (" Trainer run directory: yes" if args.run_dir else ""))
     print(f"{'variant':>9} {'Trainer ms/step':>16} {'slowdown':>9} {'bar':>5} {'':>6} "
           f"{'loop ms/step':>13} {'slowdown':>9} {'loop CPU':>9}")
     for name in variants:
@@ -238,7 +251,7 @@ def main() -> None:
     result = {
         "device": str(device), "threads": args.threads, "data": source, "steps": args.steps,
         "repeats": args.repeats, "batch": args.batch, "torch": torch.__version__, "python": platform.python_version(),
-        "backend": args.backend, "statistics_path": path,
+        "backend": args.backend, "statistics_path": path, "trainer_run_dir": args.run_dir,
         "design": "one model and optimizer; variants take turns in chunks of `steps` steps, interleaved per repeat",
         "trainer_seconds_per_step": fit, "loop_seconds_per_step": loop, "loop_cpu_seconds_per_step": loop_cpu,
         "median_trainer_seconds_per_step": med_fit, "median_loop_seconds_per_step": med_loop,
@@ -255,6 +268,8 @@ def main() -> None:
     for cb in callbacks.values():
         if cb is not None:
             cb.close()
+    if run_root is not None:
+        shutil.rmtree(run_root, ignore_errors=True)
 
 
 if __name__ == "__main__":
