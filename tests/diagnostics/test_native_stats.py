@@ -322,3 +322,59 @@ def test_a_channels_last_image_model_agrees(kernels):
     _assert_close(a, b, rel=2e-5)
     assert [la["hist"] for la in a["layers"]] == [lb["hist"] for lb in b["layers"]]
     assert a["layers"][4]["dead_frac"] == 0.5
+
+
+@pytest.mark.parametrize("backend", ["native", "torch"])
+def test_a_second_backward_through_the_graph_keeps_the_first_gradients(kernels, backend):
+    """retain_graph=True and a second backward in one captured step: each layer reports its first
+    gradient (the gradient rows are never overrun)."""
+    net = conv_net()
+    x = torch.randn(10, 2, 12)
+    stats = LayerStats(net, every=1, backend=backend)
+    stats.start(0)
+    out = net(x)
+    out.pow(2).sum().backward(retain_graph=True)
+    first = [m.weight.grad.clone() for m in (net[0], net[2])]
+    (3 * out).sum().backward()
+    stats.after_backward()
+    record = stats.finish()
+    ref = conv_net()
+    stats_ref = LayerStats(ref, every=1, backend=backend)
+    stats_ref.start(0)
+    ref(x).pow(2).sum().backward()
+    stats_ref.after_backward()
+    want = stats_ref.finish()
+    assert torch.equal(first[0], ref[0].weight.grad) and torch.equal(first[1], ref[2].weight.grad)
+    for got, exp in zip(record["layers"], want["layers"], strict=True):
+        assert got["grad_std"] == pytest.approx(exp["grad_std"], rel=1e-6), got["name"]
+
+
+def test_a_weight_given_new_memory_during_the_step_still_gets_its_update_norm(kernels):
+    net = conv_net()
+    stats = LayerStats(net, every=1, backend="native")
+    stats.start(0)
+    net(torch.randn(6, 2, 12)).sum().backward()
+    stats.after_backward()
+    with torch.no_grad():
+        before = net[0].weight.detach().clone()
+        net[0].weight.data = net[0].weight.data + 0.5  # new memory, same shape
+        net[2].weight.data = torch.zeros(3)  # new memory, another size: Δw undefined
+    record = stats.finish()
+    by_name = {p["name"]: p for p in record["params"]}
+    assert by_name["0.weight"]["delta_norm"] == pytest.approx(0.5 * before.numel() ** 0.5, rel=1e-5)
+    assert by_name["2.weight"]["delta_norm"] != by_name["2.weight"]["delta_norm"]  # NaN
+    assert by_name["0.bias"]["delta_norm"] == 0.0
+
+
+def test_a_sparse_output_is_skipped_not_fatal(kernels):
+    class Sparsify(nn.Module):
+        def forward(self, x):
+            return x.to_sparse()
+
+    net = nn.Sequential(nn.Linear(4, 3), Sparsify())
+    for backend in ("native", "torch"):
+        stats = LayerStats(net, every=1, backend=backend)
+        stats.start(0)
+        with torch.no_grad():
+            net(torch.randn(5, 4))
+        assert [layer["name"] for layer in stats.finish()["layers"]] == ["0"]

@@ -288,7 +288,7 @@ class LayerStats:
     def _forward_hook(self, leaf: int, module: nn.Module, args: Any, output: Any) -> None:
         if self._step is None or self._seen[leaf] or not isinstance(output, torch.Tensor) or not output.is_floating_point():
             return
-        if output.numel() == 0 or (not self.model.training and not self.include_eval):
+        if output.numel() == 0 or output.layout != torch.strided or (not self.model.training and not self.include_eval):
             return
         self._seen[leaf] = True
         y = output.detach()
@@ -357,8 +357,8 @@ class LayerStats:
         self._grad_hook(generation, entry, grad_outputs[index])
 
     def _grad_hook(self, generation: int, entry: list[Any], grad: torch.Tensor | None) -> None:
-        if generation != self._generation or grad is None:  # a backward after finish/cancel
-            return
+        if generation != self._generation or grad is None or entry[_GRAD_AT] >= 0:
+            return  # a backward after finish/cancel, or a second backward through the graph: the first counts
         self._prev = None  # the forward pass is over
         entry[_GRAD_AT] = k = self._n_grads
         self._n_grads += 1
@@ -423,7 +423,7 @@ class LayerStats:
     def _param_plan(self, weights: list[torch.Tensor]) -> _ParamPlan | None:
         """Native path: the weights' and snapshots' addresses, rebuilt when a weight moves; None when
         a weight is not a C-contiguous float32 CPU tensor (the torch ops then take the parameters)."""
-        key = tuple(w.data_ptr() for w in weights)
+        key = tuple((w.data_ptr(), w.numel()) for w in weights)
         plan = self._plan
         if plan is None or plan.key != key:
             plan = self._plan = _ParamPlan(key, weights) if all(_plain_float32(w) for w in weights) else None
@@ -452,8 +452,13 @@ class LayerStats:
     def _finish_native(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Native path: everything is in host memory already — no transfer at all."""
         n_params = len(self._param_names)
-        if self._param_native:  # ‖g‖, ‖w‖, ‖Δw‖ into the rows of plan.out
-            plan = self._plan
+        plan = self._plan
+        if self._param_native and plan.key != tuple((w.data_ptr(), w.numel()) for w in self._with_grad):
+            # a weight was given new memory during the step (`p.data = …`): Δw from torch ops (NaN if resized)
+            params = np.sqrt(plan.out)
+            params[:, 2] = [float((w.detach().float().reshape(b.shape) - b).norm()) if w.numel() == b.numel()
+                            else float("nan") for b, w in zip(self._snapshot, self._with_grad)]
+        elif self._param_native:  # ‖g‖, ‖w‖, ‖Δw‖ into the rows of plan.out
             self.kernels.param_finish_raw(n_params, plan.snapshots, plan.weights, plan.lens, plan.out_addr)
             params = plan.out
         elif n_params:  # parameters the kernels do not take (not float32, not contiguous): torch norms
