@@ -16,7 +16,7 @@ import torch
 
 from trainwell.diagnostics.native.build import last_error, load_library
 
-ABI_VERSION = 4
+ABI_VERSION = 5
 KIND_CODES = {None: 0, "relu": 1, "tanh": 2, "sigmoid": 3}
 
 _i64, _ptr = ctypes.c_int64, ctypes.c_void_p
@@ -75,23 +75,12 @@ class StatsKernels:
         self.param_finish_raw = lib.tw_param_finish
         self.param_finish_raw.argtypes = [_i64, _ptr, _ptr, _ptr, _ptr]
         self.param_finish_raw.restype = None
-        self.diff_sumsq_raw = lib.tw_diff_sumsq_many
-        self._moments = lib.tw_moments_many
-        self._sumsq = lib.tw_sumsq_many
-        self._copy = lib.tw_copy_many
-        self._diff = lib.tw_diff_sumsq_many
-        self._moments.argtypes = self._sumsq.argtypes = [_i64, _ptr, _ptr, _ptr]
-        self._copy.argtypes = [_i64, _ptr, _ptr, _ptr]
-        self._diff.argtypes = [_i64, _ptr, _ptr, _ptr, _ptr]
-        for fn in (self._moments, self._sumsq, self._copy, self._diff):
-            fn.restype = None
-
     # every tensor below must be C-contiguous float32 on the CPU (`as_float32_contiguous`)
     def moments(self, tensors: Sequence[torch.Tensor]) -> np.ndarray:
         """(len × 2) float64: Σx and M2 = Σ(x − mean)² of each tensor."""
         out = np.empty((len(tensors), 2))
-        lens = np.array([t.numel() for t in tensors], dtype=np.int64)
-        self._moments(len(tensors), addresses(tensors), lens.ctypes.data, out.ctypes.data)
+        for i, t in enumerate(tensors):
+            self.moments_one(t.data_ptr(), t.numel(), out[i].ctypes.data)
         return out
 
     def histograms(self, rows: Sequence[np.ndarray], sizes: Sequence[int], lo: np.ndarray, hi: np.ndarray,
@@ -109,13 +98,6 @@ class StatsKernels:
         self.histograms_raw(row_addresses, len(rows), lens.ctypes.data, lo.ctypes.data, hi.ctypes.data, 1, bins,
                             counts.ctypes.data)
         return counts
-
-    def sumsq(self, tensors: Sequence[torch.Tensor]) -> np.ndarray:
-        """float64 Σx² (the squared L2 norm) of each tensor."""
-        out = np.empty(len(tensors))
-        lens = np.array([t.numel() for t in tensors], dtype=np.int64)
-        self._sumsq(len(tensors), addresses(tensors), lens.ctypes.data, out.ctypes.data)
-        return out
 
     def param_stats(self, grads: Sequence[torch.Tensor], weights: Sequence[torch.Tensor],
                     snapshots: Sequence[torch.Tensor]) -> np.ndarray:
@@ -140,22 +122,6 @@ class StatsKernels:
             raise ValueError("param_finish: snapshots, weights and out rows must match")
         self.param_finish_raw(len(weights), addresses(snapshots), addresses(weights), lens.ctypes.data,
                               out.ctypes.data)
-        return out
-
-    def copy(self, dst: Sequence[torch.Tensor], src: Sequence[torch.Tensor]) -> None:
-        """dst[i] ← src[i] (same sizes)."""
-        lens = np.array([t.numel() for t in src], dtype=np.int64)
-        if any(d.numel() != n for d, n in zip(dst, lens.tolist())) or len(dst) != len(src):
-            raise ValueError("copy: destination and source sizes differ")
-        self._copy(len(src), addresses(dst), addresses(src), lens.ctypes.data)
-
-    def diff_sumsq(self, a: Sequence[torch.Tensor], b: Sequence[torch.Tensor]) -> np.ndarray:
-        """float64 Σ(a − b)² of each pair (same sizes)."""
-        lens = np.array([t.numel() for t in a], dtype=np.int64)
-        if any(t.numel() != n for t, n in zip(b, lens.tolist())) or len(a) != len(b):
-            raise ValueError("diff_sumsq: the two lists' sizes differ")
-        out = np.empty(len(a))
-        self._diff(len(a), addresses(a), addresses(b), lens.ctypes.data, out.ctypes.data)
         return out
 
 

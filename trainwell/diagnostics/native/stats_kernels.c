@@ -166,11 +166,6 @@ void tw_moments(const float *p, int64_t n, double *out) {
     out[1] = a.s2 - a.s1 * a.s1 / (double)n;
 }
 
-/* out[2i], out[2i + 1] = tw_moments of each of the `count` arrays. */
-void tw_moments_many(int64_t count, const float *const *ptrs, const int64_t *lens, double *out) {
-    for (int64_t t = 0; t < count; t++) tw_moments(ptrs[t], lens[t], out + 2 * t);
-}
-
 /* Histograms of `rows` samples: row r is rowp[r][0..sizes[r]), binned over [lo[r·step], hi[r·step]]
  * into counts[r·bins .. (r + 1)·bins) (overwritten). In float32 arithmetic, as
  * trainwell.diagnostics.stats.histograms_host: z = (y − lo)·scale with scale = bins/(hi − lo)
@@ -224,11 +219,6 @@ static double diff_sumsq(const float *p, const float *q, int64_t m) {
     return total;
 }
 
-/* out[i] = Σ x² of each array (the squared L2 norms). */
-void tw_sumsq_many(int64_t count, const float *const *ptrs, const int64_t *lens, double *out) {
-    for (int64_t t = 0; t < count; t++) out[t] = sumsq(ptrs[t], lens[t]);
-}
-
 /* The parameter numbers of one sampled step, before the optimizer step (one call):
  * out[3i] = Σ g_i², out[3i + 1] = Σ w_i², and snapshot_i ← w_i (read while w_i is in cache). */
 void tw_param_stats(int64_t count, const float *const *grads, const float *const *weights,
@@ -248,16 +238,5 @@ void tw_param_finish(int64_t count, const float *const *snapshots, const float *
     for (int64_t i = 0; i < 3 * count; i++) out[i] = sqrt(out[i]);
 }
 
-/* dst[i][0..len) = src[i][0..len). */
-void tw_copy_many(int64_t count, float *const *dst, const float *const *src, const int64_t *lens) {
-    for (int64_t t = 0; t < count; t++) memcpy(dst[t], src[t], (size_t)lens[t] * sizeof(float));
-}
-
-/* out[i] = Σ (a − b)² of each pair of arrays (the squared L2 norm of the difference). */
-void tw_diff_sumsq_many(int64_t count, const float *const *a, const float *const *b, const int64_t *lens,
-                        double *out) {
-    for (int64_t t = 0; t < count; t++) out[t] = diff_sumsq(a[t], b[t], lens[t]);
-}
-
 /* ABI version: build.py refuses a library whose version differs from the Python side's. */
-int tw_version(void) { return 4; }
+int tw_version(void) { return 5; }
