@@ -374,3 +374,14 @@ def test_a_sparse_output_is_skipped_not_fatal(kernels):
         with torch.no_grad():
             net(torch.randn(5, 4))
         assert [layer["name"] for layer in stats.finish()["layers"]] == ["0"]
+
+
+def test_a_layout_that_would_read_past_the_output_is_refused():
+    scratch, sample = np.empty(10, dtype=np.float32), np.empty(8, dtype=np.float32)
+    with pytest.raises(ValueError, match="inconsistent layout"):
+        activation_layout(2, 5, None, 5, scratch, 3, 5, sample)  # element 12 of an output of 10
+    activation_layout(2, 5, None, 5, scratch, 3, 4, sample)  # elements 0, 3, 6, 9: the last one exists
+    with pytest.raises(ValueError, match="inconsistent layout"):
+        activation_layout(2, 6, "relu", 4, scratch, 1, 3, sample)  # 6 columns are not 4 units × positions
+    with pytest.raises(ValueError, match="float32"):
+        activation_layout(2, 5, None, 5, scratch, 1, 9, sample)  # the sample array is too short

@@ -33,6 +33,10 @@ def activation_layout(rows: int, cols: int, kind: str | None, units: int, scratc
         raise ValueError(f"activation_layout: the scratch holds {len(scratch)} values, the ReLU family needs {cols}")
     if len(sample) < count or sample.dtype != np.float32 or scratch.dtype != np.float32:
         raise ValueError("activation_layout: float32 scratch and sample arrays, the sample at least count long")
+    if rows < 1 or cols < 1 or (count > 0 and (count - 1) * stride >= rows * cols) or stride < 1 or \
+            (kind == "relu" and (units < 1 or cols % units)):
+        raise ValueError(f"activation_layout: inconsistent layout rows={rows} cols={cols} units={units} "
+                         f"stride={stride} count={count}")
     return np.array([rows, cols, KIND_CODES[kind], units, scratch.ctypes.data, stride, count, len(sample),
                      sample.ctypes.data], dtype=np.int64)
 
