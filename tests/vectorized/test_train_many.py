@@ -234,6 +234,45 @@ def test_stacked_adam_equals_torch_adam_in_float64():
         torch.testing.assert_close(stacked[i].detach(), p.detach(), rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("kind", ["sgd", "adam", "adamw"])
+def test_weight_decay_only_on_the_flagged_parameters(kind):
+    """decay=[True, False]: with a zero gradient the decayed tensor moves (L2 or decoupled decay),
+    the other stays exactly where it was (a bias under trainwell's rule)."""
+    weight = torch.ones(2, 3, 4, requires_grad=True)
+    bias = torch.ones(2, 4, requires_grad=True)
+    opt = StackedOptimizer([weight, bias], kind, weight_decay=torch.tensor([0.1, 0.5]),
+                           momentum=torch.zeros(2), decay=[True, False])
+    for _ in range(3):
+        weight.grad, bias.grad = torch.zeros_like(weight), torch.zeros_like(bias)
+        opt.step(torch.tensor([0.1, 0.1]))
+    assert torch.equal(bias.detach(), torch.ones(2, 4))
+    assert (weight.detach() < 1).all()
+    if kind != "adam":  # (Adam normalizes the L2 gradient away: both trials move by about lr a step)
+        assert weight[1, 0, 0] < weight[0, 0, 0]  # the larger λ decays more
+    with pytest.raises(ValueError, match="one flag per parameter"):
+        StackedOptimizer([weight, bias], kind, weight_decay=torch.zeros(2), decay=[True])
+
+
+def test_reference_and_train_many_never_decay_biases(data):
+    """The vectorized engine follows the Trainer's rule (trainwell.optim.param_groups): the
+    reference's optimizer puts every bias in a group with weight_decay 0."""
+    from trainwell.ensemble.vectorized.reference import decay_groups
+
+    model = make_mlp(torch.Generator().manual_seed(0))
+    groups = decay_groups(model, 0.3)
+    names = {id(p): n for n, p in model.named_parameters()}
+    decayed = sorted(names[id(p)] for p in groups[0]["params"])
+    assert groups[0]["weight_decay"] == 0.3 and groups[1]["weight_decay"] == 0.0
+    assert decayed and all(n.endswith("weight") for n in decayed)
+    assert all(names[id(p)].endswith("bias") for p in groups[1]["params"])
+    x, y, _, _ = data
+    hps = [dict(seed=0, lr=1e-2, weight_decay=0.5)]
+    many = train_many(make_mlp, hps, x, y, steps=15, batch_size=BATCH, optimizer="adamw")
+    one = reference_train_one(make_mlp, hps[0], x, y, steps=15, batch_size=BATCH, optimizer="adamw")
+    for (name, a), b in zip(many.models()[0].named_parameters(), one.model.parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5, msg=name)
+
+
 def test_a_diverging_trial_does_not_touch_the_others(data):
     x, y, _, _ = data
     hps = [dict(seed=0, lr=1e-2), dict(seed=1, lr=1e38)]

@@ -8,7 +8,8 @@ key            default   meaning
 seed           required  model init from ``Generator().manual_seed(seed)``, batches from
                          ``seed + 1``, dropout masks from ``seed + 2``
 lr             required  base learning rate (multiplied by ``schedule(step, steps)``)
-weight_decay   0.0       L2 added to the gradient (adam, sgd) or decoupled decay (adamw)
+weight_decay   0.0       L2 added to the gradient (adam, sgd) or decoupled decay (adamw), on weights with ≥ 2
+                         dims outside normalization layers only (the Trainer's rule; never on biases)
 momentum       0.0       SGD heavy-ball momentum (sgd only)
 dropout        None      rate of every Dropout/Dropout1d/Dropout2d module (None: keep the model's)
 init_scale     None      every weight with ndim > 1 is multiplied by it after ``make_model``

@@ -12,6 +12,9 @@ Adam (Kingma & Ba, 2015; L2 on the gradient):
 AdamW (Loshchilov & Hutter, 2019; decoupled decay):  θ ← θ (1 − η λ), then Adam with λ = 0.
 
 `lr` is the scheduled rate of this step (base lr × schedule factor), passed to each `step`.
+`decay` (one bool per parameter) limits λ to the parameters trainwell decays — weights with ≥ 2
+dimensions outside normalization layers (`trainwell.optim.param_groups`), as the Trainer does;
+the others get λ = 0.
 
 Example:
     >>> p = torch.zeros(2, 3, requires_grad=True)
@@ -44,14 +47,18 @@ class StackedOptimizer:
         momentum: torch.Tensor | None = None,
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
+        decay: Sequence[bool] | None = None,
     ):
         self.params = list(params)
+        if decay is not None and len(decay) != len(self.params):
+            raise ValueError(f"decay: one flag per parameter ({len(self.params)}), got {len(decay)}")
         self.kind = kind
         self.beta1, self.beta2 = betas
         self.eps = eps
         self.t = 0
-        self.wd = [_per_trial(weight_decay, p) for p in self.params]
-        self.use_wd = bool((weight_decay != 0).any())
+        flags = [True] * len(self.params) if decay is None else [bool(d) for d in decay]
+        self.wd = [_per_trial(weight_decay, p) if d else None for p, d in zip(self.params, flags)]
+        self.use_wd = bool((weight_decay != 0).any()) and any(flags)
         if kind == "sgd":
             mom = momentum if momentum is not None else torch.zeros_like(weight_decay)
             self.mom = [_per_trial(mom, p) for p in self.params]
@@ -72,18 +79,19 @@ class StackedOptimizer:
             lr_i = _per_trial(lr, p)
             g = p.grad  # ours alone (zero_grad sets None), so it is updated in place
             if self.kind == "sgd":
-                if self.use_wd:
+                if self.use_wd and self.wd[i] is not None:
                     g.addcmul_(self.wd[i], p)
                 if self.use_mom:
                     self.buf[i].mul_(self.mom[i]).add_(g)
                     g = self.buf[i]
                 p.addcmul_(lr_i, g, value=-1.0)
                 continue
+            wd = self.wd[i] if self.use_wd else None
             if self.kind == "adamw":
-                if self.use_wd:
-                    p.mul_(1.0 - lr_i * self.wd[i])
-            elif self.use_wd:
-                g.addcmul_(self.wd[i], p)
+                if wd is not None:
+                    p.mul_(1.0 - lr_i * wd)
+            elif wd is not None:
+                g.addcmul_(wd, p)
             m, v = self.m[i], self.v[i]
             m.lerp_(g, 1.0 - self.beta1)
             v.mul_(self.beta2).addcmul_(g, g, value=1.0 - self.beta2)

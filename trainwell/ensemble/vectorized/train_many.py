@@ -48,6 +48,7 @@ from trainwell.ensemble.vectorized.stacked_optim import StackedOptimizer
 from trainwell.ensemble.vectorized.streams import BatchOrder, build_model, dropout_generator
 from trainwell.ensemble.vectorized.vmap_engine import VmapModel
 from trainwell.errors import UserError
+from trainwell.optim.param_groups import classify_parameters
 
 ENGINES = ("auto", "batched", "vmap")
 Progress = Callable[[int, int, dict[str, Any]], None]
@@ -163,11 +164,13 @@ def train_many(
 
     fdev = dict(device=device, dtype=torch.float32)
     lr0 = torch.tensor([t.lr for t in trials], **fdev)
+    decayed = {name for name, _, d in classify_parameters(template) if d}  # the Trainer's rule: no decay on biases
     opt = StackedOptimizer(
         list(params.values()),
         optimizer,
         weight_decay=torch.tensor([t.weight_decay for t in trials], **fdev),
         momentum=torch.tensor([t.momentum for t in trials], **fdev),
+        decay=[name in decayed for name in params],
     )
 
     loss_steps = list(range(0, steps, loss_every))
