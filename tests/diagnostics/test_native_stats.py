@@ -15,7 +15,9 @@ from torch import nn
 from trainwell.diagnostics import stats as S
 from trainwell.diagnostics.capture import LayerStats
 from trainwell.diagnostics.native import stats_kernels, why_unavailable
+from trainwell.diagnostics.native import layouts as L
 from trainwell.diagnostics.native.kernels import activation_layout
+from trainwell.diagnostics.native.layouts import contiguous_strides, is_dense, memory_order, sample_offsets, unit_steps
 
 HAS_CC = any(shutil.which(c) for c in ("cc", "gcc", "clang"))
 
@@ -35,7 +37,8 @@ def test_kernels_build_wherever_a_c_compiler_exists():
 
 
 def activation(kernels, y: torch.Tensor, kind, hist=64):
-    """Run tw_activation on y the way LayerStats does; returns (out[5], sample, width, count, stride)."""
+    """Run tw_activation on y (read in place: C order or channels-last) the way LayerStats does;
+    returns (out[5], sample, width, count, stride)."""
     n = y.numel()
     examples, units, positions = S.unit_shape(tuple(y.shape))
     per_example = n // y.shape[0] if y.dim() > 1 else n
@@ -45,19 +48,28 @@ def activation(kernels, y: torch.Tensor, kind, hist=64):
     scratch = np.empty(max(cols, 1), dtype=np.float32)
     sample = np.full(width, -7.0, dtype=np.float32)
     out = np.full(5, -1.0)
-    layout = activation_layout(rows, cols, kind, units, scratch, stride, count, sample)
+    order = memory_order(tuple(y.shape), y.stride())
+    offsets = sample_offsets(tuple(y.shape), y.stride(), count, stride)
+    steps = unit_steps(tuple(y.shape), order) if kind == "relu" else (1, 1)
+    layout = activation_layout(rows, cols, kind, units, scratch, offsets, sample, *steps)
     kernels.activation(y.data_ptr(), layout.ctypes.data, out.ctypes.data)
     return out, sample, width, count, stride
 
 
 SHAPES = [(64, 6), (37, 5, 13), (8, 3, 5, 7), (1000,), (3, 1), (5, 70, 3)]  # short and odd rows, 1-D
+CHANNELS_LAST = [(8, 3, 5, 7), (6, 20, 4, 4), (4, 2, 3, 3, 3)]  # read in place with unit step 1
 
 
-@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("shape", SHAPES + [("cl",) + s for s in CHANNELS_LAST])
 @pytest.mark.parametrize("kind", [None, "relu", "tanh", "sigmoid"])
 def test_activation_kernel_matches_float64(kernels, shape, kind):
+    channels_last = shape[0] == "cl"
+    shape = shape[1:] if channels_last else shape
     g = torch.Generator().manual_seed(len(shape) * 7 + sum(shape))
     y = torch.randn(*shape, generator=g) * 1.7 + 0.2
+    if channels_last:
+        y = y.to(memory_format=torch.channels_last if y.dim() == 4 else torch.channels_last_3d)
+        assert not y.is_contiguous() and memory_order(tuple(y.shape), y.stride()) == "channels_last"
     if kind == "relu":
         y = torch.relu(y)
         if y.dim() > 1:
@@ -79,7 +91,7 @@ def test_activation_kernel_matches_float64(kernels, shape, kind):
         assert out[4] == float(S.saturated_count(y.reshape(-1), kind))
     else:
         assert out[4] == 0
-    flat = y.reshape(-1).numpy()
+    flat = y.reshape(-1).numpy()  # logical (C) order: the same elements as the torch path's sample
     np.testing.assert_array_equal(sample[:count], flat[: count * stride: stride][:count])
     np.testing.assert_array_equal(sample[count:], np.full(width - count, flat[0], dtype=np.float32))
 
@@ -378,10 +390,47 @@ def test_a_sparse_output_is_skipped_not_fatal(kernels):
 
 def test_a_layout_that_would_read_past_the_output_is_refused():
     scratch, sample = np.empty(10, dtype=np.float32), np.empty(8, dtype=np.float32)
+    off = np.array([0, 3, 6, 9], dtype=np.int64)
+    activation_layout(2, 5, None, 5, scratch, off, sample, 1, 1)  # elements 0, 3, 6, 9 of 10
     with pytest.raises(ValueError, match="inconsistent layout"):
-        activation_layout(2, 5, None, 5, scratch, 3, 5, sample)  # element 12 of an output of 10
-    activation_layout(2, 5, None, 5, scratch, 3, 4, sample)  # elements 0, 3, 6, 9: the last one exists
+        activation_layout(2, 5, None, 5, scratch, off + 3, sample, 1, 1)  # element 12 of an output of 10
     with pytest.raises(ValueError, match="inconsistent layout"):
-        activation_layout(2, 6, "relu", 4, scratch, 1, 3, sample)  # 6 columns are not 4 units × positions
+        activation_layout(2, 6, "relu", 4, scratch, off, sample, 1, 4)  # 6 columns are not 4 units × positions
+    with pytest.raises(ValueError, match="inconsistent layout"):
+        activation_layout(2, 6, "relu", 3, scratch, off, sample, 1, 4)  # unit 2, position 1 at 6 ≥ 6 columns
     with pytest.raises(ValueError, match="float32"):
-        activation_layout(2, 5, None, 5, scratch, 1, 9, sample)  # the sample array is too short
+        activation_layout(2, 5, None, 5, scratch, np.arange(9, dtype=np.int64), sample, 1, 1)  # sample too short
+
+
+def test_memory_orders_and_offsets_against_torch():
+    x = torch.arange(2 * 3 * 4 * 5, dtype=torch.float32).reshape(2, 3, 4, 5)
+    cl = x.to(memory_format=torch.channels_last)
+    assert memory_order(x.shape, x.stride()) == "contiguous" and contiguous_strides(x.shape) == x.stride()
+    assert memory_order(cl.shape, cl.stride()) == "channels_last" and unit_steps(cl.shape, "channels_last") == (1, 3)
+    assert memory_order((2, 3, 4, 5), x.transpose(2, 3).contiguous().transpose(2, 3).stride()) == "dense"
+    assert memory_order(x[:, :2].shape, x[:, :2].stride()) is None and not is_dense(x[:, :2].shape, x[:, :2].stride())
+    assert memory_order(x.expand(2, 3, 4, 5).shape, (0, 20, 5, 1)) is None  # broadcast: overlapping
+    assert memory_order((1, 3, 1, 1), (3, 1, 3, 3)) == "contiguous"  # size-1 dims take any stride
+    # the memory offsets of the logical elements: reading the raw storage there gives y.reshape(-1)[i]
+    for t in (x, cl, x.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2)):
+        storage = torch.as_strided(t, (t.numel(),), (1,))
+        logical = np.arange(0, t.numel(), 7)
+        off = sample_offsets(t.shape, t.stride(), len(logical), 7)
+        np.testing.assert_array_equal(storage.numpy()[off], t.reshape(-1).numpy()[logical])
+
+
+def test_channels_last_outputs_and_weights_are_read_in_place(kernels):
+    """No copy of a channels_last activation, gradient or weight: the layouts read the memory as it
+    is (the numbers themselves are checked against the torch path above)."""
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 4, 3), nn.Tanh(), nn.Flatten(),
+                        nn.Linear(4 * 6 * 6, 5)).to(memory_format=torch.channels_last)
+    x = torch.randn(6, 3, 8, 8).to(memory_format=torch.channels_last)
+    stats = LayerStats(net, every=1, backend="native")
+    stats.start(0)
+    nn.functional.cross_entropy(net(x), torch.arange(6) % 5).backward()
+    stats.after_backward()
+    assert stats._param_native  # the channels_last conv weights went through the kernels
+    stats.finish()
+    conv_layouts = [lay for lay in stats._layouts.values() if len(lay.shape) == 4]
+    assert conv_layouts and all(not lay.copy and lay.strides != L.contiguous_strides(lay.shape) for lay in conv_layouts)

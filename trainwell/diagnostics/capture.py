@@ -77,7 +77,8 @@ from torch import nn
 from torch.utils.hooks import RemovableHandle
 
 from trainwell.diagnostics import stats as S
-from trainwell.diagnostics.native import as_float32_contiguous, stats_kernels, why_unavailable
+from trainwell.diagnostics.native import stats_kernels, why_unavailable
+from trainwell.diagnostics.native import layouts as L
 from trainwell.diagnostics.native.kernels import activation_layout, addresses
 from trainwell.errors import UserError
 
@@ -96,14 +97,15 @@ def leaf_modules(model: nn.Module) -> list[tuple[str, nn.Module]]:
 
 
 class _Layout:
-    """What one leaf's reductions need to know about an output shape (cached per leaf and shape)."""
+    """What one leaf's reductions need to know about an output (cached per leaf, shape and — on the
+    native path, which reads the memory in place — strides)."""
 
-    __slots__ = ("shape", "device", "n", "units", "count", "stride", "inv_n", "index", "width", "native_layout",
-                 "native_addr", "host_sample", "scratch")
+    __slots__ = ("shape", "strides", "device", "native", "n", "units", "count", "stride", "inv_n", "index", "width",
+                 "native_layout", "native_addr", "host_sample", "scratch", "offsets", "copy")
 
-    def __init__(self, shape: torch.Size, kind: str | None, hist_samples: int | None, device: torch.device,
-                 native: bool):
-        self.shape, self.device = shape, device
+    def __init__(self, shape: torch.Size, strides: tuple[int, ...] | None, kind: str | None, hist_samples: int | None,
+                 device: torch.device, native: bool):
+        self.shape, self.strides, self.device, self.native = shape, strides, device, native
         self.n = n = math.prod(shape)
         self.inv_n = -1.0 / n
         self.units = S.unit_shape(shape) if kind == "relu" else None
@@ -111,17 +113,25 @@ class _Layout:
         self.count, self.stride = S.sample_stride(n, hist_samples, per_example)
         # padded to hist_samples so that all layers' samples form one matrix
         self.width = self.count if hist_samples is None else max(hist_samples, self.count)
-        if native:  # the C kernel writes the sample into host memory of its own, reused every capture
+        if native:  # the C kernel reads the output in place and writes the sample into host memory of its own
             examples, units, positions = S.unit_shape(shape)
+            order = L.memory_order(shape, strides)
+            # gaps/overlaps, or an order the dead-unit count cannot walk: read a C-order copy
+            self.copy = order is None or (kind == "relu" and order == "dense")
+            if self.copy:
+                order, strides = "contiguous", L.contiguous_strides(shape)
             self.host_sample = np.empty(self.width, dtype=np.float32)
             self.scratch = np.empty(units * positions if kind == "relu" else 1, dtype=np.float32)
+            self.offsets = L.sample_offsets(shape, strides, self.count, self.stride)
             rows, cols = (examples, units * positions) if kind == "relu" else (1, n)
-            self.native_layout = activation_layout(rows, cols, kind, units, self.scratch, self.stride, self.count,
-                                                   self.host_sample)
+            steps = L.unit_steps(shape, order) if kind == "relu" else (1, 1)
+            self.native_layout = activation_layout(rows, cols, kind, units, self.scratch, self.offsets,
+                                                   self.host_sample, *steps)
             self.native_addr = self.native_layout.ctypes.data
             self.index = None
         else:  # the sample as an index: one `torch.take` copies it (a strided view would need a clone too)
-            self.host_sample = self.scratch = self.native_layout = self.native_addr = None
+            self.host_sample = self.scratch = self.native_layout = self.native_addr = self.offsets = None
+            self.copy = False
             index = torch.zeros(self.width, dtype=torch.long)
             index[: self.count] = torch.arange(0, self.count * self.stride, self.stride)
             self.index = index.to(device)
@@ -180,7 +190,7 @@ class LayerStats:
         self._leaf_kinds = [self.kinds[id(m)] for _, m in self.leaves]
         self._hooks = [_ForwardHook(self, i) for i in range(len(self.leaves))]
         self.params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
-        self._layouts: dict[tuple[int, torch.Size, torch.device, bool], _Layout] = {}
+        self._layouts: dict[tuple[Any, ...], _Layout] = {}
         self._last_layout: list[_Layout | None] = [None] * len(self.leaves)
         self._unit_layouts: dict[tuple[int, ...], tuple[np.ndarray, np.ndarray, list[int]]] = {}
         # torch path: leaves whose last capture had |mean| > ONE_PASS_MAX_RATIO·std (or none yet): two-pass M2
@@ -273,14 +283,14 @@ class LayerStats:
             return b.device.type == "cpu"
         return True
 
-    def _layout(self, leaf: int, shape: torch.Size, device: torch.device) -> _Layout:
-        key = (leaf, shape, device, self._native)
+    def _layout(self, leaf: int, shape: torch.Size, strides: tuple[int, ...] | None, device: torch.device) -> _Layout:
+        key = (leaf, shape, strides, device, self._native)
         layout = self._layouts.get(key)
         if layout is None:
             if len(self._layouts) > 4 * len(self.leaves) + 16:  # shapes that keep changing
                 self._layouts.clear()
                 self._row_plans.clear()
-            layout = self._layouts[key] = _Layout(shape, self._leaf_kinds[leaf], self.hist_samples, device,
+            layout = self._layouts[key] = _Layout(shape, strides, self._leaf_kinds[leaf], self.hist_samples, device,
                                                   self._native)
         self._last_layout[leaf] = layout
         return layout
@@ -292,10 +302,13 @@ class LayerStats:
             return
         self._seen[leaf] = True
         y = output.detach()
-        shape, device = y.shape, y.device
+        shape, device, native = y.shape, y.device, self._native
+        # native path: float32 CPU memory, read in place (its strides pick the layout)
+        y32 = y if not native or (y.dtype == torch.float32 and device.type == "cpu") else y.to("cpu", torch.float32)
+        strides = y32.stride() if native else None
         last = self._last_layout[leaf]  # the layout of this leaf's previous output, usually the same
-        layout = last if last is not None and last.shape == shape and last.device == device \
-            and (last.native_addr is not None) == self._native else self._layout(leaf, shape, device)
+        layout = last if last is not None and last.shape == shape and last.strides == strides \
+            and last.device == device and last.native == native else self._layout(leaf, shape, strides, device)
         kind = self._leaf_kinds[leaf]
         entry = [leaf, -1, layout, -1, False, -1, -1, -1, False]
         prev = self._prev
@@ -307,9 +320,10 @@ class LayerStats:
         else:
             entry[_ROW] = self._reduced
             self._reduced += 1
-            if self._native:
+            if native:
                 # every statistic in one pass of the C kernel, into host memory: row _ROW of _act_host
-                y32 = as_float32_contiguous(y)  # (a name keeps a converted copy alive during the call)
+                if layout.copy:
+                    y32 = y32.contiguous()  # (a name keeps the copy alive during the call)
                 self.kernels.activation(y32.data_ptr(), layout.native_addr, self._act_base + 40 * entry[_ROW])
             else:
                 self._reduce(y, entry, kind, layout)
@@ -362,8 +376,10 @@ class LayerStats:
         self._prev = None  # the forward pass is over
         entry[_GRAD_AT] = k = self._n_grads
         self._n_grads += 1
-        if self._native:  # reduced at once, while it is in cache: row k of _grad_host
-            g32 = as_float32_contiguous(grad)
+        if self._native:  # reduced at once, while it is in cache: row k of _grad_host (any dense order)
+            g32 = grad if grad.dtype == torch.float32 and grad.device.type == "cpu" else grad.to("cpu", torch.float32)
+            if not _dense(g32):
+                g32 = g32.contiguous()
             self.kernels.moments_one(g32.data_ptr(), g32.numel(), self._grad_base + 16 * k)
         else:
             self._grads.append(grad)  # reduced with the others after backward (see _grad_inputs)
@@ -400,7 +416,7 @@ class LayerStats:
         self._param_names = [n for n, _ in with_grad]
         self._with_grad = weights = [p for _, p in with_grad]
         plan = self._param_plan(weights) if self._native and weights else None
-        if plan is not None and all(p.grad.is_contiguous() for p in weights):
+        if plan is not None and all(_dense(p.grad) for p in weights):
             # one kernel call: Σg², Σw² and the snapshot (the gradients of float32 CPU weights are float32 CPU)
             self.kernels.param_stats_raw(len(weights), addresses([p.grad for p in weights]), plan.weights,
                                          plan.snapshots, plan.lens, plan.out_addr)
@@ -675,8 +691,14 @@ ONE_PASS_MAX_RATIO = 3.0
 
 
 def _plain_float32(t: torch.Tensor) -> bool:
-    """A C-contiguous float32 CPU tensor: what the kernels read in place."""
-    return t.dtype == torch.float32 and t.device.type == "cpu" and t.is_contiguous()
+    """A dense float32 CPU tensor (any memory order): what the kernels read in place when the order
+    does not matter (sums of squares, the weight snapshot — whose buffer has the same strides)."""
+    return t.dtype == torch.float32 and t.device.type == "cpu" and _dense(t)
+
+
+def _dense(t: torch.Tensor) -> bool:
+    """Contiguous, or gap-free in another order (channels-last); see `layouts.is_dense`."""
+    return t.is_contiguous() or L.is_dense(t.shape, t.stride())
 
 
 def _choose_pass(exact: set[int], leaf: int, mean: float, std: float) -> None:

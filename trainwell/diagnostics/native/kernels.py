@@ -16,29 +16,36 @@ import torch
 
 from trainwell.diagnostics.native.build import last_error, load_library
 
-ABI_VERSION = 5
+ABI_VERSION = 6
 KIND_CODES = {None: 0, "relu": 1, "tanh": 2, "sigmoid": 3}
 
 _i64, _ptr = ctypes.c_int64, ctypes.c_void_p
-LAYOUT_FIELDS = ("rows", "cols", "kind", "units", "scratch", "stride", "count", "width", "sample")
+LAYOUT_FIELDS = ("rows", "cols", "kind", "units", "scratch", "count", "width", "sample", "offsets", "unit_step",
+                 "position_step")
 
 
-def activation_layout(rows: int, cols: int, kind: str | None, units: int, scratch: np.ndarray, stride: int,
-                      count: int, sample: np.ndarray) -> np.ndarray:
-    """The int64[9] layout `activation` reads (LAYOUT_FIELDS): output rows × cols (cols = units ×
-    positions for the ReLU family), the kind's code, a float32 scratch of cols values (ReLU family),
-    the histogram sample's stride and count, and the float32 array it is written to (its length is
-    the padded width). The caller keeps scratch and sample alive as long as the layout."""
-    if kind == "relu" and len(scratch) < cols:
-        raise ValueError(f"activation_layout: the scratch holds {len(scratch)} values, the ReLU family needs {cols}")
-    if len(sample) < count or sample.dtype != np.float32 or scratch.dtype != np.float32:
-        raise ValueError("activation_layout: float32 scratch and sample arrays, the sample at least count long")
-    if rows < 1 or cols < 1 or (count > 0 and (count - 1) * stride >= rows * cols) or stride < 1 or \
-            (kind == "relu" and (units < 1 or cols % units)):
+def activation_layout(rows: int, cols: int, kind: str | None, units: int, scratch: np.ndarray, offsets: np.ndarray,
+                      sample: np.ndarray, unit_step: int, position_step: int) -> np.ndarray:
+    """The int64[11] layout `activation` reads (LAYOUT_FIELDS): output memory rows × cols (rows =
+    examples; for the ReLU family cols = units × positions, unit u at position p at offset
+    u·unit_step + p·position_step within an example), the kind's code, a float32 scratch of cols
+    values (ReLU family), the histogram sample's memory offsets (int64) and the float32 array it is
+    written to (its length is the padded width). The caller keeps the arrays alive with the layout;
+    a layout that would read or write outside them is refused."""
+    count = len(offsets)
+    if len(sample) < count or sample.dtype != np.float32 or scratch.dtype != np.float32 or offsets.dtype != np.int64:
+        raise ValueError("activation_layout: float32 scratch and sample arrays (the sample at least as long as the "
+                         "int64 offsets)")
+    bad = rows < 1 or cols < 1 or (count > 0 and (int(offsets.min()) < 0 or int(offsets.max()) >= rows * cols))
+    if kind == "relu":
+        positions = cols // units if units >= 1 else 0
+        bad = bad or units < 1 or cols % units or len(scratch) < cols or \
+            (units - 1) * unit_step + (positions - 1) * position_step >= cols
+    if bad:
         raise ValueError(f"activation_layout: inconsistent layout rows={rows} cols={cols} units={units} "
-                         f"stride={stride} count={count}")
-    return np.array([rows, cols, KIND_CODES[kind], units, scratch.ctypes.data, stride, count, len(sample),
-                     sample.ctypes.data], dtype=np.int64)
+                         f"steps=({unit_step}, {position_step}) samples={count}")
+    return np.array([rows, cols, KIND_CODES[kind], units, scratch.ctypes.data, count, len(sample),
+                     sample.ctypes.data, offsets.ctypes.data, unit_step, position_step], dtype=np.int64)
 
 
 def as_float32_contiguous(t: torch.Tensor) -> torch.Tensor:

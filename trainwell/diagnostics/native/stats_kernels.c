@@ -90,21 +90,25 @@ static int64_t saturated(const float *p, int64_t m, int kind) {
     return count;
 }
 
-/* Activation statistics of y (rows × cols, C-contiguous; cols = units × positions).
+/* Activation statistics of an output y whose memory is rows × cols floats (rows = examples, each
+ * example's cols = units × positions values contiguous, in any order within the example: unit u,
+ * position p at u·unit_step + p·position_step — (positions, 1) for NCHW, (1, units) for
+ * channels-last). Σ, M2, min, max and the saturated count do not depend on the order.
  *
- * layout (int64[9], fixed per layer and shape): rows, cols, kind, units, scratch address, stride,
- * count, width, sample address.
+ * layout (int64[11], fixed per layer, shape and strides): rows, cols, kind, units, scratch address,
+ * count, width, sample address, offsets address, unit_step, position_step.
  * out[0] Σy, out[1] M2, out[2] min, out[3] max, out[4] the kind's count:
  *   kind 1 (ReLU family): units whose maximum over every example and position is ≤ 0
  *            (`scratch` holds cols floats: the per-position maxima over the examples);
  *   kind 2/3 (tanh/sigmoid): saturated elements; kind 0: 0.
- * sample[0..count) = y[0], y[stride], …, y[(count − 1)·stride]; sample[count..width) = y[0]. */
+ * sample[i] = y[offsets[i]] for i < count (the memory offsets of the logical sample), y[0] after. */
 void tw_activation(const float *y, const int64_t *layout, double *out) {
-    const int64_t rows = layout[0], cols = layout[1], units = layout[3], stride = layout[5];
-    const int64_t count = layout[6], width = layout[7];
+    const int64_t rows = layout[0], cols = layout[1], units = layout[3];
+    const int64_t count = layout[5], width = layout[6], unit_step = layout[9], position_step = layout[10];
     const int kind = (int)layout[2];
     float *scratch = (float *)(intptr_t)layout[4];
-    float *sample = (float *)(intptr_t)layout[8];
+    float *sample = (float *)(intptr_t)layout[7];
+    const int64_t *offsets = (const int64_t *)(intptr_t)layout[8];
     const int64_t n = rows * cols;
     const float k = shift_of(y);
     acc_t a = {0.0, 0.0, k, k};
@@ -126,9 +130,9 @@ void tw_activation(const float *y, const int64_t *layout, double *out) {
         const int64_t positions = cols / units;
         int64_t dead = 0;
         for (int64_t u = 0; u < units; u++) {
-            const float *pm = scratch + u * positions;
+            const float *pm = scratch + u * unit_step;
             int alive = 0;
-            for (int64_t j = 0; j < positions; j++) alive |= !(pm[j] <= 0.0f);
+            for (int64_t j = 0; j < positions; j++) alive |= !(pm[j * position_step] <= 0.0f);
             dead += !alive;
         }
         extra = (double)dead;
@@ -152,7 +156,7 @@ void tw_activation(const float *y, const int64_t *layout, double *out) {
         out[2] = out[3] = NAN;
         if (kind == 2 || kind == 3) out[4] = NAN;
     }
-    for (int64_t i = 0; i < count; i++) sample[i] = y[i * stride];
+    for (int64_t i = 0; i < count; i++) sample[i] = y[offsets[i]];
     for (int64_t i = count; i < width; i++) sample[i] = y[0];
 }
 
@@ -239,4 +243,4 @@ void tw_param_finish(int64_t count, const float *const *snapshots, const float *
 }
 
 /* ABI version: build.py refuses a library whose version differs from the Python side's. */
-int tw_version(void) { return 5; }
+int tw_version(void) { return 6; }
