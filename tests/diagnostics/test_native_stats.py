@@ -434,3 +434,30 @@ def test_channels_last_outputs_and_weights_are_read_in_place(kernels):
     stats.finish()
     conv_layouts = [lay for lay in stats._layouts.values() if len(lay.shape) == 4]
     assert conv_layouts and all(not lay.copy and lay.strides != L.contiguous_strides(lay.shape) for lay in conv_layouts)
+
+
+@pytest.mark.parametrize("kind", [None, "relu", "tanh"])
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_a_large_output_stays_within_the_stated_rounding_bound(kernels, kind, channels_last):
+    """~1M elements (about 1900 flushes of the float32 lanes): Σy within the kernel's stated bound,
+    M2 within 1e-5, exact min/max and dead channels, in C order and channels-last."""
+    g = torch.Generator().manual_seed(5)
+    y = torch.randn(37, 16, 40, 41, generator=g)  # 970 880 elements, an odd number of examples
+    if kind == "relu":
+        y = torch.relu(y)
+        y[:, 3] = -1.0  # channel 3 dead
+        y[20, 5] = -1.0  # channel 5 alive in the other examples
+    elif kind == "tanh":
+        y = torch.tanh(y)
+    if channels_last:
+        y = y.to(memory_format=torch.channels_last)
+    out, *_ = activation(kernels, y, kind)
+    d = y.double().reshape(-1)
+    # float32 lanes flushed every FLUSH = 512 elements (≤ 128 terms a lane without AVX) lose
+    # ≲ 128·2⁻²⁴ of Σ|y − k|; repeated equal values (ReLU zeros) round the same way every time
+    bound = 128 * 2.0 ** -24 * float((d - d[0]).abs().sum())
+    assert out[0] == pytest.approx(float(d.sum()), abs=bound)
+    assert out[1] == pytest.approx(float(((d - d.mean()) ** 2).sum()), rel=1e-5)
+    assert out[2] == float(y.min()) and out[3] == float(y.max())
+    if kind == "relu":
+        assert out[4] == float(S.dead_count(y)) == 1.0
