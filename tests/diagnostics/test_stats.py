@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from trainwell.diagnostics import capture
+from trainwell.diagnostics import capture_torch
 from trainwell.diagnostics.callback import StatsCallback
 from trainwell.diagnostics.capture import LayerStats
 from trainwell.diagnostics.native import stats_kernels, why_unavailable
@@ -183,7 +183,7 @@ def test_callback_records_only_sampled_steps_with_one_transfer_each(monkeypatch,
     opt = torch.optim.SGD(net.parameters(), lr=0.01)
     state = fake_state(net, opt)
     calls = {"to_host": 0, "item": 0, "tolist": 0, "cpu": 0, "numpy": 0}
-    real_to_host = capture.to_host
+    real_to_host = capture_torch.to_host
 
     def spy(flat):
         calls["to_host"] += 1
@@ -198,7 +198,7 @@ def test_callback_records_only_sampled_steps_with_one_transfer_each(monkeypatch,
 
         return wrapper
 
-    monkeypatch.setattr(capture, "to_host", spy)
+    monkeypatch.setattr(capture_torch, "to_host", spy)
     for name in ("item", "tolist", "cpu", "numpy"):
         monkeypatch.setattr(torch.Tensor, name, counting(name))
     cb = StatsCallback(every=4, bins=8, backend=backend)
@@ -404,7 +404,7 @@ def test_later_captures_one_pass_moments_stay_within_stated_tolerance(backend):
     net, (x, y) = tiny_net(), batch(256)
     stats = LayerStats(net, every=1, bins=12, backend=backend)
     captured_step(net, x, y, stats=stats)  # first capture: two-pass everywhere
-    one_pass = set(range(6)) - stats._exact_act
+    one_pass = set(range(6)) - stats._torch.exact_act
     assert one_pass, "the test data must exercise the one-pass path"
     record = captured_step(net, x, y, stats=stats)
     outs = reference(net, x, y)
@@ -426,7 +426,7 @@ def test_a_layer_far_from_zero_mean_keeps_the_exact_two_pass_std(backend):
     stats = LayerStats(net, every=1, bins=8, backend=backend)
     for _ in range(3):
         record = captured_step(net, x, y, stats=stats)
-    assert 0 in stats._exact_act  # still two-pass after three captures
+    assert 0 in stats._torch.exact_act  # still two-pass after three captures
     out = (x.double() @ net[0].weight.double().T + net[0].bias.double()).detach().numpy()
     assert out.mean() / out.std() > 1e3
     assert record["layers"][0]["std"] == pytest.approx(out.std(), rel=1e-4)
