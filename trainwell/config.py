@@ -13,7 +13,7 @@ A recipe (see recipes/default.toml):
     [model]    name = "convnet"  channels = [32, 64]  ...
     [optim]    name = "adamw"  lr = 3e-3  weight_decay = 5e-4
     [schedule] name = "onecycle"
-    [train]    epochs = 20  batch_size = 128
+    [train]    epochs = 20  batch_size = 128  (weight averaging: ema = 0.999 or swa = 0.75)
     [augment]  train = [{name = "shift", max_shift = 4}]  mix = {name = "mixup", alpha = 0.2}
 """
 from __future__ import annotations
@@ -69,6 +69,8 @@ class TrainConfig(Section):
     device: str = "auto"
     threads: int | None = Field(None, ge=1)
     ema: float | None = Field(None, gt=0.0, lt=1.0, description="decay of an EMA of the weights (e.g. 0.999)")
+    swa: float | None = Field(None, ge=0.0, lt=1.0, description="SWA: average the weights uniformly from this "
+                              "fraction of the run on (e.g. 0.75); scored with BatchNorm statistics recomputed")
     checkpoint: bool = True
 
     @model_validator(mode="after")

@@ -19,11 +19,11 @@ def test_member_seeds_keep_streams_apart():
 
 
 def test_blockers_name_what_train_many_lacks():
-    r = recipe_from_dict(RAW, "t", ['augment.train=[{name="shift", max_shift=2}]', "train.label_smoothing=0.1",
+    r = recipe_from_dict(RAW, "t", ['augment.train=[{name="shift", max_shift=2}]', "train.label_smoothing=0.1", "train.swa=0.5",
                                    "optim.name=rmsprop", "train.ema=0.9"])
     bn = MODELS.build({"name": "mlp", "widths": [4], "norm": "batch"}, input_shape=(1, 40), num_classes=10)
     reasons = " | ".join(train_many_blockers(r, bn))
-    for part in ("BatchNorm", "augmentation", "label smoothing", "rmsprop", "EMA"):
+    for part in ("BatchNorm", "augmentation", "label smoothing", "rmsprop", "EMA", "SWA"):
         assert part in reasons
     assert train_many_blockers(recipe_from_dict(RAW, "t")) == []
 

@@ -71,6 +71,9 @@ def test_batchnorm_is_refused_with_a_named_reason(tiny_raw):
     raw = copy.deepcopy(tiny_raw)
     raw["train"]["label_smoothing"] = 0.1
     assert "label_smoothing" in RecipeObjective(raw).vectorize_problem(["optim.lr"], 60)
+    raw = copy.deepcopy(tiny_raw)
+    raw["train"]["swa"] = 0.5
+    assert "train.swa" in RecipeObjective(raw).vectorize_problem(["optim.lr"], 60)
     assert RecipeObjective(tiny_raw).vectorize_problem(["optim.lr", "optim.weight_decay"], 60) is None
 
 

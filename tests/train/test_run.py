@@ -108,3 +108,31 @@ def test_cli_report_rewrites_html_and_rejects_non_runs(tmp_path, npz, capsys):
     assert "loss.png" in html and "accuracy.png" in html and "lr.png" in html
     assert main(["report", str(tmp_path)]) == 2
     assert "not a trainwell run directory" in capsys.readouterr().err
+
+
+def test_swa_from_a_recipe_key_matches_the_ensemble_command_and_survives_a_resume(tmp_path, npz):
+    """train.swa = 0.5: the summary scores the SWA weights (BatchNorm statistics recomputed) exactly
+    as `trainwell ensemble --method swa` does, and a killed-and-resumed run averages the same steps."""
+    from trainwell.ensemble.averaging import train_averaged
+    from trainwell.train import Callback
+
+    raw = tiny(npz, swa=0.5)
+    raw["model"]["norm"] = "batch"
+    recipe = recipe_from_dict(raw)
+    full = run_recipe(recipe, tmp_path / "full", progress=False)
+    assert 0.0 <= full["test_accuracy_swa"] <= 1.0 and 0.0 <= full["val_accuracy_swa"] <= 1.0
+    plain = dict(raw, train={k: v for k, v in raw["train"].items() if k != "swa"})
+    direct = train_averaged(recipe_from_dict(plain), "swa", start_fraction=0.5)
+    assert direct["averaged"]["test_accuracy"] == full["test_accuracy_swa"]
+
+    class Kill(Callback):
+        def on_batch_end(self, state):
+            if state.step == 45:  # after SWA started (step 30), before the last checkpoint is final
+                raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_recipe(recipe, tmp_path / "killed", progress=False, callbacks=[Kill()])
+    assert main(["train", "--resume", str(tmp_path / "killed"), "--quiet", "--no-report"]) == 0
+    resumed = json.loads((tmp_path / "killed" / "summary.json").read_text())
+    assert resumed["test_accuracy_swa"] == full["test_accuracy_swa"]
+    assert resumed["val_accuracy_swa"] == full["val_accuracy_swa"]

@@ -56,6 +56,8 @@ def _print_summary(console, s: dict) -> None:
         table.add_row("test accuracy (no TTA)", f"{100 * s['test_accuracy_plain']:.2f}%")
     if "test_accuracy_ema" in s:
         table.add_row("test accuracy (EMA weights)", f"{100 * s['test_accuracy_ema']:.2f}%")
+    if "test_accuracy_swa" in s:
+        table.add_row("test accuracy (SWA weights)", f"{100 * s['test_accuracy_swa']:.2f}%")
     table.add_row("val accuracy (final; best)", f"{100 * s['val_accuracy']:.2f}%; {100 * s['best_val_accuracy']:.2f}% at step {s['best_step']}")
     table.add_row("train wall time", f"{s['train_seconds']:.1f} s for {s['steps']} steps ({s['epochs']:.1f} epochs)")
     table.add_row("data", s["data"])

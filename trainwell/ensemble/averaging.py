@@ -50,7 +50,7 @@ def train_averaged(recipe: Recipe, method: str = "ema", *, decay: float = 0.99, 
     if method not in METHODS:
         raise UserError(f"weight averaging method must be one of {list(METHODS)}, got {method!r}")
     recipe = recipe.model_copy(deep=True)
-    recipe.train.ema = None  # the callback below is the one averaging
+    recipe.train.ema = recipe.train.swa = None  # the callback below is the one averaging
     callback = EMACallback(decay) if method == "ema" else SWACallback(start_fraction)
     p = prepare(recipe)
     trainer = make_trainer(p, None, progress, [callback])

@@ -113,6 +113,8 @@ def train_many_blockers(recipe: Recipe, model: nn.Module | None = None, device: 
         out.append("gradient clipping (optim.grad_clip)")
     if t.ema is not None:
         out.append("EMA of the weights (train.ema)")
+    if t.swa is not None:
+        out.append("SWA of the weights (train.swa)")
     return out
 
 

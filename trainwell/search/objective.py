@@ -154,7 +154,7 @@ class RecipeObjective:
         if "optim.options.momentum" in keys and VECTOR_OPTIMIZERS[o.name] != "sgd":
             return f"optim.options.momentum with optim.name={o.name!r} (momentum applies to sgd)"
         for what, bad in (("optim.l1", o.l1), ("optim.l2", o.l2), ("optim.grad_clip", o.grad_clip),
-                          ("train.label_smoothing", t.label_smoothing), ("train.ema", t.ema),
+                          ("train.label_smoothing", t.label_smoothing), ("train.ema", t.ema), ("train.swa", t.swa),
                           ("augment.train", a.train), ("augment.mix", a.mix)):
             if bad:
                 return f"{what}={bad!r} (not supported by train_many)"

@@ -122,6 +122,10 @@ def make_trainer(p: Prepared, run_dir: Path | None, progress: bool, callbacks: l
         from trainwell.ensemble.ema import EMACallback
 
         cbs.append(EMACallback(t.ema))
+    if t.swa is not None:
+        from trainwell.ensemble.swa import SWACallback
+
+        cbs.append(SWACallback(t.swa))
     if progress:
         cbs.append(ProgressBar(recipe.name))
     return Trainer(
