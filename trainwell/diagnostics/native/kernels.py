@@ -2,9 +2,9 @@
 
 `stats_kernels()` returns a `StatsKernels` (built on first use, once per process), or None when
 no library could be built — `trainwell.diagnostics.native.build.last_error("stats_kernels")` says
-why. Every function takes raw addresses of C-contiguous float32 CPU memory (tensors' `data_ptr()`,
-numpy arrays' `ctypes.data`) and writes float64 results into caller-owned numpy arrays; the
-caller keeps the tensors alive during the call. `as_float32_contiguous` makes any tensor fit.
+why. Every function takes raw addresses of float32 CPU memory (tensors' `data_ptr()`, numpy
+arrays' `ctypes.data`) and writes float64 results into caller-owned numpy arrays; the caller keeps
+the tensors alive during the call (and passes dense memory: see `trainwell.diagnostics.native.layouts`).
 """
 from __future__ import annotations
 
@@ -48,13 +48,6 @@ def activation_layout(rows: int, cols: int, kind: str | None, units: int, scratc
                      sample.ctypes.data, offsets.ctypes.data, unit_step, position_step], dtype=np.int64)
 
 
-def as_float32_contiguous(t: torch.Tensor) -> torch.Tensor:
-    """t itself when it is a C-contiguous float32 CPU tensor, else such a copy."""
-    if t.dtype != torch.float32 or t.device.type != "cpu":
-        t = t.to("cpu", torch.float32)
-    return t if t.is_contiguous() else t.contiguous()
-
-
 def addresses(tensors: Sequence[torch.Tensor]) -> ctypes.Array:
     """A C array of the tensors' data addresses (keep the tensors alive while it is used)."""
     return (ctypes.c_void_p * len(tensors))(*[t.data_ptr() for t in tensors])
@@ -86,7 +79,7 @@ class StatsKernels:
         self.param_finish_raw = lib.tw_param_finish
         self.param_finish_raw.argtypes = [_i64, _ptr, _ptr, _ptr, _ptr]
         self.param_finish_raw.restype = None
-    # every tensor below must be C-contiguous float32 on the CPU (`as_float32_contiguous`)
+    # every tensor below must be dense float32 CPU memory (sums do not depend on the order)
     def moments(self, tensors: Sequence[torch.Tensor]) -> np.ndarray:
         """(len × 2) float64: Σx and M2 = Σ(x − mean)² of each tensor."""
         out = np.empty((len(tensors), 2))
