@@ -256,10 +256,10 @@ def test_weight_decay_only_on_the_flagged_parameters(kind):
 def test_reference_and_train_many_never_decay_biases(data):
     """The vectorized engine follows the Trainer's rule (trainwell.optim.param_groups): the
     reference's optimizer puts every bias in a group with weight_decay 0."""
-    from trainwell.ensemble.vectorized.reference import decay_groups
+    from trainwell.optim.param_groups import param_groups
 
     model = make_mlp(torch.Generator().manual_seed(0))
-    groups = decay_groups(model, 0.3)
+    groups = param_groups(model, 0.3)  # what reference_train_one hands its optimizer
     names = {id(p): n for n, p in model.named_parameters()}
     decayed = sorted(names[id(p)] for p in groups[0]["params"])
     assert groups[0]["weight_decay"] == 0.3 and groups[1]["weight_decay"] == 0.0

@@ -33,7 +33,7 @@ from trainwell.ensemble.vectorized.checks import Schedule, accuracy, check_data,
 from trainwell.ensemble.vectorized.dropout import set_dropout_rate, use_generator_dropout
 from trainwell.ensemble.vectorized.hparams import parse_trials
 from trainwell.ensemble.vectorized.streams import build_model, dropout_generator, single_batches
-from trainwell.optim.param_groups import classify_parameters
+from trainwell.optim.param_groups import param_groups
 
 
 @dataclass
@@ -50,18 +50,9 @@ class OneResult:
         return self.val_acc[-1] if self.val_acc else None
 
 
-def decay_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
-    """Parameter groups with trainwell's decay rule (`trainwell.optim.param_groups`): λ on weights with
-    ≥ 2 dimensions outside normalization layers, 0 on biases and normalization parameters."""
-    flags = classify_parameters(model)
-    groups = [{"params": [p for _, p, d in flags if d], "weight_decay": weight_decay},
-              {"params": [p for _, p, d in flags if not d], "weight_decay": 0.0}]
-    return [g for g in groups if g["params"]]
-
-
 def make_torch_optimizer(params, optimizer: str, lr: float, weight_decay: float, momentum: float) -> torch.optim.Optimizer:
     """torch.optim.Adam / SGD(momentum) / AdamW with the trial's hyperparameters (torch defaults otherwise);
-    `params` may be parameter groups with their own weight_decay (`decay_groups`)."""
+    `params` may be parameter groups with their own weight_decay (`trainwell.optim.param_groups`)."""
     if optimizer == "sgd":
         return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
     if optimizer == "adamw":
@@ -97,7 +88,8 @@ def reference_train_one(
     if trial.dropout is not None:
         set_dropout_rate(model, trial.dropout)
     use_generator_dropout(model, dropout_generator(trial.seed, device))
-    opt = make_torch_optimizer(decay_groups(model, trial.weight_decay), optimizer, trial.lr, trial.weight_decay,
+    # trainwell's decay rule, as the Trainer: λ on weights with ≥ 2 dims outside normalization layers only
+    opt = make_torch_optimizer(param_groups(model, trial.weight_decay), optimizer, trial.lr, trial.weight_decay,
                                trial.momentum)
     x, y = x_train.to(device), y_train.to(device)
     losses = torch.empty(steps, device=device)
