@@ -24,9 +24,9 @@ How it measures, and what it costs:
     small results stay on the device (Σy, M2, `torch.aminmax` or per-unit maxima, a saturated
     count, a `torch.take` sample), the activation gradients held to the end of backward and
     reduced with the parameter norms in one `_foreach_norm` call, then every number stacked into
-    ONE flat tensor and brought back with ONE transfer (`to_host`) per sampled step. M2 there is
-    one-pass (Σy² − (Σy)²/n in float64 on the host) while a layer's previous capture had
-    |mean| ≤ ONE_PASS_MAX_RATIO·std, else two-pass (y − mean first, exact in float32).
+    ONE flat tensor and brought back with ONE transfer (`capture_torch.to_host`) per sampled
+    step. M2 there is one-pass (Σy² − (Σy)²/n in float64 on the host) while a layer's previous
+    capture had |mean| ≤ ONE_PASS_MAX_RATIO·std, else two-pass (y − mean first, exact in float32).
 * The histogram sample: every s-th element of the output, s coprime with the example size (so
   it walks through every unit and position), at most `hist_samples` of them, binned on the host
   over the layer's exact [min, max].
@@ -80,14 +80,14 @@ from torch.utils.hooks import RemovableHandle
 from trainwell.diagnostics import stats as S
 from trainwell.diagnostics.capture_layout import DUP, GRAD_AT, LAYOUT, LEAF, ROW, OutputLayout, new_entry
 from trainwell.diagnostics.capture_native import NativePath
-from trainwell.diagnostics.capture_torch import TorchPath, to_host
+from trainwell.diagnostics.capture_torch import TorchPath
 from trainwell.diagnostics.native import stats_kernels, why_unavailable
 from trainwell.errors import UserError
 
 _TINY = torch.finfo(torch.float32).tiny
 BACKENDS = ("auto", "native", "torch")
 
-__all__ = ["BACKENDS", "LayerStats", "leaf_modules", "to_host"]
+__all__ = ["BACKENDS", "LayerStats", "leaf_modules"]
 
 
 def leaf_modules(model: nn.Module) -> list[tuple[str, nn.Module]]:
@@ -208,7 +208,7 @@ class LayerStats:
             self.cancel()
         self._forced = False
         self._step, self._phase = int(step), phase
-        self._native = self.kernels is not None and self._on_cpu()
+        self._native = self.native
         if not self._handles:
             self._handles = [m.register_forward_hook(h) for (_, m), h in zip(self.leaves, self._hooks)]
 
@@ -335,7 +335,7 @@ class LayerStats:
         if self._param_native:
             params = path.param_rows(self._with_grad, self._snapshot)
         elif self._param_names:  # weights the kernels do not take (not float32): torch norms
-            params = self._torch.param_rows(self._snapshot, self._with_grad)
+            params = self._torch.param_rows(self._with_grad, self._snapshot)
         else:
             params = np.empty((0, 3))
         counts = path.histograms(self._entries, self._reduced)

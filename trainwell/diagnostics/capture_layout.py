@@ -37,13 +37,13 @@ class OutputLayout:
         self.shape, self.strides, self.device, self.native = shape, strides, device, native
         self.n = n = math.prod(shape)
         self.inv_n = -1.0 / n
-        self.units = S.unit_shape(shape) if kind == "relu" else None
+        examples, units, positions = S.unit_shape(shape)
+        self.units = (examples, units, positions) if kind == "relu" else None
         per_example = n // shape[0] if len(shape) > 1 and shape[0] else n
         self.count, self.stride = S.sample_stride(n, hist_samples, per_example)
         # padded to hist_samples so that all layers' samples form one matrix
         self.width = self.count if hist_samples is None else max(hist_samples, self.count)
         if native:  # the C kernel reads the output in place and writes the sample into host memory of its own
-            examples, units, positions = S.unit_shape(shape)
             order = L.memory_order(shape, strides)
             # gaps/overlaps, or an order the dead-unit count cannot walk: read a C-order copy
             self.copy = order is None or (kind == "relu" and order == "dense")

@@ -123,7 +123,7 @@ class TorchPath:
         torch._foreach_copy_(self._snapshot_buffers, weights)
         return self._snapshot_buffers
 
-    def param_rows(self, snapshot: list[torch.Tensor], weights: list[torch.Tensor]) -> np.ndarray:
+    def param_rows(self, weights: list[torch.Tensor], snapshot: list[torch.Tensor]) -> np.ndarray:
         """[‖g‖, ‖w‖, ‖Δw‖] per weight read back one by one (the native path's fallback for weights the
         kernels do not take; on the CPU a read is not a transfer)."""
         n = len(weights)

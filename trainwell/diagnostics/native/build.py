@@ -8,11 +8,11 @@ loses speed, never function.
 Build: `$CC` (else the compiler Python was built with, else `cc`) with `-O3 -march=native -shared
 -fPIC`, retried without `-march=native` when that fails. The library is cached in trainwell's
 cache directory (`$TRAINWELL_CACHE`, else `$XDG_CACHE_HOME/trainwell`, else `~/.cache/trainwell`;
-a temporary directory if that is not writable) as `native/<name>-<key>.so`; the key hashes the source, the compiler and its flags, the
-Python platform and this CPU's model and feature flags (`-march=native` code must not run on
-another CPU sharing the home directory). A first build takes well under a second; it is written
-to a temporary file and renamed into place, so parallel processes (pytest-xdist) never load a
-half-written library. Loading is done once per process.
+a temporary directory if that is not writable) as `native/<name>-<key>.so`; the key hashes the
+source, the compiler and its flags, the Python platform and this CPU's model and feature flags
+(`-march=native` code must not run on another CPU sharing the home directory). A first build
+takes about 0.3 s; it is written to a temporary file and renamed into place, so parallel
+processes (pytest-xdist) never load a half-written library. Loading is done once per process.
 """
 from __future__ import annotations
 

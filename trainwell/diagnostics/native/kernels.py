@@ -60,7 +60,7 @@ class StatsKernels:
         version = lib.tw_version()
         if version != ABI_VERSION:
             raise OSError(f"stats_kernels ABI version {version}, expected {ABI_VERSION}")
-        # raw: (output address, layout address — int64[9], see activation_layout —, out address: 5 float64)
+        # raw: (output address, layout address — int64[11], see activation_layout —, out address: 5 float64)
         self.activation = lib.tw_activation
         self.activation.argtypes = [_ptr, _ptr, _ptr]
         self.activation.restype = None
@@ -79,6 +79,7 @@ class StatsKernels:
         self.param_finish_raw = lib.tw_param_finish
         self.param_finish_raw.argtypes = [_i64, _ptr, _ptr, _ptr, _ptr]
         self.param_finish_raw.restype = None
+
     # every tensor below must be dense float32 CPU memory (sums do not depend on the order)
     def moments(self, tensors: Sequence[torch.Tensor]) -> np.ndarray:
         """(len × 2) float64: Σx and M2 = Σ(x − mean)² of each tensor."""

@@ -195,31 +195,24 @@ void tw_histograms(const float *const *rowp, int64_t rows, const int64_t *sizes,
     }
 }
 
-/* Σ x² of p[0..m) (float32 lanes flushed into double). */
-static double sumsq(const float *p, int64_t m) {
-    double total = 0.0;
-    int64_t i = 0;
-    while (m - i >= LANES) {
-        int64_t end = i + FLUSH < m ? i + FLUSH : m;
-        vf q = {0};
-        for (; i + LANES <= end; i += LANES) { vf v = load(p + i); q += v * v; }
-        for (int l = 0; l < LANES; l++) total += q[l];
-    }
-    for (; i < m; i++) total += (double)p[i] * p[i];
-    return total;
-}
-
-/* Σ (p − q)² of p[0..m), q[0..m) (difference in float32, squares summed as in sumsq). */
-static double diff_sumsq(const float *p, const float *q, int64_t m) {
+/* Σ (p − q)² of p[0..m), q[0..m), or Σ p² when q is NULL: the difference in float32, the squares
+ * in float32 lanes flushed into double every FLUSH elements. */
+static double sumsq(const float *p, const float *q, int64_t m) {
     double total = 0.0;
     int64_t i = 0;
     while (m - i >= LANES) {
         int64_t end = i + FLUSH < m ? i + FLUSH : m;
         vf acc = {0};
-        for (; i + LANES <= end; i += LANES) { vf d = load(p + i) - load(q + i); acc += d * d; }
+        for (; i + LANES <= end; i += LANES) {
+            vf d = q ? load(p + i) - load(q + i) : load(p + i);
+            acc += d * d;
+        }
         for (int l = 0; l < LANES; l++) total += acc[l];
     }
-    for (; i < m; i++) { double d = (double)p[i] - q[i]; total += d * d; }
+    for (; i < m; i++) {
+        double d = q ? (double)p[i] - q[i] : (double)p[i];
+        total += d * d;
+    }
     return total;
 }
 
@@ -228,8 +221,8 @@ static double diff_sumsq(const float *p, const float *q, int64_t m) {
 void tw_param_stats(int64_t count, const float *const *grads, const float *const *weights,
                     float *const *snapshots, const int64_t *lens, double *out) {
     for (int64_t t = 0; t < count; t++) {
-        out[3 * t] = sumsq(grads[t], lens[t]);
-        out[3 * t + 1] = sumsq(weights[t], lens[t]);
+        out[3 * t] = sumsq(grads[t], NULL, lens[t]);
+        out[3 * t + 1] = sumsq(weights[t], NULL, lens[t]);
         memcpy(snapshots[t], weights[t], (size_t)lens[t] * sizeof(float));
     }
 }
@@ -238,7 +231,7 @@ void tw_param_stats(int64_t count, const float *const *grads, const float *const
  * replaced by its square root — ‖g‖, ‖w‖, ‖Δw‖ per parameter. */
 void tw_param_finish(int64_t count, const float *const *snapshots, const float *const *weights, const int64_t *lens,
                      double *out) {
-    for (int64_t t = 0; t < count; t++) out[3 * t + 2] = diff_sumsq(snapshots[t], weights[t], lens[t]);
+    for (int64_t t = 0; t < count; t++) out[3 * t + 2] = sumsq(snapshots[t], weights[t], lens[t]);
     for (int64_t i = 0; i < 3 * count; i++) out[i] = sqrt(out[i]);
 }
 
