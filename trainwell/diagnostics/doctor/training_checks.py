@@ -191,18 +191,14 @@ def check_update_ratio(records: list[dict[str, Any]], weight_names: set[str], cf
     high = {n: v for n, v in med.items() if v > hi}
     numbers = {"median_update_ratio": med, "band": [lo, hi]}
     out = []
-    if high:
-        worst = max(high, key=high.get)
-        out.append(Finding("update_ratio", "warn", worst,
-                           f"update/weight ratio ‖Δw‖/‖w‖ above {hi:g} in {len(high)} of {len(med)} weights "
-                           f"(worst {worst}: {high[worst]:.3g}; rule of thumb ≈ 1e-3): the learning rate is too high — "
-                           "lower optim.lr", numbers))
-    if low:
-        worst = min(low, key=low.get)
-        out.append(Finding("update_ratio", "warn", worst,
-                           f"update/weight ratio ‖Δw‖/‖w‖ below {lo:g} in {len(low)} of {len(med)} weights "
-                           f"(worst {worst}: {low[worst]:.3g}; rule of thumb ≈ 1e-3): the learning rate is too low — "
-                           "raise optim.lr", numbers))
+    for side, bound, found, pick, verdict in (("above", hi, high, max, "too high — lower optim.lr"),
+                                              ("below", lo, low, min, "too low — raise optim.lr")):
+        if found:
+            worst = pick(found, key=found.get)
+            out.append(Finding("update_ratio", "warn", worst,
+                               f"update/weight ratio ‖Δw‖/‖w‖ {side} {bound:g} in {len(found)} of {len(med)} weights "
+                               f"(worst {worst}: {found[worst]:.3g}; rule of thumb ≈ 1e-3): the learning rate is "
+                               f"{verdict}", numbers))
     if not out:
         vals = sorted(med.values())
         out.append(Finding("update_ratio", "pass", None,
