@@ -5,7 +5,7 @@ them one by one. Both sides train the members of recipes/ensemble_mnist1d.toml (
 ConvNet on MNIST-1D) with the same seeds, batches and optimizer math
 (`trainwell.ensemble.independent.train_independent`):
 
-* batched:     engine="train_many" — `trainwell.ensemble.vectorized.train_many`, all K members in
+* batched:     engine="train_many" — `trainwell.vectorized.train_many`, all K members in
                one forward/backward per step (grouped convolutions, bmm);
 * one by one:  engine="trainer" — K runs of the `Trainer` loop (exactly `trainwell train`'s).
 
@@ -30,7 +30,7 @@ from pathlib import Path
 
 import torch
 
-from trainwell.commands.common import default_recipe_path
+from trainwell.config import default_recipe_path
 from trainwell.config import load_recipe
 from trainwell.ensemble.independent import train_independent
 

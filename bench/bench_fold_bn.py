@@ -66,7 +66,7 @@ from trainwell.nn import count_batchnorms, fold_batchnorm, initialize
 
 WIDTHS = (32, 64, 128, 128)
 MOBILE = ((64, 1), (128, 2), (128, 1), (256, 2), (256, 1))
-RECIPES = Path(__file__).resolve().parent.parent / "recipes"
+RECIPES = Path(__file__).resolve().parent.parent / "trainwell" / "recipes"
 
 
 def random_bn_(model: nn.Module, generator: torch.Generator) -> nn.Module:

@@ -27,7 +27,7 @@ from trainwell.diagnostics.capture import LayerStats
 from trainwell.train.run import prepare
 
 ROOT = Path(__file__).resolve().parent.parent
-RECIPES = ["recipes/default.toml", "recipes/resnet_mnist1d.toml", "recipes/digits.toml"]
+RECIPES = ["default", "resnet_mnist1d", "digits"]
 
 
 def chunk(model, opt, x, y, batch, stats, steps) -> float:

@@ -28,7 +28,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from trainwell.ensemble.vectorized import reference_train_one, train_many
+from trainwell.vectorized import reference_train_one, train_many
 
 ONE_BY_ONE: dict[str, Callable] = {"reference": reference_train_one}
 

@@ -7,7 +7,7 @@ import pytest
 from trainwell.config import load_recipe
 from trainwell.train.run import make_trainer, prepare
 
-RECIPES = sorted((Path(__file__).resolve().parent.parent / "recipes").glob("*.toml"))
+RECIPES = sorted((Path(__file__).resolve().parent.parent / "trainwell" / "recipes").glob("*.toml"))
 
 
 @pytest.mark.parametrize("path", RECIPES, ids=[p.stem for p in RECIPES])

@@ -5,7 +5,7 @@ valid one. Parts chosen by name (model, activation, schedule, augmentation...) a
 `name` key and options; their options are checked later against the part's constructor by its
 registry, so a typo there is caught too.
 
-A recipe (see recipes/default.toml):
+A recipe (see trainwell/recipes/default.toml; `find_recipe("default")` finds the packaged ones):
 
     name = "mnist1d-cnn"
     seed = 0
@@ -207,9 +207,67 @@ def recipe_from_dict(raw: dict[str, Any], source: str = "recipe", overrides: lis
     return recipe
 
 
+def recipes_folder() -> Path:
+    """The recipes that ship inside the package (package data, found with importlib.resources)."""
+    from importlib.resources import files
+
+    return Path(str(files("trainwell") / "recipes"))
+
+
+def packaged_recipes() -> list[str]:
+    """Names of the packaged recipes (``trainwell train --recipe NAME``)."""
+    return sorted(p.stem for p in recipes_folder().glob("*.toml"))
+
+
+def default_recipe_path(name: str = "default") -> Path:
+    """The packaged recipe `name` (the default recipe when none is given)."""
+    return find_recipe(name)
+
+
+def find_recipe(ref: str | Path) -> Path:
+    """A recipe file from a path, or from the name of a packaged recipe.
+
+    An existing file wins. Otherwise a bare name (``default``, ``digits.toml``) or a path of the
+    form ``recipes/<name>.toml`` that does not exist here names a packaged recipe. Anything else is
+    a UserError that lists the packaged names.
+    """
+    path = Path(ref)
+    if path.is_file():
+        return path
+    if path.exists():
+        raise UserError(f"recipe {path} is a folder, not a TOML file")
+    bare = len(path.parts) == 1 or (len(path.parts) == 2 and path.parts[0] == "recipes")
+    name = path.stem if path.suffix == ".toml" else path.name
+    packaged = recipes_folder() / f"{name}.toml"
+    if bare and packaged.is_file():
+        return packaged
+    names = packaged_recipes()
+    raise UserError(f"recipe file {path} does not exist{did_you_mean(name, names)}; "
+                    f"packaged recipes (give the name): {', '.join(names)}")
+
+
 def load_recipe(path: str | Path, overrides: list[str] = ()) -> Recipe:
-    """Read a TOML recipe, apply `--set` overrides, and validate it."""
-    return recipe_from_dict(read_toml(path), str(path), overrides)
+    """Read a TOML recipe (a path, or a packaged recipe's name), apply `--set` overrides, validate it.
+
+    Relative data paths (``data.path``) are resolved against the recipe file's folder."""
+    path, raw = read_recipe_raw(path)
+    return recipe_from_dict(raw, str(path), overrides)
+
+
+def read_recipe_raw(ref: str | Path) -> tuple[Path, dict[str, Any]]:
+    """(file, raw dict) of a recipe: found by `find_recipe`, its relative data.path made absolute."""
+    path = find_recipe(ref)
+    raw = read_toml(path)
+    data = raw.get("data")
+    if isinstance(data, dict) and isinstance(data.get("path"), str):
+        data["path"] = resolve_data_path(data["path"], path.parent)
+    return path, raw
+
+
+def resolve_data_path(value: str, base: Path) -> str:
+    """`value` against `base` (the recipe's folder) unless it is absolute or ~-relative."""
+    p = Path(value).expanduser()
+    return str(p if p.is_absolute() else (base / p))
 
 
 def recipe_to_dict(recipe: Recipe) -> dict[str, Any]:

@@ -18,7 +18,7 @@ def test_docstring_examples(module):
 def test_batched_engine_compiles_trainwell_activations_and_dropout():
     """Every parameter-free trainwell activation, and trainwell's dropout, compile in the fast
     batched engine (its numerical equality with one-by-one runs is tested in tests/vectorized)."""
-    from trainwell.ensemble.vectorized.batched_layers import compile_sequential
+    from trainwell.vectorized.batched_layers import compile_sequential
     from trainwell.models import MODELS
 
     for act in ("relu", "gelu", "tanh", "elu", "leaky_relu", "silu", "selu", "sigmoid"):

@@ -4,8 +4,8 @@ import torch
 from torch import nn
 
 from trainwell.data import BatchLoader
-from trainwell.ensemble.ema import WeightAverage, recompute_bn_stats
-from trainwell.ensemble.swa import SWACallback
+from trainwell.train.ema import WeightAverage, recompute_bn_stats
+from trainwell.train.swa import SWACallback
 from trainwell.errors import UserError
 from trainwell.optim import build_optimizer
 from trainwell.train import Callback, Trainer

@@ -19,7 +19,7 @@ from trainwell.nn.dropconnect import DropConnectConv
 from trainwell.nn.fold_bn import count_batchnorms, fold_batchnorm
 from trainwell.nn.maxout import MaxoutConv
 
-RECIPES = Path(__file__).resolve().parents[2] / "recipes"
+RECIPES = Path(__file__).resolve().parents[2] / "trainwell" / "recipes"
 BNS = nn.modules.batchnorm._BatchNorm
 
 

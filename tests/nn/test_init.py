@@ -7,7 +7,8 @@ from scipy import stats
 from torch import nn
 
 from trainwell.errors import UserError
-from trainwell.nn.init import fans, gain, initialize, orthogonal_, zero_init_residual_
+from trainwell.nn.init import fans, gain, orthogonal_, zero_init_residual_
+from trainwell.nn.registry import initialize
 from trainwell.nn.lsuv import lsuv_
 from trainwell.nn.drop_path import ResidualBlock
 from trainwell.nn.registry import INITS

@@ -5,7 +5,7 @@ import copy
 
 import pytest
 
-from trainwell.ensemble.vectorized import reference_train_one
+from trainwell.vectorized import reference_train_one
 from trainwell.models import MODELS
 from trainwell.search import RecipeObjective, trial_raw
 from trainwell.search.worker import TrialSpec

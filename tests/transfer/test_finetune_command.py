@@ -7,7 +7,7 @@ import torch
 
 from trainwell.commands import finetune as cmd
 from trainwell.config import recipe_from_dict
-from trainwell.ensemble.finetune import load_pretrained
+from trainwell.transfer.finetune import load_pretrained
 from trainwell.errors import UserError
 from trainwell.train.run import run_recipe
 

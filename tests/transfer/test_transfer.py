@@ -5,7 +5,7 @@ from torch import nn
 
 from trainwell.config import recipe_from_dict
 from trainwell.data import DataBundle
-from trainwell.ensemble.finetune import FinetunePlan, finetune, load_into, load_pretrained, phase_trainer
+from trainwell.transfer.finetune import FinetunePlan, finetune, load_into, load_pretrained, phase_trainer
 from trainwell.errors import UserError
 from trainwell.models import MODELS
 from trainwell.models.transfer import (

@@ -10,10 +10,10 @@ import pytest
 import torch
 from torch import nn
 
-from trainwell.ensemble.vectorized import reference_train_one, train_many
-from trainwell.ensemble.vectorized.batched_layers import BatchedSequential, compile_sequential
-from trainwell.ensemble.vectorized.stacked_optim import StackedOptimizer
-from trainwell.ensemble.vectorized.streams import BatchOrder, single_batches
+from trainwell.vectorized import reference_train_one, train_many
+from trainwell.vectorized.batched_layers import BatchedSequential, compile_sequential
+from trainwell.vectorized.stacked_optim import StackedOptimizer
+from trainwell.vectorized.streams import BatchOrder, single_batches
 from trainwell.errors import UserError
 
 STEPS, BATCH = 50, 32
@@ -283,7 +283,7 @@ def test_a_diverging_trial_does_not_touch_the_others(data):
 
 
 def test_dropout_mask_follows_the_documented_formula():
-    from trainwell.ensemble.vectorized.dropout import generator_dropout
+    from trainwell.vectorized.dropout import generator_dropout
 
     x = torch.randn(5, 3, 4, generator=torch.Generator().manual_seed(1))
     u = torch.rand(5, 3, 4, generator=torch.Generator().manual_seed(9))

@@ -2,18 +2,11 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
-
-RECIPES = Path(__file__).resolve().parent.parent.parent / "recipes"
-
-
-def default_recipe_path(name: str = "default") -> Path:
-    """recipes/<name>.toml of the repository (the default recipe when none is given)."""
-    return RECIPES / f"{name}.toml"
 
 
 def add_recipe_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--recipe", type=Path, help="TOML recipe (default: recipes/default.toml)")
+    p.add_argument("--recipe", help="TOML recipe: a file, or the name of a packaged recipe (default: default); "
+                                    "see `trainwell list recipe`")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a recipe key, e.g. optim.lr=0.01")
     p.add_argument("--seed", type=int, help="random seed (overrides the recipe's)")
 
@@ -25,4 +18,4 @@ def load_recipe_arg(args: argparse.Namespace):
     overrides = list(args.set or [])
     if getattr(args, "seed", None) is not None:
         overrides.append(f"seed={args.seed}")
-    return load_recipe(args.recipe or default_recipe_path(), overrides)
+    return load_recipe(args.recipe or "default", overrides)

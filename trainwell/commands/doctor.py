@@ -7,7 +7,6 @@ Exit status 0 unless a check fails (1); user errors exit 2 (see trainwell.cli).
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from trainwell.commands.common import add_recipe_args, load_recipe_arg
@@ -54,10 +53,9 @@ def run(args: argparse.Namespace) -> int:
     counts = {s: sum(f.status == s for f in result.findings) for s in ("pass", "warn", "fail")}
     console.print(f"{counts['fail']} fail · {counts['warn']} warn · {counts['pass']} pass")
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        tmp = args.json.with_suffix(args.json.suffix + ".tmp")
-        tmp.write_text(json.dumps([f.to_json() for f in result.findings], indent=2))
-        tmp.replace(args.json)
+        from trainwell.io import atomic_write_json
+
+        atomic_write_json(args.json, [f.to_json() for f in result.findings])
         console.print(f"wrote {args.json}")
     if not args.no_report:
         from trainwell.report.doctor_report import write_doctor_report

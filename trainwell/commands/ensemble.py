@@ -11,7 +11,6 @@ OUT/report.html; ema/swa write OUT/result.json.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
@@ -86,9 +85,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _write_json(path: Path, record: dict) -> None:
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(record, indent=2, default=str))
-    tmp.replace(path)
+    from trainwell.io import atomic_write_json
+
+    atomic_write_json(path, record)
 
 
 def _print_members(console, record: dict, rows: list[list]) -> None:

@@ -15,8 +15,6 @@ Writes OUT/config.json, OUT/final.pt (loadable like any run's) and OUT/summary.j
 from __future__ import annotations
 
 import argparse
-import json
-import os
 from pathlib import Path
 
 from trainwell.commands.common import add_recipe_args, load_recipe_arg
@@ -61,7 +59,8 @@ def run(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from trainwell.config import recipe_to_dict
-    from trainwell.ensemble.finetune import FinetunePlan, finetune, load_pretrained
+    from trainwell.io import atomic_write_json
+    from trainwell.transfer.finetune import FinetunePlan, finetune, load_pretrained
     from trainwell.train.checkpoint import save_checkpoint
     from trainwell.train.evaluate import evaluate
     from trainwell.train.run import new_run_dir, pick_device, total_steps_for
@@ -83,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     target.model = dict(pretrained.recipe.model)
     out = args.out or new_run_dir(Path("runs"), f"{recipe.name}-finetune")
     out.mkdir(parents=True, exist_ok=True)
-    (out / "config.json").write_text(json.dumps(recipe_to_dict(target), indent=2))
+    atomic_write_json(out / "config.json", recipe_to_dict(target))
     result = finetune(pretrained.model, recipe, data, plan, progress=not args.quiet,
                       evaluate_on=(data.x_test, data.y_test))
     test = evaluate(pretrained.model, data.x_test, data.y_test)
@@ -93,9 +92,7 @@ def run(args: argparse.Namespace) -> int:
     summary = {"recipe": recipe.name, "source": pretrained.source, "test_accuracy": test["accuracy"],
                "test_loss": test["loss"], "phases": result.phases, "freeze_bn": plan.freeze_bn,
                "data": data.describe(), "run_dir": str(out)}
-    tmp = out / "summary.json.tmp"
-    tmp.write_text(json.dumps(summary, indent=2))
-    os.replace(tmp, out / "summary.json")
+    atomic_write_json(out / "summary.json", summary)
 
     table = Table(title=f"trainwell finetune · {pretrained.source} → {recipe.name}")
     for col in ("phase", "trains", "steps", "lr", "test acc %"):

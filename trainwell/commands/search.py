@@ -24,7 +24,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from trainwell.commands.common import add_recipe_args, default_recipe_path
+from trainwell.commands.common import add_recipe_args
 from trainwell.errors import UserError
 
 HELP = "hyperparameter search (random / grid / coarse-to-fine, log scale, Optuna study, many trials at once)"
@@ -95,13 +95,12 @@ def best_recipe(raw: dict[str, Any], best: dict[str, Any], steps: int | None, na
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from trainwell.config import apply_override, read_toml, recipe_from_dict
+    from trainwell.config import apply_override, read_recipe_raw, recipe_from_dict
     from trainwell.search import RecipeObjective, plan_from_table, run_search
     from trainwell.search.live import trials_table
 
     console = Console(stderr=True)
-    path = args.recipe or default_recipe_path()
-    raw = read_toml(path)
+    path, raw = read_recipe_raw(args.recipe or "default")
     for assignment in list(args.set or []) + ([f"seed={args.seed}"] if args.seed is not None else []):
         apply_override(raw, assignment)
     recipe = recipe_from_dict(raw, str(path))

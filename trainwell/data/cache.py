@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
+
+from trainwell.io import atomic_write
 
 
 def cache_dir() -> Path:
@@ -20,15 +21,7 @@ def cache_dir() -> Path:
 
 def save_npz_atomic(path: Path, **arrays: np.ndarray) -> None:
     """Write arrays to `path` so that a reader never sees a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda handle: np.savez(handle, **arrays))
 
 
 def load_npz_cached(path: Path, keys: tuple[str, ...]) -> dict[str, np.ndarray] | None:

@@ -166,7 +166,7 @@ def init_stats(
         raise UserError(f"init_stats: norm must be one of {NORMS}, found {norm!r}")
     if depth < 1 or width < 1 or batch < 2:
         raise UserError(f"init_stats: need depth ≥ 1, width ≥ 1, batch ≥ 2; found {depth}, {width}, {batch}")
-    from trainwell.nn.init import initialize
+    from trainwell.nn.registry import initialize
 
     in_dim = width if in_dim is None else in_dim
     gen = torch.Generator().manual_seed(seed)

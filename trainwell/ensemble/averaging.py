@@ -19,8 +19,8 @@ import torch
 from torch import nn
 
 from trainwell.config import Recipe
-from trainwell.ensemble.ema import EMACallback
-from trainwell.ensemble.swa import SWACallback
+from trainwell.train.ema import EMACallback
+from trainwell.train.swa import SWACallback
 from trainwell.errors import UserError
 
 METHODS = ("ema", "swa")

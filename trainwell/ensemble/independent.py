@@ -7,7 +7,7 @@ members (prepared once), so the members' probabilities on the same test inputs c
 
 Two ways to train them:
 
-* ``train_many`` (`trainwell.ensemble.vectorized`): the K members as ONE batched model — one
+* ``train_many`` (`trainwell.vectorized`): the K members as ONE batched model — one
   forward/backward per step for all of them. Used when the recipe has only parts it supports
   (no BatchNorm or other buffers, no data augmentation/mixing, no label smoothing, no L1/L2
   penalty, no gradient clipping, no EMA, optimizer adam/adamw/sgd/momentum with default options)
@@ -82,8 +82,8 @@ def train_many_blockers(recipe: Recipe, model: nn.Module | None = None, device: 
     vmap engine, which there is slower than training the members one by one (bench_ensemble.py);
     `speed=False` leaves that reason out (train_many can still train such a model).
     """
-    from trainwell.ensemble.vectorized.batched_layers import compile_sequential
-    from trainwell.ensemble.vectorized.checks import refuse_buffers
+    from trainwell.vectorized.batched_layers import compile_sequential
+    from trainwell.vectorized.checks import refuse_buffers
 
     o, t, a = recipe.optim, recipe.train, recipe.augment
     out = []
@@ -159,7 +159,7 @@ def _trainer_members(recipe: Recipe, seeds: list[int], data, pipeline, device, o
 
 
 def _batched_members(recipe: Recipe, seeds: list[int], data, device, progress: bool) -> tuple[list[nn.Module], str]:
-    from trainwell.ensemble.vectorized import train_many
+    from trainwell.vectorized import train_many
     from trainwell.models import MODELS
     from trainwell.optim import build_schedule
     from trainwell.train.run import total_steps_for

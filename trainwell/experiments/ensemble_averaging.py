@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import statistics
 
-from trainwell.commands.common import default_recipe_path
+from trainwell.config import default_recipe_path
 from trainwell.config import load_recipe
 from trainwell.experiments.result import ExperimentResult
 
 
 def run(quick: bool = False, seeds: int = 3, decay: float = 0.98, swa_start: float = 0.75, progress: bool = False,
         out_dir=None) -> ExperimentResult:
-    from trainwell.ensemble.ema import EMACallback
-    from trainwell.ensemble.swa import SWACallback
+    from trainwell.train.ema import EMACallback
+    from trainwell.train.swa import SWACallback
     from trainwell.train.evaluate import evaluate
     from trainwell.train.run import make_trainer, prepare
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import statistics
 
-from trainwell.commands.common import default_recipe_path
+from trainwell.config import default_recipe_path
 from trainwell.config import load_recipe
 from trainwell.experiments.result import ExperimentResult
 

@@ -1,7 +1,6 @@
 """`ExperimentResult`: the table an experiment returns, with the claim and whether it held."""
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,9 +26,6 @@ class ExperimentResult:
         return asdict(self)
 
     def save(self, path: str | Path) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=2, default=float))
-        tmp.replace(path)
-        return path
+        from trainwell.io import atomic_write_json
+
+        return atomic_write_json(path, self.to_dict())

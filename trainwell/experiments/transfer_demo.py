@@ -72,7 +72,7 @@ def few_shot(pool: DataBundle, per_class: int, seed: int) -> DataBundle:
 
 
 def pretrain(source: DataBundle, steps: int, progress: bool) -> torch.nn.Module:
-    from trainwell.ensemble.finetune import phase_trainer
+    from trainwell.transfer.finetune import phase_trainer
     from trainwell.train.run import build_model
 
     recipe = recipe_from_dict(SOURCE, "transfer source")
@@ -94,7 +94,7 @@ def top_block(model: torch.nn.Module) -> int:
 def transfer_scores(pretrained: torch.nn.Module, data: DataBundle, head_steps: int, finetune_steps: int,
                     seed: int) -> dict[str, float]:
     """Test accuracy of the four methods on one target data set."""
-    from trainwell.ensemble.finetune import FinetunePlan, finetune, phase_trainer
+    from trainwell.transfer.finetune import FinetunePlan, finetune, phase_trainer
     from trainwell.train.evaluate import evaluate
     from trainwell.train.run import build_model
 

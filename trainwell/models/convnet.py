@@ -10,7 +10,7 @@ from torch import nn
 from trainwell.errors import UserError
 from trainwell.models.blocks import POOLS, block, check_widths, per_layer
 from trainwell.models.layers import make_conv, make_dropout
-from trainwell.nn.init import initialize
+from trainwell.nn.registry import initialize
 from trainwell.registry import Spec
 
 

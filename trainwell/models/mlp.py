@@ -10,7 +10,7 @@ from torch import nn
 
 from trainwell.models.blocks import block, check_widths
 from trainwell.models.layers import make_linear
-from trainwell.nn.init import initialize
+from trainwell.nn.registry import initialize
 from trainwell.registry import Spec
 
 

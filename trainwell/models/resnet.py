@@ -11,7 +11,8 @@ from trainwell.errors import UserError
 from trainwell.models.blocks import check_widths, per_layer
 from trainwell.models.layers import CONVS
 from trainwell.nn.drop_path import ResidualBlock, drop_path_rates
-from trainwell.nn.init import initialize, zero_init_residual_
+from trainwell.nn.init import zero_init_residual_
+from trainwell.nn.registry import initialize
 from trainwell.nn.registry import ACTIVATIONS, NORMS
 from trainwell.registry import Spec
 

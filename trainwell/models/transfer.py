@@ -17,7 +17,7 @@ answer for models whose forward does not follow registration order).
 
 "Layers" here are the model's top-level children that own parameters, in order (`layers`):
 for trainwell models ``conv1, norm1, conv2, ..., head``. Everything is plain module surgery
-(`requires_grad`, `setattr` of a child); training code lives in `trainwell.ensemble.finetune`.
+(`requires_grad`, `setattr` of a child); training code lives in `trainwell.transfer.finetune`.
 
 Example:
     >>> import torch
@@ -39,6 +39,7 @@ import torch
 from torch import nn
 
 from trainwell.errors import UserError
+from trainwell.nn.kinds import is_batchnorm
 
 HEAD_NAME = "head"
 
@@ -164,7 +165,7 @@ def batchnorm_modules(model: nn.Module, under: Sequence[str] | None = None) -> l
     """The BatchNorm modules of `model` (optionally only those under the given prefixes)."""
     out = []
     for name, m in model.named_modules():
-        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+        if is_batchnorm(m):
             if under is None or any(_under(name, p) for p in under):
                 out.append(m)
     return out

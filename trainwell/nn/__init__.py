@@ -29,18 +29,17 @@ from trainwell.nn.init import (
     Uniform,
     VarianceScaling,
     Xavier,
-    build_init,
     fans,
     gain,
     init_layers,
-    initialize,
     orthogonal_,
     zero_init_residual_,
 )
 from trainwell.nn.lsuv import lsuv_
 from trainwell.nn.maxout import MaxoutConv, MaxoutLinear, maxout
-from trainwell.nn.norms import LayerNormNd, build_norm
-from trainwell.nn.registry import ACTIVATIONS, INITS, NORMS
+from trainwell.nn.kinds import batchnorms, is_batchnorm, is_norm
+from trainwell.nn.norms import LayerNormNd
+from trainwell.nn.registry import ACTIVATIONS, INITS, NORMS, build_init, build_norm, initialize
 from trainwell.nn.regularizers import (
     REGULARIZERS,
     DropBlock,
@@ -73,7 +72,7 @@ __all__ = [
     "Constant", "InitScheme", "Kaiming", "Lecun", "Normal", "Orthogonal", "TorchDefault", "Uniform",
     "VarianceScaling", "Xavier", "build_init", "fans", "gain", "init_layers", "initialize", "orthogonal_",
     "zero_init_residual_", "lsuv_",
-    "LayerNormNd", "build_norm", "count_batchnorms", "fold_batchnorm",
+    "LayerNormNd", "batchnorms", "build_norm", "is_batchnorm", "is_norm", "count_batchnorms", "fold_batchnorm",
     "DropBlock", "DropConnectConv", "DropConnectLinear", "DropPath", "FractionalMaxPool2d", "InvertedDropout",
     "LabelSmoothingCrossEntropy", "ResidualBlock", "SpatialDropout", "VanillaDropout", "block_gamma",
     "drop_block", "drop_connect", "drop_path", "drop_path_rates", "expand_seeds", "inverted_dropout",

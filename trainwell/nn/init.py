@@ -26,22 +26,22 @@ RNG (documented, for convenience only — pass a generator for reproducible runs
 Example:
     >>> model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
     >>> g = torch.Generator().manual_seed(0)
+    >>> from trainwell.nn.registry import initialize   # by name, through the INITS registry
     >>> _ = initialize(model, {"name": "kaiming", "nonlinearity": "relu"}, generator=g)
     >>> fans(model[0].weight), round(Kaiming().variance(model[0].weight), 6)   # Var = 2 / fan_in
     ((4, 8), 0.5)
 """
 from __future__ import annotations
 
-import inspect
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import torch
 from torch import nn
 
 from trainwell.errors import UserError
-from trainwell.registry import Spec, split_spec
+from trainwell.nn.kinds import is_norm
 
 #: Layers that the schemes initialize.
 INIT_LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
@@ -333,43 +333,6 @@ def init_layers(model: nn.Module) -> Iterator[tuple[str, nn.Module]]:
             yield name, module
 
 
-def build_init(spec: Spec | InitScheme, nonlinearity: str | None = None) -> Callable[..., None]:
-    """A scheme from a registry spec; `nonlinearity` fills that option where the scheme has one
-    and the spec does not set it. An already-built scheme (any callable) is returned as is."""
-    if callable(spec) and not isinstance(spec, (str, dict)):
-        return spec
-    from trainwell.nn.registry import INITS
-
-    name, kwargs = split_spec(spec)
-    if nonlinearity is not None and "nonlinearity" not in kwargs:
-        params = inspect.signature(INITS.get(name).constructor).parameters
-        if "nonlinearity" in params:
-            kwargs["nonlinearity"] = nonlinearity
-    return INITS.build({"name": name, **kwargs})
-
-
-def initialize(
-    model: nn.Module,
-    spec: Spec | InitScheme,
-    generator: torch.Generator | None = None,
-    nonlinearity: str | None = None,
-) -> nn.Module:
-    """Apply an init scheme to every Linear/Conv of `model`, in module order; returns `model`.
-
-    Args:
-        spec: a name from `INITS` ("kaiming"), a table {"name": "normal", "std": 0.05}, or a scheme.
-        generator: the source of randomness (same seed → same weights).
-        nonlinearity: the model's activation, used for the gain when the spec does not say.
-    """
-    scheme = build_init(spec, nonlinearity)
-    for _, module in init_layers(model):
-        scheme(module, generator=generator)
-    return model
-
-
-_NORM_TYPES = (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm)
-
-
 def zero_init_residual_(model: nn.Module) -> list[str]:
     """Make every residual branch start as zero, so each residual block starts as the identity.
 
@@ -389,7 +352,7 @@ def zero_init_residual_(model: nn.Module) -> list[str]:
     def zero(module: nn.Module) -> None:
         with torch.no_grad():
             module.weight.zero_()
-            if not isinstance(module, _NORM_TYPES) and getattr(module, "bias", None) is not None:
+            if not is_norm(module) and getattr(module, "bias", None) is not None:
                 module.bias.zero_()
         zeroed.append(names[id(module)])
 
@@ -398,7 +361,7 @@ def zero_init_residual_(model: nn.Module) -> list[str]:
             zero(module)
         elif getattr(module, "is_residual_branch", False):
             inner = list(module.modules())
-            norms = [m for m in inner if isinstance(m, _NORM_TYPES) and getattr(m, "weight", None) is not None]
+            norms = [m for m in inner if is_norm(m) and getattr(m, "weight", None) is not None]
             layers = [m for m in inner if isinstance(m, INIT_LAYERS)]
             if norms:
                 zero(norms[-1])

@@ -17,7 +17,8 @@ Choice for `layer`: normalizing over *all* non-batch axes with `nn.LayerNorm` wo
 spatial size up front. `LayerNormNd` is GroupNorm with one group — exactly "statistics over C and
 all spatial axes of each example" — with one γ and β per channel, for any length or image size.
 
-Example:
+Example (by name, through the NORMS registry):
+    >>> from trainwell.nn.registry import build_norm
     >>> norm = build_norm("group", num_features=32, dims=2, groups=8)
 """
 from __future__ import annotations
@@ -105,8 +106,3 @@ def no_norm(num_features: int | None = None, dims: int = 0) -> nn.Module:
     return nn.Identity()
 
 
-def build_norm(name: str, num_features: int, dims: int, **options: object) -> nn.Module:
-    """Shortcut for `NORMS.build({"name": name, **options}, num_features=..., dims=...)`."""
-    from trainwell.nn.registry import NORMS
-
-    return NORMS.build({"name": name, **options}, num_features=num_features, dims=dims)

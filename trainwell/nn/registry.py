@@ -14,6 +14,12 @@ constructors differ (a dropout takes p, DropConnect takes layer sizes), see each
 """
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
 from trainwell.nn import activations as act
 from trainwell.nn import init
 from trainwell.nn import norms
@@ -23,7 +29,7 @@ from trainwell.nn.dropconnect import DropConnectConv, DropConnectLinear
 from trainwell.nn.dropout import InvertedDropout, SpatialDropout, VanillaDropout
 from trainwell.nn.fractional_pool import FractionalMaxPool2d
 from trainwell.nn.label_smoothing import LabelSmoothingCrossEntropy
-from trainwell.registry import Registry
+from trainwell.registry import Registry, Spec, split_spec
 
 ACTIVATIONS = Registry("activation")
 ACTIVATIONS.add("relu", act.ReLU, "max(0, x); the default (Nair & Hinton 2010)")
@@ -91,3 +97,40 @@ REGULARIZERS.add("dropblock", DropBlock, "drop contiguous blocks of feature maps
 REGULARIZERS.add("drop_path", DropPath, "stochastic depth: drop a residual branch per example (Huang et al. 2016)")
 REGULARIZERS.add("fractional_max", FractionalMaxPool2d, "max pooling by a random non-integer factor (Graham 2014)")
 REGULARIZERS.add("label_smoothing", LabelSmoothingCrossEntropy, "cross entropy against (1−ε)·target + ε/C (Szegedy et al. 2016)")
+
+
+def build_init(spec: Spec | init.InitScheme, nonlinearity: str | None = None) -> Callable[..., None]:
+    """A scheme from a registry spec; `nonlinearity` fills that option where the scheme has one
+    and the spec does not set it. An already-built scheme (any callable) is returned as is."""
+    if callable(spec) and not isinstance(spec, (str, dict)):
+        return spec
+    name, kwargs = split_spec(spec)
+    if nonlinearity is not None and "nonlinearity" not in kwargs:
+        params = inspect.signature(INITS.get(name).constructor).parameters
+        if "nonlinearity" in params:
+            kwargs["nonlinearity"] = nonlinearity
+    return INITS.build({"name": name, **kwargs})
+
+
+def initialize(
+    model: nn.Module,
+    spec: Spec | init.InitScheme,
+    generator: torch.Generator | None = None,
+    nonlinearity: str | None = None,
+) -> nn.Module:
+    """Apply an init scheme to every Linear/Conv of `model`, in module order; returns `model`.
+
+    Args:
+        spec: a name from `INITS` ("kaiming"), a table {"name": "normal", "std": 0.05}, or a scheme.
+        generator: the source of randomness (same seed → same weights).
+        nonlinearity: the model's activation, used for the gain when the spec does not say.
+    """
+    scheme = build_init(spec, nonlinearity)
+    for _, module in init.init_layers(model):
+        scheme(module, generator=generator)
+    return model
+
+
+def build_norm(name: str, num_features: int, dims: int, **options: object) -> nn.Module:
+    """Shortcut for `NORMS.build({"name": name, **options}, num_features=..., dims=...)`."""
+    return NORMS.build({"name": name, **options}, num_features=num_features, dims=dims)

@@ -7,7 +7,7 @@ elastic-net penalties.
 """
 from trainwell.optim.cyclic import CosineRestarts, Cyclic, OneCycle
 from trainwell.optim.lr_scheduler import LRScheduler
-from trainwell.optim.optimizers import build_optimizer
+from trainwell.optim.registry import build_optimizer
 from trainwell.optim.param_groups import NORM_TYPES, classify_parameters, is_norm_module, param_groups
 from trainwell.optim.penalties import Penalty, elastic_net, l1_penalty, l2_penalty
 from trainwell.optim.registry import OPTIMIZERS, SCHEDULES, build_schedule

@@ -24,16 +24,13 @@ Example:
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import torch
-from torch import nn
 
 from trainwell.errors import UserError
 from trainwell.optim.checks import check_bool, check_float
-from trainwell.optim.param_groups import param_groups
-from trainwell.registry import Spec, split_spec
 
 
 def _check_betas(value: Any, field: str) -> tuple[float, float]:
@@ -114,36 +111,4 @@ def adamw(
     return _adam_like(torch.optim.AdamW, "adamw", params, lr, betas, eps, amsgrad)
 
 
-def build_optimizer(
-    model: nn.Module,
-    spec: Spec,
-    lr: float,
-    weight_decay: float = 0.0,
-    lr_scales: Mapping[str, float] | None = None,
-) -> torch.optim.Optimizer:
-    """Build the optimizer named by `spec` over `param_groups(model, weight_decay, lr_scales)`.
-
-    `spec` is a name ("sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw") or a table
-    {"name": ..., option: value}; see `OPTIMIZERS.entries()` for the options. Every param group
-    gets ``lr = initial_lr = lr * lr_scale`` and keeps its "name", "lr_scale" and "param_names".
-    """
-    from trainwell.optim.registry import OPTIMIZERS  # the registry imports this module
-
-    name, options = split_spec(spec)
-    for key in ("lr", "weight_decay", "lr_scales"):
-        if key in options:
-            raise UserError(
-                f"optimizer {name!r}: give {key!r} as its own setting (build_optimizer({key}=...)), "
-                f"not as an option of the optimizer spec"
-            )
-    lr = check_float(lr, "lr (learning rate)", low=0.0, low_open=True)
-    groups = param_groups(model, weight_decay, lr_scales)
-    for group in groups:
-        group["lr"] = lr * group["lr_scale"]
-    optimizer = OPTIMIZERS.build(spec, groups, lr=lr)
-    for group in optimizer.param_groups:
-        group["initial_lr"] = lr * group["lr_scale"]
-    return optimizer
-
-
-__all__ = ["adam", "adamw", "build_optimizer", "rmsprop", "sgd", "sgd_momentum", "sgd_nesterov"]
+__all__ = ["adam", "adamw", "rmsprop", "sgd", "sgd_momentum", "sgd_nesterov"]

@@ -37,31 +37,12 @@ from typing import Any
 from torch import nn
 
 from trainwell.errors import UserError, did_you_mean
+from trainwell.nn.kinds import NORM_TYPES, is_norm
 from trainwell.optim.checks import check_float
 
-NORM_TYPES: tuple[type[nn.Module], ...] = (
-    nn.BatchNorm1d,
-    nn.BatchNorm2d,
-    nn.BatchNorm3d,
-    nn.LazyBatchNorm1d,
-    nn.LazyBatchNorm2d,
-    nn.LazyBatchNorm3d,
-    nn.SyncBatchNorm,
-    nn.InstanceNorm1d,
-    nn.InstanceNorm2d,
-    nn.InstanceNorm3d,
-    nn.LazyInstanceNorm1d,
-    nn.LazyInstanceNorm2d,
-    nn.LazyInstanceNorm3d,
-    nn.LayerNorm,
-    nn.GroupNorm,
-    nn.RMSNorm,
-)
-
-
 def is_norm_module(module: nn.Module) -> bool:
-    """True for a normalization layer (torch's, or a class with ``is_normalization = True``)."""
-    return isinstance(module, NORM_TYPES) or bool(getattr(module, "is_normalization", False))
+    """True for a normalization layer (the one rule: `trainwell.nn.kinds.is_norm`)."""
+    return is_norm(module)
 
 
 def check_model(model: Any, who: str) -> nn.Module:

@@ -7,10 +7,16 @@ Example:
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
+
+import torch
+from torch import nn
 
 from trainwell.errors import UserError
 from trainwell.optim import cyclic, optimizers, schedules
+from trainwell.optim.checks import check_float
+from trainwell.optim.param_groups import param_groups
 from trainwell.optim.warmup import with_warmup
 from trainwell.registry import Registry, Spec, split_spec
 
@@ -66,4 +72,34 @@ def build_schedule(spec: Spec | schedules.Schedule) -> schedules.Schedule:
     )
 
 
-__all__ = ["OPTIMIZERS", "SCHEDULES", "WARMUP_KEYS", "build_schedule"]
+def build_optimizer(
+    model: nn.Module,
+    spec: Spec,
+    lr: float,
+    weight_decay: float = 0.0,
+    lr_scales: Mapping[str, float] | None = None,
+) -> torch.optim.Optimizer:
+    """Build the optimizer named by `spec` over `param_groups(model, weight_decay, lr_scales)`.
+
+    `spec` is a name ("sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw") or a table
+    {"name": ..., option: value}; see `OPTIMIZERS.entries()` for the options. Every param group
+    gets ``lr = initial_lr = lr * lr_scale`` and keeps its "name", "lr_scale" and "param_names".
+    """
+    name, options = split_spec(spec)
+    for key in ("lr", "weight_decay", "lr_scales"):
+        if key in options:
+            raise UserError(
+                f"optimizer {name!r}: give {key!r} as its own setting (build_optimizer({key}=...)), "
+                f"not as an option of the optimizer spec"
+            )
+    lr = check_float(lr, "lr (learning rate)", low=0.0, low_open=True)
+    groups = param_groups(model, weight_decay, lr_scales)
+    for group in groups:
+        group["lr"] = lr * group["lr_scale"]
+    optimizer = OPTIMIZERS.build(spec, groups, lr=lr)
+    for group in optimizer.param_groups:
+        group["initial_lr"] = lr * group["lr_scale"]
+    return optimizer
+
+
+__all__ = ["OPTIMIZERS", "SCHEDULES", "WARMUP_KEYS", "build_optimizer", "build_schedule"]

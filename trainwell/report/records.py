@@ -1,25 +1,9 @@
 """Reading plain records (JSON lines) written by runs."""
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
-
-def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
-    """Records of a .jsonl file; a truncated last line (a killed run) is skipped."""
-    path = Path(path)
-    if not path.exists():
-        return []
-    records = []
-    for line in path.read_text().splitlines():
-        if not line.strip():
-            continue
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return records
+from trainwell.io import read_jsonl  # noqa: F401 (the one JSON-lines reader, re-exported for the reports)
 
 
 def series(records: list[dict[str, Any]], split: str, key: str) -> tuple[list[float], list[float]]:

@@ -16,7 +16,7 @@ Two engines:
   ``summary.json``.
 * **vectorized** (`run_many`): K trials that differ only in ``optim.lr``, ``optim.weight_decay``,
   ``optim.options.momentum`` and ``model.dropout`` train as ONE batched model with
-  `trainwell.ensemble.vectorized.train_many` (same init, batch order, schedule and evaluation
+  `trainwell.vectorized.train_many` (same init, batch order, schedule and evaluation
   steps as the Trainer). Where it differs from the Trainer (see `vectorize_problem` for what it
   refuses): weight decay also applies to biases (the Trainer's parameter groups exempt biases and
   norm parameters), and dropout masks come from a per-trial generator instead of torch's global
@@ -35,6 +35,7 @@ import torch
 
 from trainwell.config import Recipe, apply_override, recipe_from_dict, recipe_to_dict
 from trainwell.errors import UserError
+from trainwell.io import atomic_write_json
 from trainwell.search.toml_out import format_value
 from trainwell.search.worker import TrialSpec
 
@@ -62,11 +63,7 @@ def trial_raw(raw: dict[str, Any], params: dict[str, Any], steps: int | None) ->
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
-    import os
-
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2))
-    os.replace(tmp, path)
+    atomic_write_json(path, data)
 
 
 class RecipeObjective:
@@ -160,7 +157,7 @@ class RecipeObjective:
                 return f"{what}={bad!r} (not supported by train_many)"
         if "model.dropout" in keys and "dropout" not in recipe.model and recipe.model.get("name") not in ("mlp", "convnet"):
             return "model.dropout on a model without a dropout option"
-        from trainwell.ensemble.vectorized.checks import refuse_buffers
+        from trainwell.vectorized.checks import refuse_buffers
 
         try:
             p = self.prepared(recipe)
@@ -170,7 +167,7 @@ class RecipeObjective:
         return None
 
     def run_many(self, specs: list[TrialSpec]) -> list[dict[str, Any] | BaseException]:
-        from trainwell.ensemble.vectorized import train_many
+        from trainwell.vectorized import train_many
         from trainwell.models import MODELS
         from trainwell.optim import build_schedule
         from trainwell.train.run import total_steps_for

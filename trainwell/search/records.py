@@ -8,13 +8,13 @@ complete ones best first (ties: lower trial number first).
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import optuna
 from optuna.trial import FrozenTrial
 
+from trainwell.io import atomic_write_text, read_jsonl  # noqa: F401 (read_jsonl re-exported)
 from trainwell.search.space import Dim, decode_choice
 
 SKIP = {"slot", "stage", "index", "worker", "heartbeat"}
@@ -48,15 +48,8 @@ def ranked(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def write_jsonl(path: str | Path, records: list[dict[str, Any]]) -> Path:
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("".join(json.dumps(r, default=str) + "\n" for r in records))
-    os.replace(tmp, path)
-    return path
-
-
-def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+    """All records as a JSON-lines file, written atomically."""
+    return atomic_write_text(path, "".join(json.dumps(r, default=str) + "\n" for r in records))
 
 
 def other_studies(storage: str, study_name: str) -> dict[str, list[dict[str, Any]]]:

@@ -93,10 +93,6 @@ def dumps(raw: Mapping[str, Any], header: str = "") -> str:
 
 def write_toml(path: str | Path, raw: Mapping[str, Any], header: str = "") -> Path:
     """Write `dumps(raw)` atomically (temporary file, then rename)."""
-    import os
+    from trainwell.io import atomic_write_text
 
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(dumps(raw, header))
-    os.replace(tmp, path)
-    return path
+    return atomic_write_text(path, dumps(raw, header))

@@ -6,10 +6,7 @@ states, callback states, preprocessing state and the resolved config.
 """
 from __future__ import annotations
 
-import os
 import pickle
-import shutil
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -17,31 +14,12 @@ from typing import Any
 import torch
 
 from trainwell.errors import UserError
+from trainwell.io import atomic_torch_save
 
 
 def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(payload, handle)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def copy_file_atomic(src: Path, dst: Path) -> None:
-    """Copy `src` to `dst` through a temp file + rename (a reader never sees half a file)."""
-    fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=dst.name, suffix=".tmp")
-    os.close(fd)
-    try:
-        shutil.copyfile(src, tmp)
-        os.replace(tmp, dst)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write a checkpoint atomically (`trainwell.io.atomic_torch_save`)."""
+    atomic_torch_save(path, payload)
 
 
 def safe_load(path: Path, map_location: str | torch.device = "cpu", kind: str = "checkpoint") -> Any:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import platform
 import time
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from torch import nn
 from trainwell.config import Recipe, recipe_from_dict, recipe_to_dict
 from trainwell.data import BatchLoader, DataBundle, load_data
 from trainwell.errors import UserError
+from trainwell.io import atomic_write_json
 from trainwell import models
 from trainwell.optim import LRScheduler, Penalty, build_optimizer, build_schedule
 from trainwell.preprocess import Pipeline, build_pipeline
@@ -119,11 +119,11 @@ def make_trainer(p: Prepared, run_dir: Path | None, progress: bool, callbacks: l
         mixer = MIXERS.build(recipe.augment.mix)
     cbs: list[Callback] = list(callbacks)
     if t.ema is not None:
-        from trainwell.ensemble.ema import EMACallback
+        from trainwell.train.ema import EMACallback
 
         cbs.append(EMACallback(t.ema))
     if t.swa is not None:
-        from trainwell.ensemble.swa import SWACallback
+        from trainwell.train.swa import SWACallback
 
         cbs.append(SWACallback(t.swa))
     if progress:
@@ -199,7 +199,7 @@ def run_recipe(
     elif overwrite:
         for stale in ("metrics.jsonl", "stats.jsonl", "summary.json", "last.pt", "best.pt", "final.pt"):
             (run_dir / stale).unlink(missing_ok=True)
-    (run_dir / "config.json").write_text(json.dumps(recipe_to_dict(recipe), indent=2))
+    atomic_write_json(run_dir / "config.json", recipe_to_dict(recipe))
 
     p = prepare(recipe)
     trainer = make_trainer(p, run_dir, progress, list(callbacks))
@@ -248,9 +248,7 @@ def run_recipe(
         })
     else:
         summary["test_accuracy"] = float("nan")
-    tmp = run_dir / "summary.json.tmp"
-    tmp.write_text(json.dumps(summary, indent=2))
-    os.replace(tmp, run_dir / "summary.json")
+    atomic_write_json(run_dir / "summary.json", summary)
     return summary
 
 

@@ -9,6 +9,8 @@ from typing import IO, Any
 import torch
 from torch import nn
 
+from trainwell.io import open_jsonl
+
 
 @dataclass
 class TrainState:
@@ -46,7 +48,7 @@ class TrainState:
             return
         handle = self._files.get(stream)
         if handle is None:
-            handle = self._files[stream] = open(self.run_dir / f"{stream}.jsonl", "a")
+            handle = self._files[stream] = open_jsonl(self.run_dir / f"{stream}.jsonl")
         handle.write(json.dumps(record) + "\n")
         handle.flush()
 

@@ -27,7 +27,8 @@ from torch import nn
 from trainwell.data.loader import BatchLoader
 from trainwell.errors import UserError
 from trainwell.train.callbacks import Callback, Dispatcher
-from trainwell.train.checkpoint import check_compatible, copy_file_atomic, load_checkpoint, save_checkpoint
+from trainwell.io import atomic_copy
+from trainwell.train.checkpoint import check_compatible, load_checkpoint, save_checkpoint
 from trainwell.train.evaluate import evaluate
 from trainwell.train.state import TrainState
 
@@ -251,7 +252,7 @@ class Trainer:
         if self.checkpoint and finite:
             save_checkpoint(self.run_dir / "last.pt", self.checkpoint_payload(state))
             if improved:  # the same bytes: copy the file instead of serializing twice
-                copy_file_atomic(self.run_dir / "last.pt", self.run_dir / "best.pt")
+                atomic_copy(self.run_dir / "last.pt", self.run_dir / "best.pt")
 
     # ------------------------------------------------------------------ checkpoints
     def checkpoint_payload(self, state: TrainState) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from torch import nn
 
 from trainwell.config import Recipe
 from trainwell.data import DataBundle
+from trainwell.nn.kinds import is_batchnorm
 
 
 def load_raw(recipe: Recipe) -> DataBundle:
@@ -16,11 +17,6 @@ def load_raw(recipe: Recipe) -> DataBundle:
     from trainwell.train.run import load_recipe_data
 
     return load_recipe_data(recipe)
-
-
-def is_batchnorm(module: nn.Module) -> bool:
-    """BatchNorm of any dimension (torch's, or a custom class whose name says BatchNorm)."""
-    return isinstance(module, nn.modules.batchnorm._BatchNorm) or "BatchNorm" in type(module).__name__
 
 
 def regularization_off(model: nn.Module) -> nn.Module:

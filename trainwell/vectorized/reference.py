@@ -29,10 +29,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from trainwell.ensemble.vectorized.checks import Schedule, accuracy, check_data, check_steps, lr_factor
-from trainwell.ensemble.vectorized.dropout import set_dropout_rate, use_generator_dropout
-from trainwell.ensemble.vectorized.hparams import parse_trials
-from trainwell.ensemble.vectorized.streams import build_model, dropout_generator, single_batches
+from trainwell.vectorized.checks import Schedule, accuracy, check_data, check_steps, lr_factor
+from trainwell.vectorized.dropout import set_dropout_rate, use_generator_dropout
+from trainwell.vectorized.hparams import parse_trials
+from trainwell.vectorized.streams import build_model, dropout_generator, single_batches
 from trainwell.optim.param_groups import param_groups
 
 

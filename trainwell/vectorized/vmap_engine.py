@@ -22,7 +22,7 @@ import torch
 from torch import nn
 from torch.func import functional_call, vmap
 
-from trainwell.ensemble.vectorized.dropout import DROPOUT_TYPES, is_channelwise
+from trainwell.vectorized.dropout import DROPOUT_TYPES, is_channelwise
 from trainwell.errors import UserError
 
 

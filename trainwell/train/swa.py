@@ -19,7 +19,7 @@ from typing import Any
 
 from torch import nn
 
-from trainwell.ensemble.ema import WeightAverage, recompute_bn_stats
+from trainwell.train.ema import WeightAverage, recompute_bn_stats
 from trainwell.errors import UserError
 from trainwell.train.callbacks import Callback
 from trainwell.train.evaluate import evaluate

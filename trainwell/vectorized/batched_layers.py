@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from trainwell.ensemble.vectorized.dropout import DROPOUT_TYPES, is_channelwise
+from trainwell.vectorized.dropout import DROPOUT_TYPES, is_channelwise
 from trainwell.nn import activations as A
 
 ELEMENTWISE = (

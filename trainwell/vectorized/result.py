@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from trainwell.ensemble.vectorized.dropout import set_dropout_rate
-from trainwell.ensemble.vectorized.hparams import Trial
+from trainwell.vectorized.dropout import set_dropout_rate
+from trainwell.vectorized.hparams import Trial
 from trainwell.errors import UserError
 
 

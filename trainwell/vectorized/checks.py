@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from trainwell.errors import UserError
+from trainwell.nn.kinds import is_batchnorm
 
 Schedule = Callable[[int, int], float]
 
@@ -50,7 +51,7 @@ def refuse_buffers(model: nn.Module) -> None:
     """
     for name, module in model.named_modules():
         own = [b for b, _ in module.named_buffers(recurse=False)]
-        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+        if is_batchnorm(module):
             raise UserError(
                 f"train_many does not support BatchNorm: the model has {type(module).__name__} at {name!r}; "
                 "use LayerNorm or GroupNorm (no running statistics), or train these models one by one"

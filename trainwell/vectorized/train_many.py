@@ -39,14 +39,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from trainwell.ensemble.vectorized.batched_layers import BatchedSequential, compile_sequential
-from trainwell.ensemble.vectorized.checks import Schedule, accuracy, check_data, check_steps, lr_factor, refuse_buffers
-from trainwell.ensemble.vectorized.dropout import stacked_masks
-from trainwell.ensemble.vectorized.hparams import parse_trials
-from trainwell.ensemble.vectorized.result import ManyResult, shared_logits
-from trainwell.ensemble.vectorized.stacked_optim import StackedOptimizer
-from trainwell.ensemble.vectorized.streams import BatchOrder, build_model, dropout_generator
-from trainwell.ensemble.vectorized.vmap_engine import VmapModel
+from trainwell.vectorized.batched_layers import BatchedSequential, compile_sequential
+from trainwell.vectorized.checks import Schedule, accuracy, check_data, check_steps, lr_factor, refuse_buffers
+from trainwell.vectorized.dropout import stacked_masks
+from trainwell.vectorized.hparams import parse_trials
+from trainwell.vectorized.result import ManyResult, shared_logits
+from trainwell.vectorized.stacked_optim import StackedOptimizer
+from trainwell.vectorized.streams import BatchOrder, build_model, dropout_generator
+from trainwell.vectorized.vmap_engine import VmapModel
 from trainwell.errors import UserError
 from trainwell.optim.param_groups import classify_parameters
 

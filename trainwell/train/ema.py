@@ -16,12 +16,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from trainwell.nn.kinds import batchnorms
 from trainwell.train.callbacks import Callback
 from trainwell.train.evaluate import evaluate
 from trainwell.train.state import TrainState
-
-_NORMS = (nn.modules.batchnorm._BatchNorm,)
-
 
 class WeightAverage:
     """A copy of `model` whose floating-point parameters are averaged (EMA or uniform)."""
@@ -57,7 +55,7 @@ class WeightAverage:
 @torch.no_grad()
 def recompute_bn_stats(model: nn.Module, x: torch.Tensor, batch_size: int = 256) -> nn.Module:
     """Re-estimate every BatchNorm's running mean/var on `x` for the model's current weights."""
-    norms = [m for m in model.modules() if isinstance(m, _NORMS)]
+    norms = [m for _, m in batchnorms(model)]
     if not norms:
         return model
     saved = [(m.momentum, m.training) for m in norms]

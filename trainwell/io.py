@@ -1,0 +1,209 @@
+"""Files written so that nothing is ever half-written, and JSON lines read the one way.
+
+Every file trainwell writes goes through `atomic_write`: the bytes go to a temporary file in the
+same directory, are flushed and fsync'ed, and the temporary file is renamed over the target
+(`os.replace`, atomic on POSIX and Windows). A reader — or a run killed mid-write — sees either
+the old file or the new one, never a mix. A failed write removes its temporary file.
+
+JSON lines (`metrics.jsonl`, `stats.jsonl`, `trials.jsonl`) are appended one record per line.
+A process killed mid-append leaves a torn last line: `read_jsonl` skips it (and only it — a bad
+line in the middle is corruption and raises `UserError` naming the file and line), and
+`append_jsonl` / `open_jsonl` first cut a torn last line off, so the next record starts on a line of
+its own and the file stays valid.
+
+Example:
+    >>> atomic_write_json(Path("summary.json"), {"test_accuracy": 0.99})
+    >>> append_jsonl(Path("metrics.jsonl"), {"step": 20, "loss": 0.5})
+    >>> read_jsonl(Path("metrics.jsonl"))
+    [{'step': 20, 'loss': 0.5}]
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import IO, Any
+
+from trainwell.errors import UserError
+
+
+def _tmp_beside(path: Path) -> tuple[int, str]:
+    return tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+
+
+def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None], *, fsync: bool = True) -> Path:
+    """Write `path` through `write(handle)` on a temp file, then rename it into place."""
+    path = Path(path)
+    ensure_dir(path.parent)
+    fd, tmp = _tmp_beside(path)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
+            handle.flush()
+            if fsync:
+                os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
+    return atomic_write(path, lambda h: h.write(data))
+
+
+def atomic_write_text(path: str | Path, text: str) -> Path:
+    return atomic_write(path, lambda h: h.write(text.encode("utf-8")))
+
+
+def atomic_write_json(path: str | Path, data: Any, *, indent: int | None = 2) -> Path:
+    """JSON with `default=str` (paths, numpy scalars); NaN/Inf are written as JSON's NaN/Infinity."""
+    return atomic_write_text(path, json.dumps(data, indent=indent, default=str) + "\n")
+
+
+def atomic_torch_save(path: str | Path, payload: Any) -> Path:
+    """`torch.save(payload)` atomically (checkpoints and weights files)."""
+    import torch
+
+    return atomic_write(path, lambda h: torch.save(payload, h))
+
+
+def atomic_copy(src: str | Path, dst: str | Path) -> Path:
+    """Copy `src` to `dst` through a temp file + rename."""
+    src, dst = Path(src), Path(dst)
+
+    def write(handle: IO[bytes]) -> None:
+        with open(src, "rb") as source:
+            shutil.copyfileobj(source, handle)
+
+    return atomic_write(dst, write)
+
+
+def ensure_dir(path: str | Path, what: str = "output folder") -> Path:
+    """mkdir -p with an error for people when `path` (or a parent) is a file or not writable."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise UserError(f"{what} {path} cannot be created: {path} or one of its parents is a file, not a folder") from None
+    except NotADirectoryError:
+        raise UserError(f"{what} {path} cannot be created: one of its parents is a file, not a folder") from None
+    except PermissionError:
+        raise UserError(f"{what} {path} cannot be created: permission denied (pick a folder you can write)") from None
+    except OSError as exc:
+        raise UserError(f"{what} {path} cannot be created ({exc.strerror or exc})") from None
+    if not path.is_dir():
+        raise UserError(f"{what} {path} is a file, not a folder")
+    return path
+
+
+def check_writable(path: str | Path, what: str = "output folder") -> Path:
+    """`ensure_dir(path)` and prove it is writable by creating and removing a temp file there."""
+    path = ensure_dir(path, what)
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path, prefix=".trainwell-write-test.")
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as exc:
+        raise UserError(f"{what} {path} is not writable ({exc.strerror or exc}); pick another one") from None
+    return path
+
+
+def remove_stale_tmp(folder: str | Path) -> list[Path]:
+    """Remove temp files `atomic_write` left behind in `folder` when a process was killed mid-write."""
+    removed = []
+    folder = Path(folder)
+    if folder.is_dir():
+        for tmp in folder.glob(".*.tmp"):
+            try:
+                tmp.unlink()
+                removed.append(tmp)
+            except OSError:
+                pass
+    return removed
+
+
+# ----------------------------------------------------------------------------- JSON lines
+def _decode_lines(data: bytes, path: Path) -> list[dict[str, Any]]:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UserError(f"{path} is not a text file of JSON lines (it holds binary data)") from None
+    lines = text.split("\n")
+    torn_tail = not text.endswith("\n")  # the last line was never terminated: a kill mid-write
+    records: list[dict[str, Any]] = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            if torn_tail and number == len(lines):
+                break
+            raise UserError(f"{path}: line {number} is not JSON ({exc.msg}); the file is corrupt") from None
+        if not isinstance(record, dict):
+            raise UserError(f"{path}: line {number} is a JSON {type(record).__name__}, not a record (an object)")
+        records.append(record)
+    return records
+
+
+def read_jsonl(path: str | Path, *, missing_ok: bool = True) -> list[dict[str, Any]]:
+    """Records of a JSON-lines file. A torn last line (a killed writer) is skipped; any other bad
+    line, binary content or non-object raises `UserError` naming the file and line."""
+    path = Path(path)
+    if not path.exists():
+        if missing_ok:
+            return []
+        raise UserError(f"{path} does not exist")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UserError(f"{path} cannot be read ({exc.strerror or exc})") from None
+    return _decode_lines(data, path)
+
+
+def append_jsonl(path: str | Path, record: dict[str, Any] | Iterable[dict[str, Any]], handle: IO[str] | None = None) -> None:
+    """Append one record (or several) as JSON lines; a torn last line is cut off first."""
+    path = Path(path)
+    records = [record] if isinstance(record, dict) else list(record)
+    text = "".join(json.dumps(r, default=str) + "\n" for r in records)
+    if handle is not None:
+        handle.write(text)
+        handle.flush()
+        return
+    with open_jsonl(path) as out:
+        out.write(text)
+
+
+def open_jsonl(path: str | Path) -> IO[str]:
+    """A text handle appending to `path`, after cutting off a torn last line if there is one
+    (the half record of a killed writer, which can never be completed)."""
+    path = Path(path)
+    if path.exists() and path.stat().st_size:
+        with open(path, "rb+") as handle:
+            size = handle.seek(0, os.SEEK_END)
+            handle.seek(size - 1)
+            if handle.read(1) != b"\n":
+                # find the end of the last complete line, reading backwards in blocks
+                end, block = size, 4096
+                keep = 0
+                while end > 0:
+                    start = max(0, end - block)
+                    handle.seek(start)
+                    chunk = handle.read(end - start)
+                    at = chunk.rfind(b"\n")
+                    if at >= 0:
+                        keep = start + at + 1
+                        break
+                    end = start
+                handle.truncate(keep)
+    return open(path, "a", encoding="utf-8")
+
+
+__all__ = ["append_jsonl", "atomic_copy", "atomic_torch_save", "atomic_write", "atomic_write_bytes",
+           "atomic_write_json", "atomic_write_text", "check_writable", "ensure_dir", "open_jsonl", "read_jsonl",
+           "remove_stale_tmp"]
