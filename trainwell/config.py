@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -56,7 +56,8 @@ class OptimConfig(Section):
     l1: float = Field(0.0, ge=0.0, description="L1 penalty added to the loss")
     l2: float = Field(0.0, ge=0.0, description="L2 penalty (0.5·l2·‖w‖²) added to the loss")
     options: dict[str, Any] = Field(default_factory=dict, description="optimizer options (momentum, betas, ...)")
-    grad_clip: float | None = Field(None, gt=0.0, description="clip the global gradient norm to this value")
+    grad_clip: float | None = Field(None, gt=0.0, description="clip the global gradient norm to this value "
+                                    "(the same as train.clip_grad_norm; give one of them)")
 
 
 class TrainConfig(Section):
@@ -72,11 +73,29 @@ class TrainConfig(Section):
     swa: float | None = Field(None, ge=0.0, lt=1.0, description="SWA: average the weights uniformly from this "
                               "fraction of the run on (e.g. 0.75); scored with BatchNorm statistics recomputed")
     checkpoint: bool = True
+    task: Literal["classification", "multilabel", "regression"] | None = Field(
+        None, description="what the model predicts (default: inferred from the training targets, and stated)")
+    loss: PartSpec | None = Field(None, description="cross_entropy | bce_with_logits | mse | huber | l1 "
+                                  "(default: the task's; see `trainwell list loss`)")
+    class_weights: list[float] | Literal["balanced"] | None = Field(
+        None, description="cross-entropy weight per class, or \"balanced\" (n / (C·n_c) from the training labels)")
+    shuffle: bool = Field(True, description="draw a new order of the training examples each epoch")
+    precision: Literal["fp32", "bf16", "fp16"] = Field("fp32", description="autocast precision (fp16: CUDA only)")
+    accumulate: int = Field(1, ge=1, description="micro-batches per optimizer step (gradient accumulation)")
+    compile: bool = Field(False, description="torch.compile the model (falls back to eager if it fails)")
+    clip_grad_norm: float | None = Field(None, gt=0.0, description="clip the global gradient norm to this value")
+    log_grad_norm: bool = Field(False, description="log the global gradient norm")
+    test_weights: Literal["best", "final", "ema", "swa"] = Field(
+        "best", description="the weights the test figure is computed with (best: on validation)")
 
     @model_validator(mode="after")
     def _one_length(self) -> "TrainConfig":
         if self.epochs is not None and self.steps is not None:
             raise ValueError("give train.epochs or train.steps, not both")
+        if self.test_weights == "ema" and self.ema is None:
+            raise ValueError("train.test_weights = \"ema\" needs train.ema (the EMA decay)")
+        if self.test_weights == "swa" and self.swa is None:
+            raise ValueError("train.test_weights = \"swa\" needs train.swa (the SWA start fraction)")
         return self
 
 
@@ -98,6 +117,18 @@ class Recipe(Section):
     train: TrainConfig = Field(default_factory=TrainConfig)
     augment: AugmentConfig = Field(default_factory=AugmentConfig)
     search: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _one_clip(self) -> "Recipe":
+        a, b = self.optim.grad_clip, self.train.clip_grad_norm
+        if a is not None and b is not None and a != b:
+            raise ValueError(f"optim.grad_clip = {a} and train.clip_grad_norm = {b} say different things; give one")
+        return self
+
+    @property
+    def clip_grad_norm(self) -> float | None:
+        """The gradient-norm clip of the recipe (train.clip_grad_norm, or its older name optim.grad_clip)."""
+        return self.train.clip_grad_norm if self.train.clip_grad_norm is not None else self.optim.grad_clip
 
     @field_validator("model", "schedule")
     @classmethod

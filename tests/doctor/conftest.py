@@ -9,7 +9,7 @@ import pytest
 
 from trainwell.config import load_recipe
 from trainwell.data import load_data
-from trainwell.diagnostics.doctor import DoctorConfig, diagnose
+from trainwell.doctor import DoctorConfig, diagnose
 
 RECIPES = Path(__file__).resolve().parent.parent / "recipes_broken"
 

@@ -11,9 +11,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from trainwell.diagnostics.doctor.common import load_raw
+from trainwell.doctor.common import load_raw
 from trainwell.preprocess import build_pipeline
-from trainwell.train.run import Prepared, prepare
+from trainwell.doctor.common import Prepared, prepare
 
 # the deep-net faults show at init: a shorter run and sweep suffice
 AT_INIT = {"short_steps": 40, "lr_steps": 40, "overfit_steps": 60, "max_train": 500}
@@ -135,7 +135,7 @@ def test_eval_uses_batch_statistics(doctor, broken_recipe):
     assert f.status == "fail" and f.layer == "norm1" and "model.eval()" in f.message
     # and the unmodified recipe passes the same check
     healthy = prepare(r).model
-    from trainwell.diagnostics.doctor.loss_checks import check_eval_batch_independence
+    from trainwell.doctor.loss_checks import check_eval_batch_independence
 
     assert check_eval_batch_independence(healthy, p.data.x_train[:64]).status == "pass"
     assert torch.equal(next(model.parameters()), next(model.parameters()))

@@ -7,11 +7,11 @@ import math
 
 import torch
 
-from trainwell.diagnostics.doctor.config import DoctorConfig
-from trainwell.diagnostics.doctor.data_checks import check_centered_scaled, check_constant, check_fit_on_train
-from trainwell.diagnostics.doctor.loss_checks import check_initial_loss, initial_loss
-from trainwell.diagnostics.doctor.lr_check import check_lr
-from trainwell.diagnostics.doctor.training_checks import check_dead, check_generalization, check_gradient_flow, check_update_ratio
+from trainwell.doctor.config import DoctorConfig
+from trainwell.doctor.data_checks import check_centered_scaled, check_constant, check_fit_on_train
+from trainwell.doctor.loss_checks import check_initial_loss, initial_loss
+from trainwell.doctor.lr_check import check_lr
+from trainwell.doctor.training_checks import check_dead, check_generalization, check_gradient_flow, check_update_ratio
 from trainwell.diagnostics.findings import Finding, exit_code
 from trainwell.diagnostics.lr_finder import LRFinderResult
 from trainwell.preprocess import build_pipeline

@@ -8,7 +8,7 @@ from trainwell.train.ema import WeightAverage, recompute_bn_stats
 from trainwell.train.swa import SWACallback
 from trainwell.errors import UserError
 from trainwell.optim import build_optimizer
-from trainwell.train import Callback, Trainer
+from trainwell.train import Callback, Trainer, TrainerSettings
 
 
 class RecordParams(Callback):
@@ -26,7 +26,7 @@ def _fit(callbacks, total=12):
     model = nn.Sequential(nn.Linear(5, 7), nn.Tanh(), nn.Linear(7, 3))
     opt = build_optimizer(model, "sgd", lr=0.2)
     loader = BatchLoader(x, y, 12, generator=torch.Generator().manual_seed(1))
-    Trainer(model, loader, opt, total, callbacks=callbacks, eval_every=100).fit()
+    Trainer(model, loader, opt, TrainerSettings(total_steps=total, eval_every=100), callbacks=callbacks).fit()
     return model
 
 

@@ -39,7 +39,7 @@ def print_checklist(console, findings) -> None:
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from trainwell.diagnostics.doctor import DoctorConfig, diagnose
+    from trainwell.doctor import DoctorConfig, diagnose
 
     recipe = load_recipe_arg(args)
     cfg = DoctorConfig(seed=recipe.seed)

@@ -24,11 +24,11 @@ def add_args(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from trainwell.diagnostics.doctor.config import DoctorConfig
-    from trainwell.diagnostics.doctor.lr_check import check_lr, lr_at_min, run_lr_find
+    from trainwell.doctor.config import DoctorConfig
+    from trainwell.doctor.lr_check import check_lr, lr_at_min, run_lr_find
     from trainwell.errors import UserError
     from trainwell.report.diagnostics_plots import plot_lr_finder
-    from trainwell.train.run import prepare
+    from trainwell.doctor.common import prepare
 
     if args.steps < 2 or not 0 < args.start_lr < args.end_lr:
         raise UserError(f"lr-find: need --steps ≥ 2 and 0 < --start-lr < --end-lr, found {args.steps}, "

@@ -21,7 +21,7 @@ def add_args(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from trainwell.train.run import recipe_of_run, run_recipe
+    from trainwell.assemble import recipe_of_run, train_recipe
 
     console = Console(stderr=True)
     if args.resume is not None:
@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         recipe = load_recipe_arg(args)
         out = args.out
-    summary = run_recipe(recipe, out, resume=args.resume is not None, overwrite=args.overwrite,
+    summary = train_recipe(recipe, out, resume=args.resume is not None, overwrite=args.overwrite,
                          progress=not args.quiet)
     run_dir = Path(summary["run_dir"])
     if not args.no_report:
@@ -47,18 +47,37 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pct(value) -> str:
+    return "—" if value is None else f"{100 * value:.2f}%"
+
+
+def _num(value) -> str:
+    return "—" if value is None else f"{value:.4g}"
+
+
 def _print_summary(console, s: dict) -> None:
     from rich.table import Table
 
     table = Table(title=f"trainwell train · {s['recipe']} · seed {s['seed']}", show_header=False)
-    table.add_row("test accuracy", f"{100 * s['test_accuracy']:.2f}%")
-    if "test_accuracy_plain" in s:
-        table.add_row("test accuracy (no TTA)", f"{100 * s['test_accuracy_plain']:.2f}%")
-    if "test_accuracy_ema" in s:
-        table.add_row("test accuracy (EMA weights)", f"{100 * s['test_accuracy_ema']:.2f}%")
-    if "test_accuracy_swa" in s:
-        table.add_row("test accuracy (SWA weights)", f"{100 * s['test_accuracy_swa']:.2f}%")
-    table.add_row("val accuracy (final; best)", f"{100 * s['val_accuracy']:.2f}%; {100 * s['best_val_accuracy']:.2f}% at step {s['best_step']}")
+    if s.get("task", "classification") == "classification":
+        table.add_row("test accuracy", f"{_pct(s.get('test_accuracy'))} ({s.get('test_weights', 'final')} weights)")
+        if s.get("test_weights", "").split(" ")[0] != "final" and "test_final_accuracy" in s:
+            table.add_row("test accuracy (final weights)", _pct(s.get("test_final_accuracy")))
+        if "test_accuracy_plain" in s:
+            table.add_row("test accuracy (no TTA)", _pct(s["test_accuracy_plain"]))
+        if "test_accuracy_ema" in s:
+            table.add_row("test accuracy (EMA weights)", _pct(s["test_accuracy_ema"]))
+        if "test_accuracy_swa" in s:
+            table.add_row("test accuracy (SWA weights)", _pct(s["test_accuracy_swa"]))
+        best = s.get("best_val_accuracy")
+        best_text = f"{_pct(best)} at step {s['best_step']}" if best is not None and best >= 0 else "—"
+        table.add_row("val accuracy (final; best)", f"{_pct(s.get('val_accuracy'))}; {best_text}")
+    else:
+        metrics = [k[len("test_"):] for k in s if k.startswith("test_") and not k.startswith("test_final_")
+                   and k != "test_weights"]
+        table.add_row("test", " · ".join(f"{m} {_num(s[f'test_{m}'])}" for m in metrics) + f" ({s.get('test_weights')} weights)")
+        table.add_row("val (final)", f"loss {_num(s.get('val_loss'))}")
+    table.add_row("task", f"{s.get('task')} ({s.get('task_reason')})")
     table.add_row("train wall time", f"{s['train_seconds']:.1f} s for {s['steps']} steps ({s['epochs']:.1f} epochs)")
     table.add_row("data", s["data"])
     table.add_row("model", f"{s['parameters']:,} parameters on {s['device']}")

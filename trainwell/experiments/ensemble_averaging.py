@@ -21,20 +21,21 @@ def run(quick: bool = False, seeds: int = 3, decay: float = 0.98, swa_start: flo
     from trainwell.train.ema import EMACallback
     from trainwell.train.swa import SWACallback
     from trainwell.train.evaluate import evaluate
-    from trainwell.train.run import make_trainer, prepare
+    from trainwell.assemble import from_recipe
 
     overrides = ['schedule={name="constant"}', "optim.lr=3e-3"] + (["train.epochs=2"] if quick else [])
     seeds = 1 if quick else seeds
     rows, diffs = [], []
     for i in range(seeds):
         recipe = load_recipe(default_recipe_path("ensemble_mnist1d"), [*overrides, f"seed={1000 * i}"])
-        p = prepare(recipe)
         ema, swa = EMACallback(decay), SWACallback(swa_start)
-        make_trainer(p, None, progress, [ema, swa]).fit()
-        x, y = p.data.x_test, p.data.y_test
-        raw = evaluate(p.model, x, y)["accuracy"]
-        e = evaluate(ema.averaged_model(p.data.x_train), x, y)["accuracy"]
-        s = evaluate(swa.averaged_model(p.data.x_train), x, y)["accuracy"]
+        run = from_recipe(recipe, progress=progress, callbacks=[ema, swa])
+        run.fit()
+        data = run.data.bundle
+        x, y = data.x_test, data.y_test
+        raw = evaluate(run.model, x, y)["accuracy"]
+        e = evaluate(ema.averaged_model(data.x_train), x, y)["accuracy"]
+        s = evaluate(swa.averaged_model(data.x_train), x, y)["accuracy"]
         diffs.append(e - raw)
         rows.append([1000 * i, round(100 * raw, 2), round(100 * e, 2), round(100 * s, 2), round(100 * (e - raw), 2)])
     med = statistics.median(diffs)

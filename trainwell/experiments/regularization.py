@@ -13,7 +13,7 @@ from typing import Any
 
 from trainwell.config import recipe_from_dict
 from trainwell.experiments.result import ExperimentResult
-from trainwell.train.run import run_recipe
+from trainwell.assemble import train_recipe
 
 BASE: dict[str, Any] = {
     "name": "reg-gap",
@@ -46,7 +46,7 @@ def run(quick: bool = False, seeds: int = 3, progress: bool = False, out_dir=Non
         results = []
         for seed in range(seeds):
             recipe = recipe_from_dict(BASE, "regularization", [*overrides, f"train.steps={steps}", f"seed={seed}"])
-            s = run_recipe(recipe, root / f"{label.split()[0]}-{seed}", progress=progress, overwrite=True)
+            s = train_recipe(recipe, root / f"{label.split()[0]}-{seed}", progress=progress, overwrite=True)
             results.append((s["train_eval_accuracy"], s["val_accuracy"]))
         train_acc = statistics.median(r[0] for r in results)
         val_acc = statistics.median(r[1] for r in results)

@@ -72,13 +72,12 @@ def few_shot(pool: DataBundle, per_class: int, seed: int) -> DataBundle:
 
 
 def pretrain(source: DataBundle, steps: int, progress: bool) -> torch.nn.Module:
-    from trainwell.transfer.finetune import phase_trainer
-    from trainwell.train.run import build_model
+    from trainwell.assemble import RunData, build_run, model_for
 
     recipe = recipe_from_dict(SOURCE, "transfer source")
-    model = build_model(recipe, source.input_shape, source.num_classes, recipe.seed)
-    phase_trainer(model, recipe, source, steps, recipe.optim.lr, seed=recipe.seed, progress=progress,
-                  label="pretrain on digits 0-4").fit()
+    model = model_for(recipe, source.input_shape, source.num_classes)
+    build_run(recipe, model, RunData.of_bundle(source), device=source.x_train.device, steps=steps, progress=progress,
+              label="pretrain on digits 0-4").fit()
     return model.eval()
 
 
@@ -94,14 +93,15 @@ def top_block(model: torch.nn.Module) -> int:
 def transfer_scores(pretrained: torch.nn.Module, data: DataBundle, head_steps: int, finetune_steps: int,
                     seed: int) -> dict[str, float]:
     """Test accuracy of the four methods on one target data set."""
-    from trainwell.transfer.finetune import FinetunePlan, finetune, phase_trainer
+    from trainwell.assemble import RunData, build_run, model_for
     from trainwell.train.evaluate import evaluate
-    from trainwell.train.run import build_model
+    from trainwell.transfer.finetune import FinetunePlan, finetune
 
     recipe = recipe_from_dict(TARGET, "transfer target", [f"seed={seed}", f"train.batch_size={min(32, len(data.x_train))}"])
     out = {}
-    scratch = build_model(recipe, data.input_shape, data.num_classes, seed)
-    phase_trainer(scratch, recipe, data, head_steps + finetune_steps, recipe.optim.lr, seed=seed).fit()
+    scratch = model_for(recipe, data.input_shape, data.num_classes, seed)
+    build_run(recipe, scratch, RunData.of_bundle(data), device=data.x_train.device, steps=head_steps + finetune_steps,
+              seed=seed).fit()
     out["scratch"] = evaluate(scratch, data.x_test, data.y_test)["accuracy"]
     plans = {
         "linear head (frozen)": FinetunePlan(head_steps=head_steps + finetune_steps),

@@ -31,7 +31,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import torch
 
 from trainwell.config import Recipe, apply_override, recipe_from_dict, recipe_to_dict
 from trainwell.errors import UserError
@@ -39,9 +38,6 @@ from trainwell.io import atomic_write_json
 from trainwell.search.toml_out import format_value
 from trainwell.search.worker import TrialSpec
 
-VECTOR_KEYS = {"optim.lr": "lr", "optim.weight_decay": "weight_decay", "optim.options.momentum": "momentum",
-               "model.dropout": "dropout"}
-VECTOR_OPTIMIZERS = {"adam": "adam", "adamw": "adamw", "sgd": "sgd", "momentum": "sgd"}
 
 
 class TrialFailed(RuntimeError):
@@ -84,37 +80,35 @@ class RecipeObjective:
     def recipe_for(self, params: dict[str, Any], steps: int | None) -> Recipe:
         return recipe_from_dict(trial_raw(self.raw, params, steps), f"{self.source} (trial overrides {params})")
 
-    def prepared(self, recipe: Recipe):
-        """`Prepared` with data cached per (data section, seed, device): trials share one copy."""
-        from trainwell.train.run import Prepared, build_model, pick_device, prepare_data
+    def shared_data(self, recipe: Recipe):
+        """(RunData, device), cached per (data section, seed, device): trials share one copy."""
+        from trainwell.assemble import pick_device, prepare
 
         device = pick_device(recipe.train.device)
         key = json.dumps([recipe.data.model_dump(mode="json"), recipe.seed, str(device)], sort_keys=True)
         if key not in self._data:
-            self._data = {key: prepare_data(recipe, device)}
-        data, pipeline = self._data[key]
-        model = build_model(recipe, data.input_shape, data.num_classes, recipe.seed).to(device)
-        return Prepared(recipe, data, pipeline, model, device)
+            self._data = {key: prepare(recipe)}
+        return self._data[key]
 
     # ------------------------------------------------------------------ one trial, the Trainer way
     def __call__(self, spec: TrialSpec) -> dict[str, Any]:
+        from trainwell.assemble import from_recipe
         from trainwell.train.callbacks import Callback
-        from trainwell.train.run import make_trainer
 
         recipe = self.recipe_for(spec.params, spec.steps)
         if spec.run_dir is not None:
             spec.run_dir.mkdir(parents=True, exist_ok=True)
             _write_json(spec.run_dir / "config.json", recipe_to_dict(recipe))
-        p = self.prepared(recipe)
+        data, device = self.shared_data(recipe)
 
         class Heartbeat(Callback):
             def on_log(self, state, record):  # noqa: D401 — keeps the trial alive in the study
                 if spec.heartbeat is not None:
                     spec.heartbeat()
 
-        trainer = make_trainer(p, spec.run_dir, progress=False, callbacks=[Heartbeat()])
+        run = from_recipe(recipe, data=data, device=device, run_dir=spec.run_dir, callbacks=[Heartbeat()])
         start = time.perf_counter()
-        state = trainer.fit()
+        state = run.fit()
         seconds = time.perf_counter() - start
         if state.diverged:
             raise TrialFailed(state.stop_reason)
@@ -134,93 +128,51 @@ class RecipeObjective:
     # ------------------------------------------------------------------ many trials as one model
     def vectorize_problem(self, keys: list[str], steps: int | None = None) -> str | None:
         """Why these trials cannot train as one batched model (None: they can)."""
+        from trainwell.assemble.run import model_for
+        from trainwell.assemble.support import VECTOR_KEYS, members_blockers
+
         other = [k for k in keys if k not in VECTOR_KEYS]
         if other:
             return (f"the space has {other}, which change more than the continuous hyperparameters "
-                    f"{sorted(VECTOR_KEYS)} that train_many batches")
+                    f"{sorted(k for k in VECTOR_KEYS if k != 'seed')} that the vectorized engine batches")
         try:
             recipe = self.recipe_for({}, steps)
         except UserError as exc:
             return str(exc)
-        o, t, a = recipe.optim, recipe.train, recipe.augment
-        if o.name not in VECTOR_OPTIMIZERS:
-            return f"optim.name={o.name!r} (train_many supports {sorted(VECTOR_OPTIMIZERS)})"
-        extra = [k for k in o.options if not (k == "momentum" and VECTOR_OPTIMIZERS[o.name] == "sgd")]
-        if extra:
-            return f"optim.options {extra} (train_many supports momentum for sgd only)"
-        if "optim.options.momentum" in keys and VECTOR_OPTIMIZERS[o.name] != "sgd":
-            return f"optim.options.momentum with optim.name={o.name!r} (momentum applies to sgd)"
-        for what, bad in (("optim.l1", o.l1), ("optim.l2", o.l2), ("optim.grad_clip", o.grad_clip),
-                          ("train.label_smoothing", t.label_smoothing), ("train.ema", t.ema), ("train.swa", t.swa),
-                          ("augment.train", a.train), ("augment.mix", a.mix)):
-            if bad:
-                return f"{what}={bad!r} (not supported by train_many)"
+        if "optim.options.momentum" in keys and recipe.optim.name not in ("sgd", "momentum"):
+            return f"optim.options.momentum with optim.name={recipe.optim.name!r} (momentum applies to sgd)"
         if "model.dropout" in keys and "dropout" not in recipe.model and recipe.model.get("name") not in ("mlp", "convnet"):
             return "model.dropout on a model without a dropout option"
-        from trainwell.vectorized.checks import refuse_buffers
-
         try:
-            p = self.prepared(recipe)
-            refuse_buffers(p.model)
+            data, device = self.shared_data(recipe)
+            blockers = members_blockers([recipe], model_for(recipe, data.input_shape, data.num_classes), device)
         except UserError as exc:
             return str(exc)
-        return None
+        return "; ".join(blockers) or None
 
     def run_many(self, specs: list[TrialSpec]) -> list[dict[str, Any] | BaseException]:
-        from trainwell.vectorized import train_many
-        from trainwell.models import MODELS
-        from trainwell.optim import build_schedule
-        from trainwell.train.run import total_steps_for
-        from trainwell.train.trainer import default_eval_every
+        from trainwell.assemble import train_members
 
         recipes = [self.recipe_for(s.params, s.steps) for s in specs]
         problem = self.vectorize_problem(sorted(specs[0].params), specs[0].steps)
         if problem is not None:
             raise UserError(f"these trials cannot be vectorized: {problem}")
-        base = recipes[0]
-        p = self.prepared(base)
-        data = p.data
-        t = base.train
-        batch_size = min(t.batch_size, len(data.x_train))
-        spe = len(data.x_train) // batch_size
-        steps = total_steps_for(base, spe)
-        eval_every = t.eval_every or default_eval_every(spe, steps)
-        opt_name = VECTOR_OPTIMIZERS[base.optim.name]
-        hparams = []
-        for r in recipes:
-            h: dict[str, Any] = {"seed": r.seed, "lr": r.optim.lr, "weight_decay": r.optim.weight_decay}
-            if opt_name == "sgd":
-                h["momentum"] = float(r.optim.options.get("momentum", 0.9 if r.optim.name == "momentum" else 0.0))
-            if "dropout" in r.model:
-                h["dropout"] = float(r.model["dropout"])
-            hparams.append(h)
+        data, device = self.shared_data(recipes[0])
 
-        def make_model(generator: torch.Generator):
-            return MODELS.build(base.model, input_shape=tuple(data.input_shape), num_classes=data.num_classes, generator=generator)
-
-        def progress(step, total, info):
+        def heartbeat() -> None:
             for s in specs:
                 if s.heartbeat is not None:
                     s.heartbeat()
 
-        schedule = build_schedule(base.schedule)
-        start = time.perf_counter()
-        result = train_many(make_model, hparams, data.x_train, data.y_train, steps=steps, batch_size=batch_size,
-                            optimizer=opt_name, schedule=schedule, x_val=data.x_val, y_val=data.y_val,
-                            eval_every=eval_every, device=p.device, progress=progress)
-        seconds = time.perf_counter() - start
-        final = result.final_val_acc.tolist()
-        best = result.val_acc.max(dim=1).values.tolist()
-        finite = torch.isfinite(result.train_loss).all(dim=1).tolist()
-        last_loss = result.train_loss[:, -1].tolist()
+        heartbeat()
+        result = train_members(recipes, data, device, engine="vectorized", heartbeat=heartbeat)
         outcomes: list[dict[str, Any] | BaseException] = []
-        for k, (spec, recipe) in enumerate(zip(specs, recipes)):
-            if not finite[k]:
-                outcomes.append(TrialFailed(f"the training loss became non-finite (lr={recipe.optim.lr:.3g}); "
-                                            "the learning rate is likely too high"))
+        for spec, recipe, r in zip(specs, recipes, result.results):
+            if r.diverged:
+                outcomes.append(TrialFailed(r.message))
                 continue
-            out = {"value": final[k], "best_val_accuracy": best[k], "train_loss": last_loss[k], "steps": steps,
-                   "train_seconds": seconds / len(specs), "engine": f"vectorized-{result.engine}", "batched_trials": len(specs)}
+            out = {"value": r.value, "best_val_accuracy": r.best_val_accuracy, "train_loss": r.train_loss,
+                   "steps": r.steps, "train_seconds": r.seconds, "engine": result.engine, "batched_trials": len(specs)}
             if spec.run_dir is not None:
                 spec.run_dir.mkdir(parents=True, exist_ok=True)
                 _write_json(spec.run_dir / "config.json", recipe_to_dict(recipe))

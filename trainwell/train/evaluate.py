@@ -1,14 +1,24 @@
-"""Evaluation of a classifier on pre-loaded tensors: one sync per call."""
+"""Evaluation: a model's loss and its task's metrics on tensors or any batch source, one sync per call.
+
+    >>> evaluate(model, x_val, y_val)                          # classification: {"loss", "accuracy"}
+    >>> evaluate(model, val_loader, task=Regression())         # {"loss", "mse", "rmse", "mae", "r2"}
+
+The loss is averaged over examples (each batch's mean loss weighted by its size); the task's
+running sums (`trainwell.train.tasks`) are accumulated on the device and read back once.
+"""
 from __future__ import annotations
 
+from typing import Any
+
 import torch
-import torch.nn.functional as F
 from torch import nn
+
+from trainwell.train.tasks import Classification, LossFn, Task
 
 
 @torch.no_grad()
 def predict_logits(model: nn.Module, x: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
-    """Logits of `model` in eval mode (restoring its previous mode), in batches."""
+    """Outputs of `model` in eval mode (restoring its previous mode), in batches."""
     was_training = model.training
     model.eval()
     try:
@@ -18,16 +28,59 @@ def predict_logits(model: nn.Module, x: torch.Tensor, batch_size: int = 1024) ->
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1024) -> dict[str, float]:
-    """Mean cross-entropy loss and accuracy (a fraction in [0, 1]) of `model` on (x, y)."""
-    if len(x) == 0:
-        return {"loss": float("nan"), "accuracy": float("nan")}
-    logits = predict_logits(model, x, batch_size)
-    loss = F.cross_entropy(logits.float(), y, reduction="sum")
-    correct = (logits.argmax(1) == y).sum()
-    loss_sum, n_correct = torch.stack([loss, correct.to(loss.dtype)]).tolist()
-    return {"loss": loss_sum / len(x), "accuracy": n_correct / len(x)}
+def evaluate_batches(model: nn.Module, batches: Any, task: Task | None = None, loss_fn: LossFn | None = None,
+                     autocast: Any = None) -> dict[str, float]:
+    """Mean loss and the task's metrics over an iterable of (x, y) batches (model in eval mode)."""
+    task = task or Classification()
+    loss_fn = loss_fn or task.default_loss()
+    was_training = model.training
+    model.eval()
+    loss_sum: torch.Tensor | None = None
+    sums: torch.Tensor | None = None
+    n = 0
+    try:
+        for x, y in batches:
+            if autocast is not None:
+                with autocast():
+                    out = model(x)
+            else:
+                out = model(x)
+            out = out.float() if torch.is_floating_point(out) else out
+            b = len(y)
+            batch_loss = loss_fn(out, y).detach().float() * b
+            batch_sums = task.sums(out, y).to(torch.float64)
+            loss_sum = batch_loss if loss_sum is None else loss_sum + batch_loss
+            sums = batch_sums if sums is None else sums + batch_sums
+            n += b
+    finally:
+        model.train(was_training)
+    if n == 0 or sums is None or loss_sum is None:
+        return {"loss": float("nan"), **task.metrics([0.0] * len(task.sum_names), 0)}
+    values = torch.cat([loss_sum.reshape(1).to(torch.float64), sums]).tolist()  # the one transfer
+    return {"loss": values[0] / n, **task.metrics(values[1:], n)}
+
+
+def evaluate(model: nn.Module, x: Any, y: torch.Tensor | None = None, batch_size: int = 1024, *,
+             task: Task | None = None, loss_fn: LossFn | None = None, device: torch.device | None = None,
+             autocast: Any = None) -> dict[str, float]:
+    """Mean loss and metrics of `model` on (x, y) tensors, or on a Dataset/DataLoader given as `x`."""
+    if y is not None:
+        if len(x) == 0:
+            task = task or Classification()
+            return {"loss": float("nan"), **task.metrics([0.0] * len(task.sum_names), 0)}
+        batches = ((x[i:i + batch_size], y[i:i + batch_size]) for i in range(0, len(x), batch_size))
+    else:
+        from trainwell.data.adapt import iter_batches
+
+        if device is None:
+            first = next(iter(model.parameters()), None)
+            device = first.device if first is not None else torch.device("cpu")
+        batches = iter_batches(x, batch_size=batch_size, device=device)
+    return evaluate_batches(model, batches, task, loss_fn, autocast)
 
 
 def accuracy_from_probs(probs: torch.Tensor, y: torch.Tensor) -> float:
     return (probs.argmax(-1) == y).float().mean().item()
+
+
+__all__ = ["accuracy_from_probs", "evaluate", "evaluate_batches", "predict_logits"]

@@ -32,7 +32,7 @@ from typing import Any
 import torch
 
 from trainwell.diagnostics.callback import StatsCallback
-from trainwell.diagnostics.doctor.config import DoctorConfig
+from trainwell.doctor.config import DoctorConfig
 from trainwell.diagnostics.findings import Finding
 from trainwell.train.evaluate import evaluate
 
@@ -50,7 +50,7 @@ PRESCRIBE = {
 
 def short_run(prepared: Any, cfg: DoctorConfig) -> tuple[Any, list[dict[str, Any]], list[dict[str, Any]]]:
     """Train a copy for cfg.short_steps; returns (state, stats records, train metric records)."""
-    from trainwell.train.run import Prepared, make_trainer
+    from trainwell.assemble import RunData, build_run
 
     r = prepared.recipe.model_copy(deep=True)
     r.train.epochs = None  # first: a recipe may give epochs, and steps + epochs is invalid
@@ -58,10 +58,10 @@ def short_run(prepared: Any, cfg: DoctorConfig) -> tuple[Any, list[dict[str, Any
     r.train.log_every = cfg.log_every
     r.train.eval_every = cfg.short_steps
     r.train.checkpoint = False
-    p = Prepared(r, prepared.data, prepared.pipeline, copy.deepcopy(prepared.model), prepared.device)
     stats = StatsCallback(every=cfg.stats_every, bins=cfg.bins)
-    trainer = make_trainer(p, None, progress=False, callbacks=[stats])
-    state = trainer.fit()
+    run = build_run(r, copy.deepcopy(prepared.model), RunData.of_bundle(prepared.data, prepared.pipeline),
+                    device=prepared.device, callbacks=[stats])
+    state = run.fit()
     records = state.records.get("stats", [])
     metrics = [m for m in state.records.get("metrics", []) if m.get("split") == "train"]
     return state, records, metrics

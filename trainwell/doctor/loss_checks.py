@@ -34,9 +34,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from trainwell.config import Recipe
-from trainwell.diagnostics.doctor.common import regularization_off
+from trainwell.doctor.common import regularization_off
 from trainwell.nn.kinds import is_batchnorm
-from trainwell.diagnostics.doctor.config import DoctorConfig
+from trainwell.doctor.config import DoctorConfig
 from trainwell.diagnostics.findings import Finding
 from trainwell.optim import Penalty
 

@@ -20,37 +20,15 @@ The lectures: "a loss barely changing means too low, NaN/explosion means too hig
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
 
 import torch
 from torch import nn
 
 from trainwell.config import Recipe
 from trainwell.data import BatchLoader
-from trainwell.diagnostics.doctor.config import DoctorConfig
+from trainwell.doctor.config import DoctorConfig
 from trainwell.diagnostics.findings import Finding
 from trainwell.diagnostics.lr_finder import LRFinderResult, lr_find
-from trainwell.optim.param_groups import param_groups
-from trainwell.optim.registry import OPTIMIZERS
-from trainwell.train.trainer import cross_entropy
-
-
-def recipe_optimizer_factory(model: nn.Module, recipe: Recipe):
-    """params → the recipe's optimizer (name, options, weight decay groups) over a COPY of `model`
-    whose parameters come in `model.named_parameters()` order (as `copy.deepcopy` keeps them)."""
-    names = [n for n, p in model.named_parameters()]
-    o = recipe.optim
-    spec = {"name": o.name, **o.options}
-
-    def factory(params: Iterable[nn.Parameter]) -> torch.optim.Optimizer:
-        by_name = dict(zip(names, list(params)))
-        groups = param_groups(model, o.weight_decay)
-        for group in groups:
-            group["params"] = [by_name[n] for n in group["param_names"]]
-            group["lr"] = o.lr
-        return OPTIMIZERS.build(spec, groups, lr=o.lr)
-
-    return factory
 
 
 def run_lr_find(model: nn.Module, recipe: Recipe, x: torch.Tensor, y: torch.Tensor, cfg: DoctorConfig) -> LRFinderResult:
@@ -62,8 +40,10 @@ def run_lr_find(model: nn.Module, recipe: Recipe, x: torch.Tensor, y: torch.Tens
     def batches():
         return loader.next_batch()
 
-    return lr_find(model, cross_entropy(recipe.train.label_smoothing), batches,
-                   recipe_optimizer_factory(model, recipe), start_lr=cfg.lr_start, end_lr=cfg.lr_end,
+    from trainwell.assemble.parts import optimizer_factory_for, task_and_loss
+
+    _, loss, _ = task_and_loss(recipe, y)
+    return lr_find(model, loss, batches, optimizer_factory_for(recipe, model), start_lr=cfg.lr_start, end_lr=cfg.lr_end,
                    num_steps=cfg.lr_steps, generator=torch.Generator().manual_seed(cfg.seed))
 
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 
-from trainwell.diagnostics.doctor.config import DoctorConfig
+from trainwell.doctor.config import DoctorConfig
 from trainwell.diagnostics.findings import Finding
 from trainwell.preprocess import Pipeline, build_pipeline
 

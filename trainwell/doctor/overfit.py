@@ -17,8 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from trainwell.diagnostics.doctor.common import regularization_off
-from trainwell.diagnostics.doctor.config import DoctorConfig
+from trainwell.doctor.common import regularization_off
+from trainwell.doctor.config import DoctorConfig
 from trainwell.diagnostics.findings import Finding
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 @dataclass
 class DoctorConfig:
-    """Budgets (examples, steps) and thresholds of `trainwell.diagnostics.doctor.diagnose`."""
+    """Budgets (examples, steps) and thresholds of `trainwell.doctor.diagnose`."""
 
     # ---------------------------------------------------------------- budgets
     max_train: int | None = 4000      # training examples the doctor uses at most (seeded subset)

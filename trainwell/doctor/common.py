@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -11,10 +13,32 @@ from trainwell.data import DataBundle
 from trainwell.nn.kinds import is_batchnorm
 
 
+@dataclass
+class Prepared:
+    """What the doctor examines: the recipe, its preprocessed data, the fitted pipeline, a model, the device."""
+
+    recipe: Recipe
+    data: DataBundle
+    pipeline: Any
+    model: nn.Module
+    device: torch.device
+
+
+def prepare(recipe: Recipe) -> Prepared:
+    """The recipe's data (preprocessing fitted on train) and freshly initialized model."""
+    from trainwell.assemble import model_for
+    from trainwell.assemble import prepare as prepare_run_data
+
+    data, device = prepare_run_data(recipe)
+    b = data.bundle
+    model = model_for(recipe, b.input_shape, b.num_classes, example_batch=b.x_train[:512].cpu()).to(device)
+    return Prepared(recipe, b, data.pipeline, model, device)
+
+
 def load_raw(recipe: Recipe) -> DataBundle:
     """The recipe's data BEFORE preprocessing: the same splits and `train_subset` as
-    `trainwell.train.run.prepare_data`, so statistics can be refitted and compared."""
-    from trainwell.train.run import load_recipe_data
+    `trainwell.assemble.prepare_data`, so statistics can be refitted and compared."""
+    from trainwell.assemble import load_recipe_data
 
     return load_recipe_data(recipe)
 

@@ -26,13 +26,13 @@ import torch
 
 from trainwell.config import Recipe, recipe_to_dict
 from trainwell.data import DataBundle
-from trainwell.diagnostics.doctor import data_checks as D
-from trainwell.diagnostics.doctor import loss_checks as L
-from trainwell.diagnostics.doctor.common import first, load_raw
-from trainwell.diagnostics.doctor.config import DoctorConfig
-from trainwell.diagnostics.doctor.lr_check import check_lr, run_lr_find
-from trainwell.diagnostics.doctor.overfit import check_overfit, overfit_tiny
-from trainwell.diagnostics.doctor.training_checks import analyse_run, end_accuracies, short_run
+from trainwell.doctor import data_checks as D
+from trainwell.doctor import loss_checks as L
+from trainwell.doctor.common import first, load_raw
+from trainwell.doctor.config import DoctorConfig
+from trainwell.doctor.lr_check import check_lr, run_lr_find
+from trainwell.doctor.overfit import check_overfit, overfit_tiny
+from trainwell.doctor.training_checks import analyse_run, end_accuracies, short_run
 from trainwell.diagnostics.findings import Finding, exit_code, worst
 from trainwell.optim.param_groups import classify_parameters
 
@@ -89,12 +89,12 @@ def diagnose(
     Args:
         recipe: the recipe to examine.
         config: budgets and thresholds (`DoctorConfig().quick()` for a fast run).
-        prepared: a `trainwell.train.run.Prepared` to examine instead of `prepare(recipe)` — e.g.
+        prepared: a `trainwell.doctor.common.Prepared` to examine instead of `prepare(recipe)` — e.g.
             with a hand-built model, or a pipeline under test; its model is never modified.
         raw: the recipe's data before preprocessing (default: reloaded with `load_raw`).
         progress: called with the name of each stage as it starts.
     """
-    from trainwell.train.run import Prepared, prepare
+    from trainwell.doctor.common import Prepared, prepare
 
     cfg = config or DoctorConfig()
     say = progress or (lambda _: None)
