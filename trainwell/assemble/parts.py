@@ -96,15 +96,13 @@ def optimizer_for(recipe: Recipe, model: nn.Module, *, lr: float | None = None,
 def optimizer_factory_for(recipe: Recipe, model: nn.Module):
     """params → the recipe's optimizer (name, options, decay groups) over a COPY of `model` whose
     parameters come in `model.named_parameters()` order (as `copy.deepcopy` keeps them); for loops
-    that run on a copy (the LR finder). The groups are the ones `optimizer_for` gives `model`."""
+    that run on a copy (the LR finder)."""
     names = [n for n, _ in model.named_parameters()]
-    template = optimizer_for(recipe, model)  # holds no state: only its groups and defaults are used
+    o = recipe.optim
 
     def factory(params) -> torch.optim.Optimizer:
-        by_name = dict(zip(names, list(params)))
-        groups = [{**{k: v for k, v in g.items() if k != "params"}, "params": [by_name[n] for n in g["param_names"]]}
-                  for g in template.param_groups]
-        return type(template)(groups, **template.defaults)
+        return build_optimizer(model, {"name": o.name, **o.options}, lr=o.lr, weight_decay=o.weight_decay,
+                               substitute=dict(zip(names, list(params))))
 
     return factory
 

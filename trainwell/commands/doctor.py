@@ -19,6 +19,8 @@ def add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", type=Path, metavar="FILE", help="write the findings as a JSON list")
     p.add_argument("--out", type=Path, default=Path("doctor"), help="folder for doctor.html and its plots (default ./doctor)")
     p.add_argument("--quick", action="store_true", help="smaller budgets (fewer examples and steps), same thresholds")
+    p.add_argument("--steps", type=int, metavar="N", help="cap every loop of the doctor at N steps (a smoke run; verdicts "
+                                                         "on so few steps are not meaningful)")
     p.add_argument("--no-report", action="store_true", help="skip doctor.html")
 
 
@@ -45,6 +47,8 @@ def run(args: argparse.Namespace) -> int:
     cfg = DoctorConfig(seed=recipe.seed)
     if args.quick:
         cfg = cfg.quick()
+    if args.steps is not None:
+        cfg = cfg.capped(args.steps)
     console = Console()
     with console.status("doctor") as status:
         result = diagnose(recipe, cfg, progress=lambda stage: status.update(f"doctor · {recipe.name} · {stage}"))

@@ -106,6 +106,8 @@ def xy_tensors(data: Any, name: str) -> tuple[torch.Tensor, torch.Tensor] | None
             xt, yt = as_tensor(x, f"{name} x", float_input=True), as_tensor(y, f"{name} y")
             if yt.dtype == torch.float64:
                 yt = yt.float()
+            elif not torch.is_floating_point(yt) and yt.dtype not in (torch.int64, torch.bool):
+                yt = yt.long()  # labels as int64, what the losses take
             check_xy(xt, yt, name)
             return xt, yt
     return None

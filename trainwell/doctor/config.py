@@ -66,5 +66,12 @@ class DoctorConfig:
         return replace(self, max_train=2000, loss_batch=256, overfit_steps=200, lr_steps=100,
                        short_steps=200, stats_every=10, eval_examples=1000)
 
+    def capped(self, steps: int) -> "DoctorConfig":
+        """Every loop of the doctor (overfit, LR sweep, short run) at most `steps` steps (smoke runs)."""
+        steps = max(int(steps), 2)
+        return replace(self, overfit_steps=min(self.overfit_steps, steps), lr_steps=min(self.lr_steps, steps),
+                       short_steps=min(self.short_steps, steps), stats_every=min(self.stats_every, steps),
+                       log_every=min(self.log_every, steps), overfit_check_every=min(self.overfit_check_every, steps))
+
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

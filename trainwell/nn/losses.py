@@ -40,6 +40,8 @@ def cross_entropy(label_smoothing: float = 0.0, weight: Sequence[float] | None =
     cache: dict[tuple[torch.device, torch.dtype], torch.Tensor] = {}
 
     def loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        if target.dtype != torch.int64 and not target.is_floating_point():
+            target = target.long()  # int32/uint8 labels from a user's data
         cw = None
         if w is not None:
             if len(w) != logits.shape[1]:
