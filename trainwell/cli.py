@@ -24,6 +24,9 @@ COMMANDS = {
     "finetune": "trainwell.commands.finetune",
     "experiment": "trainwell.commands.experiment",
     "report": "trainwell.commands.report",
+    "predict": "trainwell.commands.predict",
+    "evaluate": "trainwell.commands.evaluate",
+    "export": "trainwell.commands.export",
 }
 
 
