@@ -118,7 +118,8 @@ def relative_error(analytic: torch.Tensor, numeric: torch.Tensor, scale: float |
 class TensorCheck:
     """One checked tensor: `name` ("input 0", "param 0.weight"), its shape, the relative error
     e over the checked coordinates (None when the verdict is "zero" or "unchecked"), the flat
-    index of the coordinate with the largest |a − n|, the gradient scale S, how many
+    index of the coordinate with the largest |a − n|, the gradient scale S, the resolution η/S (the
+    relative error rounding alone can produce: an error near it is noise, not a bug), how many
     coordinates were compared and how many were left out because they crossed a kink."""
 
     name: str
@@ -127,6 +128,7 @@ class TensorCheck:
     worst_index: int
     checked: int
     scale: float = 0.0
+    resolution: float | None = None
     kink_crossings: int = 0
     kinks: bool = False
     zero: bool = False
@@ -148,6 +150,7 @@ class TensorCheck:
             "worst_index": self.worst_index,
             "checked": self.checked,
             "gradient_scale": self.scale,
+            "resolution": self.resolution,
             "kink_crossings": self.kink_crossings,
             "verdict": self.verdict,
         }
@@ -378,4 +381,5 @@ def _tensor_check(name, t, a, kept, numeric, crossed, noise, has_kinks) -> Tenso
         check.zero = True
         return check
     check.max_rel_error = float(diff.max()) / check.scale
+    check.resolution = noise / check.scale
     return check
