@@ -223,3 +223,14 @@ def test_bad_arguments():
         gradcheck(nn.Linear(2, 2), torch.randn(1, 2), eps=0.0)
     with pytest.raises(UserError, match="nothing to check"):
         gradcheck(lambda i: i.float(), torch.arange(3))
+
+
+def test_a_kinked_layer_whose_pattern_fails_is_reported_untracked():
+    class Hardtanh(nn.Module):  # same name as torch's, but without min_val/max_val
+        def forward(self, x):
+            return x.clamp(-1, 1)
+
+    torch.manual_seed(0)
+    result = gradcheck(nn.Sequential(nn.Linear(3, 4), Hardtanh()), torch.randn(5, 3))
+    assert result.kinks == ["1 (Hardtanh)"] and result.kinks_untracked == ["1 (Hardtanh)"]
+    assert result.ok

@@ -141,6 +141,8 @@ def run(args: argparse.Namespace) -> int:
     if result.kinks:
         console.print(f"kinks: {', '.join(result.kinks)} — errors up to {ACCEPTABLE:g} are ok for a function with "
                       f"kinks; {result.kink_crossings} coordinate(s) whose ±eps crossed a kink were left out.")
+        if result.kinks_untracked:
+            console.print(f"crossings not tracked (unusual input) for: {', '.join(result.kinks_untracked)}")
     else:
         console.print(f"no kinked layers found (functional relu/max/abs inside forward() cannot be seen): errors "
                       f"above {GOOD:g} are 'high' for a smooth function.")

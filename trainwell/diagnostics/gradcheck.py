@@ -169,6 +169,7 @@ class GradcheckResult:
     noise: float = 0.0
     kinks: list[str] = field(default_factory=list)
     has_kinks: bool = False
+    kinks_untracked: list[str] = field(default_factory=list)
 
     @property
     def max_rel_error(self) -> float:
@@ -207,6 +208,7 @@ class GradcheckResult:
             "kinks": self.kinks,
             "has_kinks": self.has_kinks,
             "kink_crossings": self.kink_crossings,
+            "kinks_untracked": self.kinks_untracked,
             "thresholds": {"good": GOOD, "acceptable": ACCEPTABLE, "wrong": WRONG},
             "tensors": [c.to_json() for c in self.checks],
         }
@@ -364,6 +366,8 @@ def _check(fn, params, inputs, eps, reduce, check_inputs, max_per_tensor, gen, d
                 numeric.append((plus - minus) / (hi - lo))
                 kept.append(i)
             result.checks.append(_tensor_check(name, t, a, kept, numeric, crossed, noise, has_kinks))
+    if tracker is not None:
+        result.kinks_untracked = list(tracker.untracked)
     return result
 
 

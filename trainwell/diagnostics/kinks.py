@@ -100,22 +100,29 @@ class KinkTracker:
     """Forward hooks on every kinked submodule of `model` that record the pattern of each call.
 
     `start()` clears the record, `patterns()` returns it (a list, in call order); `remove()`
-    takes the hooks off. `names` lists the kinked submodules ("name (Class)")."""
+    takes the hooks off. `names` lists the kinked submodules ("name (Class)"); `untracked` those
+    whose pattern could not be computed (an input the pattern function does not handle): their
+    crossings go unseen."""
 
     def __init__(self, model: nn.Module):
         self.names: list[str] = []
+        self.untracked: list[str] = []
         self._record: list[torch.Tensor] = []
         self._handles = []
         for name, module in model.named_modules():
             pattern = kink_pattern(module)
             if pattern is not None:
                 self.names.append(f"{name or 'model'} ({type(module).__name__})")
-                self._handles.append(module.register_forward_hook(self._hook(pattern)))
+                self._handles.append(module.register_forward_hook(self._hook(pattern, self.names[-1])))
 
-    def _hook(self, pattern: Pattern):
+    def _hook(self, pattern: Pattern, name: str):
         def hook(module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
-            with torch.no_grad():
-                self._record.append(pattern(module, inputs[0]))
+            try:
+                with torch.no_grad():
+                    self._record.append(pattern(module, inputs[0]))
+            except Exception:  # noqa: BLE001 — an unusual input: keep checking, report the layer as untracked
+                if name not in self.untracked:
+                    self.untracked.append(name)
 
         return hook
 
