@@ -19,6 +19,7 @@ COMMANDS = {
     "doctor": "trainwell.commands.doctor",
     "lr-find": "trainwell.commands.lr_find",
     "init-stats": "trainwell.commands.init_stats",
+    "gradcheck": "trainwell.commands.gradcheck",
     "search": "trainwell.commands.search",
     "ensemble": "trainwell.commands.ensemble",
     "finetune": "trainwell.commands.finetune",
