@@ -57,15 +57,14 @@ class Target:
 def recipe_target(args: argparse.Namespace) -> Target:
     """The recipe's model, its training loss and the first `--batch` training examples.
 
-    Built with `trainwell.train.run.prepare` for now; this one function is the place to switch
-    to the assembly module."""
-    from trainwell.train.run import prepare
-    from trainwell.train.trainer import cross_entropy
+    Built through the assembly (`trainwell.assemble.from_recipe`): the same model, data and loss
+    as `trainwell train`."""
+    from trainwell.assemble import from_recipe
 
     recipe = load_recipe_arg(args)
-    p = prepare(recipe)
-    return Target(name=f"recipe {recipe.name}", model=p.model, x=p.data.x_train[: args.batch],
-                  y=p.data.y_train[: args.batch], loss=cross_entropy(recipe.train.label_smoothing))
+    run = from_recipe(recipe)
+    x, y = run.data.train
+    return Target(name=f"recipe {recipe.name}", model=run.model, x=x[: args.batch], y=y[: args.batch], loss=run.loss)
 
 
 def user_target(args: argparse.Namespace) -> Target:

@@ -36,7 +36,7 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, default_collate
+from torch.utils.data import DataLoader, Dataset
 
 from trainwell.errors import UserError, did_you_mean
 
@@ -169,29 +169,12 @@ def check_data(data: Any, what: str) -> None:
 
 
 def first_batch(data: Any, size: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """One batch of at most `size` examples as (x, y) tensors: the first examples of (x, y) or a
-    Dataset, the first batch of a DataLoader (cut to `size`)."""
-    if isinstance(data, DataLoader):
-        try:
-            batch = next(iter(data))
-        except StopIteration:
-            raise UserError("user code: the DataLoader yields no batches") from None
-        x, y = _pair(batch, "a DataLoader batch")
-        return x[:size], y[:size]
-    if isinstance(data, Dataset):
-        n = min(size, len(data)) if hasattr(data, "__len__") else size
-        if n == 0:
-            raise UserError("user code: the Dataset is empty")
-        x, y = _pair(default_collate([data[i] for i in range(n)]), "a Dataset item")
-        return x, y
-    x, y = data
-    return torch.as_tensor(x[:size]), torch.as_tensor(y[:size])
+    """One batch of at most `size` examples as (x, y) tensors (`trainwell.data.adapt.first_batch`:
+    (x, y) arrays, a Dataset, or a DataLoader yielding tuples or dicts)."""
+    from trainwell.data.adapt import first_batch as first
 
-
-def _pair(batch: Any, what: str) -> tuple[torch.Tensor, torch.Tensor]:
-    if isinstance(batch, (tuple, list)) and len(batch) >= 2:
-        return torch.as_tensor(batch[0]), torch.as_tensor(batch[1])
-    raise UserError(f"user code: {what} must be an (x, y) pair, found {type(batch).__name__}")
+    x, y = first(data, size, name="user code: train")
+    return torch.as_tensor(x)[:size], torch.as_tensor(y)[:size]
 
 
 __all__ = ["UserSetup", "check_data", "first_batch", "import_file", "load_user_setup", "split_spec"]
