@@ -44,14 +44,18 @@ def test_ema_weights_hand_recursion_exact():
     with torch.no_grad():
         model.weight.fill_(0.0)
     wa = WeightAverage(model, decay=0.5)
-    expected = 0.0
-    for t, w in enumerate([1.0, 2.0, 4.0]):
+    expected = None
+    for t, w in enumerate([1.0, 2.0, 4.0, 8.0]):
         with torch.no_grad():
             model.weight.fill_(w)
         wa.update(model)
-        d = min(0.5, (1 + t) / (10 + t))
-        expected = d * expected + (1 - d) * w
+        if t == 0:
+            expected = w  # the first update copies the weights (torch.optim.swa_utils.AveragedModel)
+        else:
+            d = min(0.5, (1 + t) / (10 + t))
+            expected = d * expected + (1 - d) * w
         assert wa.model.weight.item() == pytest.approx(expected)
+    assert wa.updates == 4
 
 
 def test_uniform_average_is_the_plain_mean():
