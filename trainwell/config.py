@@ -109,7 +109,7 @@ class AugmentConfig(Section):
 class Recipe(Section):
     name: str = "recipe"
     description: str = ""
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=2**62, description="the root of every random stream of the run")
     data: DataConfig = Field(default_factory=DataConfig)
     model: dict[str, Any] = Field(default_factory=lambda: {"name": "mlp"})
     optim: OptimConfig = Field(default_factory=OptimConfig)
