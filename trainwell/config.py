@@ -85,6 +85,10 @@ class TrainConfig(Section):
     compile: bool = Field(False, description="torch.compile the model (falls back to eager if it fails)")
     clip_grad_norm: float | None = Field(None, gt=0.0, description="clip the global gradient norm to this value")
     log_grad_norm: bool = Field(False, description="log the global gradient norm")
+    metrics: list[str] = Field(default_factory=list, description="extra validation metrics by name: f1, auroc, "
+                               "ece, precision, recall, top5 (torchmetrics)")
+    sampler: Literal["shuffle", "balanced"] = Field("shuffle", description="balanced: draw each class equally "
+                                                    "often (with replacement; for imbalanced data)")
     test_weights: Literal["best", "final", "ema", "swa"] = Field(
         "best", description="the weights the test figure is computed with (best: on validation)")
 

@@ -155,3 +155,38 @@ def test_numpy_channels_and_float64_inputs_are_cast():
     x, y = blobs()
     fitted = trainwell.fit(MLP(), (x.double().numpy(), y.numpy().astype(np.int32)), steps=5, progress=False, verbose=False)
     assert fitted.state.step == 5
+
+
+def test_named_and_custom_validation_metrics_are_logged():
+    import torchmetrics
+
+    x, y = blobs()
+    top1 = lambda out, t: (out.argmax(-1) == t).float().mean()  # noqa: E731 — a plain function metric
+    fitted = trainwell.fit(MLP(), (x[:200], y[:200]), (x[200:], y[200:]), steps=40, lr=1e-2, progress=False,
+                           verbose=False, metrics={"f1": "f1", "mine": top1,
+                                                   "mcc": torchmetrics.MatthewsCorrCoef(task="multiclass", num_classes=3)})
+    s = fitted.summary
+    assert s["val_mine"] == pytest.approx(s["val_accuracy"])
+    from sklearn.metrics import f1_score, matthews_corrcoef
+
+    pred = fitted.model(x[200:]).argmax(-1)
+    assert s["val_f1"] == pytest.approx(f1_score(y[200:], pred, average="macro"), abs=1e-6)
+    assert s["val_mcc"] == pytest.approx(matthews_corrcoef(y[200:], pred), abs=1e-6)
+    with pytest.raises(UserError, match="unknown metric 'f2'.*did you mean \"f1\""):
+        trainwell.fit(MLP(), (x, y), steps=2, progress=False, verbose=False, metrics=["f2"])
+
+
+def test_balanced_sampler_draws_each_class_equally_often_and_class_weights_scale_the_loss():
+    from trainwell.assemble.parts import class_weights
+    from trainwell.data.balanced import BalancedLoader
+    from trainwell.train.tasks import Classification
+
+    y = torch.tensor([0] * 900 + [1] * 90 + [2] * 10)
+    x = torch.randn(1000, 2)
+    loader = BalancedLoader(x, y, 100, generator=torch.Generator().manual_seed(0))
+    seen = torch.cat([loader.next_batch()[1] for _ in range(50)])
+    share = torch.bincount(seen, minlength=3).double() / len(seen)
+    # 5000 draws, p = 1/3 each: binomial std ≈ 0.0067, so ±0.03 is > 4 sigma
+    assert torch.allclose(share, torch.full((3,), 1 / 3, dtype=torch.float64), atol=0.03)
+    w = class_weights("balanced", y, Classification())
+    assert w == pytest.approx([1000 / (3 * 900), 1000 / (3 * 90), 1000 / (3 * 10)])

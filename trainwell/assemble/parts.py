@@ -176,6 +176,16 @@ def source_for(recipe: Recipe, train: Any, device: torch.device, seed: int, keys
     from trainwell.data.adapt import as_source
 
     t = recipe.train
+    if t.sampler == "balanced":
+        from trainwell.data.adapt import xy_tensors
+        from trainwell.data.balanced import BalancedLoader
+
+        pair = xy_tensors(train, "train")
+        if pair is None:
+            raise UserError("train.sampler = \"balanced\" needs the training data as (x, y) tensors "
+                            "(for a Dataset or DataLoader, give your DataLoader a WeightedRandomSampler)")
+        x, y = pair
+        return BalancedLoader(x.to(device), y.to(device), t.batch_size, generator=torch.Generator().manual_seed(seed + 1))
     return as_source(train, batch_size=t.batch_size, device=device, seed=seed + 1, shuffle=t.shuffle,
                      drop_last=True, keys=keys)
 

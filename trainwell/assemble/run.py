@@ -83,6 +83,7 @@ class Run:
     callbacks: list[Callback]
     device: torch.device
     label: str
+    metrics: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     _trainer: Trainer | None = None
 
@@ -92,7 +93,8 @@ class Run:
             self._trainer = Trainer(
                 self.model, self.source, self.optimizer, self.settings, scheduler=self.scheduler, loss=self.loss,
                 task=self.task, val=self.data.val, augment=self.augment, mixer=self.mixer,
-                num_classes=self.data.num_classes, penalty=self.penalty, callbacks=self.callbacks)
+                num_classes=self.data.num_classes, penalty=self.penalty, callbacks=self.callbacks,
+                metrics=self.metrics)
         return self._trainer
 
     def fit(self, resume: str | Path | dict[str, Any] | None = None) -> TrainState:
@@ -126,6 +128,7 @@ def build_run(
     checkpoint: bool | None = None,
     label: str | None = None,
     extra_checkpoint: dict[str, Any] | None = None,
+    metrics: Any = None,
 ) -> Run:
     """A `Run` of `model` on `data` with everything else from `recipe` (see the module docstring).
 
@@ -133,6 +136,7 @@ def build_run(
     steps: optimizer steps (default: the recipe's train.steps or epochs).
     lr, lr_scales: base LR (default optim.lr) and per-layer-prefix scales (fine-tuning).
     optimizer, loss: objects of the user's that replace the recipe's.
+    metrics: extra validation metrics beside the recipe's `train.metrics` (names, or {name: metric}).
     """
     seed = recipe.seed if seed is None else seed
     model = model.to(device)
@@ -152,6 +156,10 @@ def build_run(
             group.setdefault("lr_scale", group["lr"] / base_lr if base_lr else 1.0)
     scheduler = parts.scheduler_for(recipe, optimizer, total, base_lr)
     name = label or recipe.name
+    from trainwell.train.metrics import build_metrics
+
+    extra = build_metrics(recipe.train.metrics, task.name, data.num_classes)
+    extra.update(build_metrics(metrics, task.name, data.num_classes))
     return Run(
         recipe=recipe, model=model, data=data, source=source, optimizer=optimizer, scheduler=scheduler,
         settings=parts.settings_for(recipe, total, seed=seed, run_dir=run_dir, checkpoint=checkpoint,
@@ -159,7 +167,7 @@ def build_run(
         task=task, task_reason=why, loss=loss if loss is not None else recipe_loss,
         augment=parts.augment_for(recipe), mixer=parts.mixer_for(recipe), penalty=parts.penalty_for(recipe),
         callbacks=parts.callbacks_for(recipe, progress=progress, label=name, extra=list(callbacks)),
-        device=device, label=name,
+        device=device, label=name, metrics=extra,
     )
 
 

@@ -41,6 +41,7 @@ def recipe_blockers(recipe: Recipe) -> list[str]:
         ("SWA of the weights (train.swa)", t.swa), (f"train.accumulate = {t.accumulate}", t.accumulate > 1),
         (f"train.precision = {t.precision!r}", t.precision != "fp32"), ("train.compile", t.compile),
         ("train.class_weights", t.class_weights), ("train.shuffle = false", not t.shuffle),
+        ("train.sampler = \"balanced\"", t.sampler != "shuffle"), (f"train.metrics = {t.metrics}", t.metrics),
         (f"train.task = {t.task!r}", t.task not in (None, "classification")),
         (f"train.loss = {t.loss!r}", t.loss is not None and t.loss not in ("cross_entropy", {"name": "cross_entropy"})),
     ]

@@ -36,7 +36,7 @@ FIT_KEYS: dict[str, str] = {
     "accumulate": "train.accumulate", "compile": "train.compile", "clip_grad_norm": "train.clip_grad_norm",
     "log_grad_norm": "train.log_grad_norm", "ema": "train.ema", "swa": "train.swa", "eval_every": "train.eval_every",
     "log_every": "train.log_every", "test_weights": "train.test_weights", "seed": "seed", "name": "name",
-    "augment": "augment.train", "mix": "augment.mix",
+    "augment": "augment.train", "mix": "augment.mix", "sampler": "train.sampler",
 }
 DEFAULTS: dict[str, Any] = {"optim.name": "adamw", "optim.lr": 1e-3, "optim.weight_decay": 0.01,
                             "schedule": {"name": "cosine"}, "train.batch_size": 128, "name": "fit"}
@@ -132,8 +132,9 @@ def check_outputs(model: nn.Module, data: RunData, run: Run) -> None:
 def from_model(model: nn.Module, train: Any, val: Any = None, *, test: Any = None, recipe: Recipe | None = None,
                optimizer: Any = None, loss: Any = None, callbacks: Sequence[Callback] = (),
                device: str | torch.device | None = None, run_dir: str | Path | None = None, progress: bool = False,
-               keys: tuple[str | None, str | None] = (None, None), **kwargs: Any) -> Run:
-    """A `Run` of the user's `model` on the user's data (see the module docstring)."""
+               keys: tuple[str | None, str | None] = (None, None), metrics: Any = None, **kwargs: Any) -> Run:
+    """A `Run` of the user's `model` on the user's data (see the module docstring); `metrics`: extra
+    validation metrics (names like "f1", or {name: torchmetrics Metric or fn(outputs, targets)})."""
     if not isinstance(model, nn.Module):
         raise UserError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     user_optimizer = optimizer if isinstance(optimizer, torch.optim.Optimizer) else None
@@ -151,7 +152,7 @@ def from_model(model: nn.Module, train: Any, val: Any = None, *, test: Any = Non
     data = _user_data(train, val, test, keys)
     run = build_run(rec, model, data, device=dev, run_dir=Path(run_dir) if run_dir is not None else None,
                     progress=progress, callbacks=callbacks, optimizer=user_optimizer, loss=user_loss,
-                    extra_checkpoint={"config": _plain(rec)})
+                    extra_checkpoint={"config": _plain(rec)}, metrics=metrics)
     check_outputs(run.model, data, run)
     if rec.augment.mix is not None and data.num_classes is None:
         raise UserError("augment.mix needs the number of classes; give (x, y) tensors with integer labels")

@@ -29,8 +29,9 @@ def predict_logits(model: nn.Module, x: torch.Tensor, batch_size: int = 1024) ->
 
 @torch.no_grad()
 def evaluate_batches(model: nn.Module, batches: Any, task: Task | None = None, loss_fn: LossFn | None = None,
-                     autocast: Any = None) -> dict[str, float]:
-    """Mean loss and the task's metrics over an iterable of (x, y) batches (model in eval mode)."""
+                     autocast: Any = None, extra: Any = None) -> dict[str, float]:
+    """Mean loss and the task's metrics over an iterable of (x, y) batches (model in eval mode);
+    `extra`, a `trainwell.train.metrics.MetricSet`, adds its metrics."""
     task = task or Classification()
     loss_fn = loss_fn or task.default_loss()
     was_training = model.training
@@ -49,6 +50,8 @@ def evaluate_batches(model: nn.Module, batches: Any, task: Task | None = None, l
             b = len(y)
             batch_loss = loss_fn(out, y).detach().float() * b
             batch_sums = task.sums(out, y).to(torch.float64)
+            if extra is not None:
+                extra.update(out, y)
             loss_sum = batch_loss if loss_sum is None else loss_sum + batch_loss
             sums = batch_sums if sums is None else sums + batch_sums
             n += b
@@ -57,12 +60,15 @@ def evaluate_batches(model: nn.Module, batches: Any, task: Task | None = None, l
     if n == 0 or sums is None or loss_sum is None:
         return {"loss": float("nan"), **task.metrics([0.0] * len(task.sum_names), 0)}
     values = torch.cat([loss_sum.reshape(1).to(torch.float64), sums]).tolist()  # the one transfer
-    return {"loss": values[0] / n, **task.metrics(values[1:], n)}
+    result = {"loss": values[0] / n, **task.metrics(values[1:], n)}
+    if extra is not None:
+        result.update(extra.compute())
+    return result
 
 
 def evaluate(model: nn.Module, x: Any, y: torch.Tensor | None = None, batch_size: int = 1024, *,
              task: Task | None = None, loss_fn: LossFn | None = None, device: torch.device | None = None,
-             autocast: Any = None) -> dict[str, float]:
+             autocast: Any = None, extra: Any = None) -> dict[str, float]:
     """Mean loss and metrics of `model` on (x, y) tensors, or on a Dataset/DataLoader given as `x`."""
     if y is not None:
         if len(x) == 0:
@@ -76,7 +82,7 @@ def evaluate(model: nn.Module, x: Any, y: torch.Tensor | None = None, batch_size
             first = next(iter(model.parameters()), None)
             device = first.device if first is not None else torch.device("cpu")
         batches = iter_batches(x, batch_size=batch_size, device=device)
-    return evaluate_batches(model, batches, task, loss_fn, autocast)
+    return evaluate_batches(model, batches, task, loss_fn, autocast, extra)
 
 
 def accuracy_from_probs(probs: torch.Tensor, y: torch.Tensor) -> float:

@@ -94,6 +94,8 @@ class Trainer:
             fraction `settings.mix_prob` of the batches; needs `num_classes`.
         penalty: callable(model) -> scalar added to the loss (L1/L2/elastic net).
         callbacks: Callback objects (run in ascending `order`).
+        metrics: extra validation metrics {name: torchmetrics Metric or fn(outputs, targets)}
+            (`trainwell.train.metrics`), logged as val_<name> at each evaluation.
     """
 
     def __init__(
@@ -113,6 +115,7 @@ class Trainer:
         num_classes: int | None = None,
         penalty: Callable[[nn.Module], torch.Tensor] | None = None,
         callbacks: Sequence[Callback] = (),
+        metrics: dict[str, Any] | None = None,
     ):
         if not isinstance(settings, TrainerSettings):
             raise UserError(f"Trainer expects TrainerSettings as `settings`, got {type(settings).__name__}")
@@ -136,6 +139,11 @@ class Trainer:
         self.penalty = penalty
         self.callbacks = list(callbacks)
         self.dispatch = Dispatcher(self.callbacks)
+        self.metrics = None
+        if metrics:
+            from trainwell.train.metrics import MetricSet
+
+            self.metrics = MetricSet(metrics, self.task.name)
         self.steps_per_epoch = max(len(source) // s.accumulate, 1)
         self.eval_every = s.eval_every or default_eval_every(self.steps_per_epoch, s.total_steps)
         self.run_dir = s.run_dir
@@ -366,12 +374,12 @@ class Trainer:
             if len(self.val[0]) == 0:
                 return None
             return evaluate(self.model, self.val[0], self.val[1], task=self.task, loss_fn=self.eval_loss,
-                            autocast=None if self.settings.precision == "fp32" else self.autocast)
+                            autocast=None if self.settings.precision == "fp32" else self.autocast, extra=self.metrics)
         from trainwell.data.adapt import iter_batches
 
         batches = iter_batches(self.val, batch_size=1024, device=self.device)
         return evaluate_batches(self.model, batches, self.task, self.eval_loss,
-                                None if self.settings.precision == "fp32" else self.autocast)
+                                None if self.settings.precision == "fp32" else self.autocast, self.metrics)
 
     def _evaluate(self, state: TrainState) -> None:
         self._evaluated_at = state.step
