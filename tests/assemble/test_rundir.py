@@ -1,7 +1,6 @@
 """A run directory loses nothing: validation before deletion, a lock, atomic files, safe names, clean resumes."""
 import json
 import os
-import threading
 
 import numpy as np
 import pytest
@@ -55,7 +54,6 @@ def test_overwrite_with_a_bad_recipe_keeps_the_old_run(tmp_path, npz, capsys):
 def test_output_folder_problems_are_clear_errors(tmp_path, npz, capsys):
     afile = tmp_path / "afile"
     afile.write_text("x")
-    recipe = tmp_path / "r.json"
     for out in (afile, afile / "below"):
         code = main(["train", "--recipe", "default", "--set", f'data.path="{npz}"', "--set", "data.name=\"x\"",
                      "--set", "train.steps=2", "--out", str(out), "--quiet"])
