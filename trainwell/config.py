@@ -306,7 +306,8 @@ def resolve_data_path(value: str, base: Path) -> str:
 
 
 def recipe_to_dict(recipe: Recipe) -> dict[str, Any]:
-    """Plain data (for the run directory and checkpoints): None values are dropped for TOML."""
+    """Plain JSON data of the whole resolved recipe (for config.json and checkpoints); keys left
+    unset appear with their defaults, None included (TOML has no null: a TOML writer must drop them)."""
     return recipe.model_dump(mode="json")
 
 
