@@ -130,3 +130,14 @@ def test_options_for_another_source_are_refused():
         load_data("mnist1d", shape=[1, 40])
     with pytest.raises(UserError, match=r"unknown data set .cifar. \(did you mean \"cifar10\"\?\)"):
         load_data("cifar")
+
+
+def test_csv_fast_and_line_by_line_readers_agree(tmp_path):
+    from trainwell.data import read_csv
+
+    path = tmp_path / "t.csv"
+    rows = [f'{i * 0.37:.6g},"{-i}",{1e-3 * i:.3e},{i % 4}' for i in range(40)]
+    path.write_text("\ufeff\na, b ,c,label\n" + "\n".join(rows[:20]) + "\n\n" + "\n".join(rows[20:]) + "\n")
+    fast, slow = read_csv(path), read_csv(path, fast=False)
+    assert fast.x.shape == (40, 3) and np.array_equal(fast.x, slow.x) and np.array_equal(fast.y, slow.y)
+    assert fast.x[5].tolist() == [float("1.85"), -5.0, 5e-3]

@@ -48,6 +48,19 @@ def test_python3_pickles_of_the_same_data_read_alike(tmp_path, cifar_tools, prot
     assert np.array_equal(a.x, b.x) and np.array_equal(a.y, b.y) and a.class_names == b.class_names
 
 
+@pytest.mark.parametrize("protocol", [2, 3, 4, 5])
+def test_plain_values_round_trip_like_pickle(tmp_path, protocol):
+    value = {"f": np.asfortranarray(np.arange(6.0).reshape(2, 3)), "i": np.int64(-7), "u": np.array(["ab", "c"]),
+             "b": np.array([True, False]), "e": np.zeros((0, 4), np.float32), "nested": [(1, 2.5, None), b"raw", "txt"]}
+    (tmp_path / "p").write_bytes(pickle.dumps(value, protocol=protocol))
+    out = load_plain_pickle(tmp_path / "p")
+    ref = pickle.loads((tmp_path / "p").read_bytes())
+    assert out.keys() == ref.keys() and out["nested"] == ref["nested"] and out["i"] == -7
+    for k in ("f", "u", "b", "e"):
+        assert out[k].dtype == ref[k].dtype and out[k].shape == ref[k].shape and np.array_equal(out[k], ref[k])
+    assert out["f"].flags.f_contiguous and out["f"].flags.writeable
+
+
 class Touch:
     """Unpickling this creates a file: the proof that code from a pickle ran."""
 
@@ -73,14 +86,31 @@ def test_code_in_a_pickle_is_refused_and_does_not_run(tmp_path, cifar_tools):
         read_cifar10(folder)
 
 
-def test_object_arrays_and_foreign_array_types_are_refused(tmp_path):
+def test_object_structured_and_foreign_arrays_are_refused(tmp_path):
     path = tmp_path / "b"
-    path.write_bytes(pickle.dumps({"data": np.array([1, "a"], dtype=object)}, protocol=2))
-    with pytest.raises(UserError, match="Python objects"):
-        load_plain_pickle(path)
-    path.write_bytes(pickle.dumps({"data": np.ma.masked_array([1, 2])}, protocol=2))
-    with pytest.raises(UserError, match="refused"):
-        load_plain_pickle(path)
+    cases = [
+        (np.array([1, "a"], dtype=object), "the dtype 'O8'"),
+        (np.zeros(2, dtype=[("a", "<i4")]), "the dtype 'V4'"),
+        (np.ma.masked_array([1, 2]), "numpy.ma.core"),
+    ]
+    for value, needle in cases:
+        path.write_bytes(pickle.dumps({"data": value}, protocol=2))
+        with pytest.raises(UserError, match=needle):
+            load_plain_pickle(path)
+
+
+def test_dtype_flags_in_a_pickle_are_never_applied(tmp_path):
+    """NumPy's dtype.__setstate__ would take flags 63 ("holds objects") for a uint8 dtype; then raw
+    bytes would be read as object pointers. The flags are ignored: a plain uint8 array comes out."""
+    good = pickle.dumps(np.arange(4, dtype=np.uint8), protocol=2)
+    flags = b"J\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00t"
+    assert good.count(flags) == 1
+    (tmp_path / "b").write_bytes(good.replace(flags, flags[:-3] + b"K\x3ft"))
+    out = load_plain_pickle(tmp_path / "b")
+    assert out.dtype == np.uint8 and not out.dtype.hasobject and out.tolist() == [0, 1, 2, 3]
+    big_endian = pickle.dumps(np.arange(3, dtype=">i4"), protocol=2)
+    (tmp_path / "c").write_bytes(big_endian)
+    assert load_plain_pickle(tmp_path / "c").tolist() == [0, 1, 2]
 
 
 def test_truncated_batch_is_named(tmp_path, cifar_tools):

@@ -30,8 +30,14 @@ from trainwell.data.validate import check_arrays
 from trainwell.errors import UserError
 
 
+SMALL_INTS = (np.uint8, np.int8, np.int16)
+
+
 def _tensor(x: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(x)).to(torch.float32)
+    """x as a tensor: 8/16-bit integers (pixels) as they are, so the splits copy 2-4× fewer bytes
+    (CIFAR-10: 150 MB instead of 600 MB) and become float32 after; anything else as float32 now."""
+    x = np.ascontiguousarray(x)
+    return torch.from_numpy(x) if x.dtype.type in SMALL_INTS else torch.from_numpy(x).to(torch.float32)
 
 
 def load_data(
@@ -95,6 +101,7 @@ def load_data(
     else:
         xt_t, yt_t = _tensor(xt), torch.from_numpy(yt)
     x_tr, y_tr, x_va, y_va = train_val_split(x_t, y_t, val_fraction, seed)
+    x_tr, x_va, xt_t = (t.to(torch.float32) for t in (x_tr, x_va, xt_t))
     if fmt in ("cifar10", "cifar100") or path is None:
         short = fmt
     else:

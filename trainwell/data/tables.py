@@ -12,6 +12,7 @@ fields, a cell that is not a number, labels that mix numbers and names. A UTF-8 
 from __future__ import annotations
 
 import csv
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -57,9 +58,45 @@ def _labels(path: Path, cells: list[str], lines: list[int], column: str) -> np.n
     )
 
 
-def read_csv(path: str | Path, label_column: str = "label") -> RawData:
-    """x (float64 N×F, columns in header order without the label) and y from a CSV with a header."""
+def _header(path: Path) -> tuple[list[str], int]:
+    """(column names, physical lines up to and including the header) of the first non-blank row."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            reader = csv.reader(handle)
+            for row in reader:
+                if not _is_blank(row):
+                    return [h.strip() for h in row], reader.line_num
+    except (OSError, UnicodeDecodeError, csv.Error):
+        pass
+    return [], 0
+
+
+def _fast_table(path: Path, label_column: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """(x, y) by np.loadtxt when every cell is a number and the table is regular, else None."""
+    header, skip = _header(path)
+    if label_column not in header or len(header) < 2:
+        return None
+    try:
+        with warnings.catch_warnings():  # "input contained no data": the line-by-line reader says it better
+            warnings.simplefilter("ignore", UserWarning)
+            table = np.loadtxt(path, delimiter=",", skiprows=skip, dtype=np.float64, ndmin=2, encoding="utf-8-sig",
+                               comments=None, quotechar='"')
+    except (ValueError, OSError, UnicodeDecodeError):
+        return None
+    if table.shape[0] == 0 or table.shape[1] != len(header):
+        return None
+    col = header.index(label_column)
+    return np.delete(table, col, axis=1), table[:, col].copy()
+
+
+def read_csv(path: str | Path, label_column: str = "label", fast: bool = True) -> RawData:
+    """x (float64 N×F, columns in header order without the label) and y from a CSV with a header.
+
+    `fast=False` skips the `np.loadtxt` attempt (the line-by-line reader alone; same result)."""
     path = Path(path)
+    table = _fast_table(path, label_column) if fast else None
+    if table is not None:
+        return RawData(table[0], table[1], source=f"CSV {path}", layout="flat")
     header: list[str] | None = None
     rows: list[list[float]] = []
     label_cells: list[str] = []
