@@ -85,3 +85,19 @@ def test_npy_pair_convention(tmp_path):
     np.save(tmp_path / "feats.npy", np.zeros((3, 2)))
     with pytest.raises(UserError, match="a folder holding x.npy and y.npy"):
         load_data(path=tmp_path / "feats.npy")
+
+
+def test_recipe_keys_reach_the_reader(tmp_path):
+    from trainwell.config import load_recipe
+    from trainwell.train.run import load_recipe_data
+
+    np.savez(tmp_path / "g.npz", x=np.zeros((20, 9, 9)), y=np.arange(20) % 2)
+    (tmp_path / "r.toml").write_text('[data]\npath = "g.npz"\nlayout = "nhw"\n')
+    b = load_recipe_data(load_recipe(tmp_path / "r.toml"))
+    assert b.input_shape == (1, 9, 9) and "layout nhw (data.layout)" in b.describe()
+    (tmp_path / "r.toml").write_text('[data]\npath = "g.npz"\nsize = [4]\n')
+    with pytest.raises(UserError, match="data.size"):
+        load_recipe(tmp_path / "r.toml")
+    (tmp_path / "r.toml").write_text('[data]\npath = "g.npz"\nsize = [4, 4]\n')
+    with pytest.raises(UserError, match="data.size does not apply to npz"):
+        load_recipe_data(load_recipe(tmp_path / "r.toml"))
