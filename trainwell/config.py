@@ -40,9 +40,21 @@ def _check_part(value: Any, where: str) -> Any:
 
 
 class DataConfig(Section):
-    name: str | None = "mnist1d"
-    path: str | None = None
-    label_column: str = "label"
+    """[data]: which data (trainwell/data/sources.py) and how it is split and preprocessed."""
+
+    name: str | None = Field("mnist1d", description="mnist1d, digits, cifar10, cifar100, images, npz, npy, csv "
+                             "(with a path and no name the format is detected)")
+    path: str | None = Field(None, description="a file or folder of data (relative: to the recipe's folder)")
+    label_column: str = Field("label", description="CSV: the column holding the class labels")
+    # values are checked where they are used (trainwell/data: layout.py, image_folder.py), with messages naming the key
+    layout: str | None = Field(None, description=".npz/.npy/.csv: the stored axis order: nchw, nhwc, ncl, nlc, "
+                               "nhw or flat (detected and stated when absent)")
+    shape: list[int] | None = Field(None, min_length=1, max_length=3,
+                                    description="flat rows -> examples of this shape, e.g. [3, 32, 32]")
+    size: list[int] | None = Field(None, min_length=2, max_length=2,
+                                   description="image folders: resize every image to [H, W]")
+    channels: int | None = Field(None, description="image folders: 3 = RGB (default), 1 = greyscale")
+    coarse_labels: bool = Field(False, description="CIFAR-100: the 20 superclasses instead of the 100 classes")
     val_fraction: float = Field(0.1, ge=0.0, lt=1.0)
     test_fraction: float = Field(0.2, gt=0.0, lt=1.0)
     train_subset: int | None = Field(None, ge=1, description="keep only this many training examples (seeded)")

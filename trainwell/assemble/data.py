@@ -29,7 +29,8 @@ def load_recipe_data(recipe: Recipe) -> DataBundle:
     """The recipe's data BEFORE preprocessing: its splits (seeded) and `train_subset`."""
     d = recipe.data
     data = load_data(d.name, d.path, label_column=d.label_column, val_fraction=d.val_fraction,
-                     test_fraction=d.test_fraction, seed=recipe.seed)
+                     test_fraction=d.test_fraction, seed=recipe.seed, layout=d.layout, shape=d.shape,
+                     size=d.size, channels=d.channels, coarse_labels=d.coarse_labels)
     if d.train_subset is not None and d.train_subset < len(data.x_train):
         keep = torch.randperm(len(data.x_train), generator=torch.Generator().manual_seed(recipe.seed + 5))[: d.train_subset]
         data.x_train, data.y_train = data.x_train[keep], data.y_train[keep]
