@@ -152,8 +152,13 @@ def run(args: argparse.Namespace) -> int:
         console.print(f"  {d.describe()}")
     result = run_search(plan, objective, search_dir=out, storage=storage, study_name=args.study_name or recipe.name,
                         workers=args.workers, batch=batch, live=not args.quiet)
-    return finish(out, raw, recipe.name, plan, result, console, report=not args.no_report,
-                  storage=storage)
+    others = {}
+    if not args.no_report and len(plan.stages) == 1:
+        from trainwell.search.runner import other_searches
+        from trainwell.search.storage import default_storage
+
+        others = other_searches(storage or default_storage(out), result.study_name)
+    return finish(out, raw, recipe.name, plan, result, console, report=not args.no_report, storage=storage, others=others)
 
 
 def summary_of(plan, result) -> dict[str, Any]:
@@ -180,7 +185,10 @@ def summary_of(plan, result) -> dict[str, Any]:
     }
 
 
-def finish(out: Path, raw: dict[str, Any], name: str, plan, result, console, report: bool, storage: str | None = None) -> int:
+def finish(out: Path, raw: dict[str, Any], name: str, plan, result, console, report: bool, storage: str | None = None,
+           others: dict[str, list[dict[str, Any]]] | None = None) -> int:
+    """Write trials.jsonl, search.json, best.toml and search.html (compared with `others`, other
+    searches of the storage), every text masked by the storage's `Redactor`; print the ranked table."""
     from rich.console import Console
 
     from trainwell.io import atomic_write_text
@@ -214,12 +222,9 @@ def finish(out: Path, raw: dict[str, Any], name: str, plan, result, console, rep
     best_path = atomic_write_text(out / "best.toml", redact(text))
     if report:
         from trainwell.report.search_report import write_search_report
-        from trainwell.search.runner import other_searches
-        from trainwell.search.storage import default_storage
 
         compare = None
-        others = other_searches(storage or default_storage(out), result.study_name) if len(plan.stages) == 1 else {}
-        others = {k: [json.loads(redact(json.dumps(r, default=str))) for r in v] for k, v in others.items()}
+        others = {k: [json.loads(redact(json.dumps(r, default=str))) for r in v] for k, v in (others or {}).items()}
         if others:
             compare = {f"{plan.sampler} ({result.study_name})": records, **others}
         page = write_search_report(out, records, plan.space, compare=compare, compute=c, direction=plan.direction,

@@ -5,8 +5,8 @@ A search shared by several machines names its storage with a URL that may hold a
 SQLAlchemy's and Optuna's errors, and it would land in ``search.json``. `Redactor(url)` knows the
 password of one URL and masks it in any text:
 
-* every ``scheme://user:PASSWORD@`` in the text becomes ``scheme://user:***@`` (any URL, not only
-  this one), and
+* every ``//user:PASSWORD@`` in the text becomes ``//user:***@`` (any URL, not only this one, and
+  also after a mistyped scheme such as ``postgresql//``), and
 * every literal occurrence of this URL's password — as written in the URL (percent-encoded) and
   decoded — becomes ``***`` (a driver may quote it outside a URL). Passwords shorter than 3
   characters are only masked inside URLs (masking every "a" would make messages unreadable and
@@ -28,7 +28,7 @@ from urllib.parse import unquote
 
 from trainwell.errors import UserError
 
-_USERINFO = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^:/@\s]*):(?P<pw>[^@\s]*)@")
+_USERINFO = re.compile(r"(?P<head>//[^:/@\s]*):(?P<pw>[^@\s]*)@")  # //user:password@ (also in a mistyped scheme)
 MASK = "***"
 
 

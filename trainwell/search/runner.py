@@ -49,7 +49,7 @@ from trainwell.search.plan import SearchPlan
 from trainwell.search.pruning import make_pruner
 from trainwell.search.records import compute_summary, ranked, study_records
 from trainwell.search.redact import Redactor, mask_url, masked_errors, redacted_logs
-from trainwell.search.samplers import batch_limit, make_sampler, trial_seed
+from trainwell.search.samplers import batch_limit, make_sampler, sampler_seed
 from trainwell.search.sampling import narrow_space
 from trainwell.search.space import Dim
 from trainwell.search.storage import GRACE_PERIOD, HEARTBEAT_INTERVAL, default_storage, open_storage
@@ -109,7 +109,7 @@ def open_stage(storage: Any, study_name: str, plan: SearchPlan, stage: int, spac
     trials = plan.stage_trials(stage - 1, space)
     name = stage_study_name(study_name, stage)
     study = optuna.create_study(storage=storage, study_name=name, direction=plan.direction, load_if_exists=True,
-                                sampler=make_sampler(plan.sampler, space, trials, trial_seed(plan.seed, stage, 10**9)),
+                                sampler=make_sampler(plan.sampler, space, trials, sampler_seed(plan.sampler, plan.seed, stage, 10**9)),
                                 pruner=make_pruner(plan.pruner, steps))
     if study.direction.name.lower() != plan.direction:
         raise UserError(f"the study {name!r} in this storage is to {study.direction.name.lower()}, but the objective "

@@ -18,7 +18,7 @@ draw the same sequence from one seeded sampler and propose the same points. So t
 trial is seeded with ``trial_seed(seed, stage, trial number)``, set after `study.ask()` (which
 numbers the trial) and before its first suggestion (Optuna samples lazily, at the first
 ``suggest_*``): random search proposes the same points whatever the number of workers, and a
-resumed search never repeats one.
+resumed search never repeats one. A grid's sampler keeps one seed per stage (`sampler_seed`).
 """
 from __future__ import annotations
 
@@ -61,6 +61,13 @@ def check_sampler(name: str, space: list[Dim], source: str = "search.sampler") -
 def trial_seed(seed: int, stage: int, number: int) -> int:
     """A 32-bit seed for trial `number` of `stage` in a search seeded `seed` (independent streams)."""
     return int(np.random.SeedSequence([seed, stage, number]).generate_state(1)[0])
+
+
+def sampler_seed(name: str, seed: int, stage: int, number: int) -> int:
+    """The seed of trial `number`'s sampler: per trial, except for a grid, whose seed shuffles the
+    grid's order (``GridSampler`` maps trial n to point n of its shuffled grid), so all trials and
+    workers of a stage must share it."""
+    return trial_seed(seed, stage, 0 if name == "grid" else number)
 
 
 def make_sampler(name: str, space: list[Dim], trials: int, seed: int) -> optuna.samplers.BaseSampler:

@@ -103,7 +103,8 @@ def open_storage(spec: str, heartbeat_interval: int = HEARTBEAT_INTERVAL, grace_
             raise UserError(f"--storage {spec}: cannot create its folder ({exc.strerror or exc})") from None
         return open_journal(path, heartbeat_interval, grace_period, retry_callback())
     if "://" not in spec:
-        raise UserError(f"--storage {mask_url(spec)!r}: expected a database URL like postgresql://user@host/db or "
+        shown = mask_url(spec) if "@" not in spec or "//" in spec else "…@" + spec.rsplit("@", 1)[1]
+        raise UserError(f"--storage {shown!r}: expected a database URL like postgresql://user@host/db or "
                         "sqlite:///search.db, or journal:PATH for a journal file")
     redact = Redactor(spec)
     url = database_url(spec)

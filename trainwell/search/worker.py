@@ -46,7 +46,7 @@ from optuna.trial import FrozenTrial, TrialState
 from trainwell.search.objective import TrialSpec
 from trainwell.search.prune_callback import TrialPruning
 from trainwell.search.pruning import hopeless
-from trainwell.search.samplers import make_sampler, trial_seed
+from trainwell.search.samplers import make_sampler, sampler_seed
 from trainwell.search.sampling import suggest
 from trainwell.search.space import Dim, decode_choice
 from trainwell.search.storage import quiet_optuna, retry_callback
@@ -145,7 +145,7 @@ def fail_stale(study: optuna.Study) -> None:
 
 def _params(stage: Stage, trial: optuna.Trial) -> dict[str, Any]:
     """Suggest the trial's parameters with a sampler seeded for this trial; check retried values."""
-    stage.study.sampler = make_sampler(stage.sampler, stage.space, stage.trials, trial_seed(stage.seed, stage.number, trial.number))
+    stage.study.sampler = make_sampler(stage.sampler, stage.space, stage.trials, sampler_seed(stage.sampler, stage.seed, stage.number, trial.number))
     params = {}
     for dim in stage.space:
         value = suggest(trial, dim.name, dim.distribution())
