@@ -129,7 +129,7 @@ def test_a_crafted_study_cannot_write_outside_out_or_inject_parameters(tmp_path)
     study.add_trial(create_trial(state=TrialState.WAITING, params={"optim.lr": 1e6, "optim.weight_decay": 1e-4},
                                  distributions=wide, user_attrs={"slot": "../../../escaped", "stage": 1}))
     before = set(tmp_path.rglob("*"))
-    result = run_search(plan, RecordingObjective(), search_dir=out)
+    result = run_search(plan, SyntheticObjective(), search_dir=out)
     made = set(tmp_path.rglob("*")) - before
     assert all(out in p.parents or p == out for p in made), sorted(map(str, made))
     dirs = {p.name for p in (out / "trials").iterdir()}
@@ -137,15 +137,6 @@ def test_a_crafted_study_cannot_write_outside_out_or_inject_parameters(tmp_path)
     bad = next(r for r in result.records if r["number"] == 0)
     assert bad["state"] == "FAIL" and "outside the space" in bad["error"]
     assert sorted(r["state"] for r in result.records) == ["COMPLETE", "COMPLETE", "FAIL"]
-
-
-class RecordingObjective(SyntheticObjective):
-    """Writes a file into its trial folder, as a real trial does."""
-
-    def __call__(self, spec):
-        spec.run_dir.mkdir(parents=True, exist_ok=True)
-        (spec.run_dir / "summary.json").write_text("{}")
-        return super().__call__(spec)
 
 
 def test_a_torn_journal_line_does_not_break_the_study(tmp_path):

@@ -11,7 +11,8 @@ points tries only m distinct learning rates; random search with the same m² tri
 of them, so it lands closer to the peak.
 
 `SyntheticObjective` wraps such a function as a search objective (picklable, optional sleep to
-stand in for training time, optional failure on a condition) — what the worker tests use. With
+stand in for training time, optional failure on a condition; like a real trial it creates its run
+folder and writes ``params.json`` there when it starts) — what the worker tests use. With
 ``curve = True`` it also plays a training run for pruning: `evals` evaluations over the trial's
 budget, the figure at step t being ``f · (1 − exp(−3t/T))`` (every trial learns at the same pace,
 so a trial behind at step t ends behind), fed to the same `PruningCallback` as a real run; a
@@ -19,6 +20,7 @@ pruned trial returns after the step it was stopped at.
 """
 from __future__ import annotations
 
+import json
 import math
 import os
 import time
@@ -73,6 +75,9 @@ class SyntheticObjective:
 
     def __call__(self, spec) -> dict[str, Any]:
         lr = spec.params.get("optim.lr", 0.0)
+        if getattr(spec, "run_dir", None) is not None:  # like a real trial: its folder exists while it runs
+            spec.run_dir.mkdir(parents=True, exist_ok=True)
+            (spec.run_dir / "params.json").write_text(json.dumps(spec.params))
         if self.fail_above_lr is not None and lr > self.fail_above_lr:
             raise RuntimeError(f"synthetic crash at lr={lr:.3g}")
         final = FUNCTIONS[self.function](spec.params)
