@@ -46,19 +46,20 @@ def plot_marginals(records: list[dict[str, Any]], space, out: Path, metric: str 
         if not done or not _numeric(done, dim.name):
             continue
         fig, ax = plt.subplots(figsize=(5, 3.6))
-        for stage in sorted({r["stage"] for r in done}):
+        stages = sorted({r["stage"] for r in done})
+        for stage in stages:
             marker, colour, label = MARKERS.get(stage, ("x", "gray", f"stage {stage}"))
+            label = label if len(stages) > 1 else "trials"
             rs = [r for r in done if r["stage"] == stage]
             ax.scatter([r["params"][dim.name] for r in rs], [_y(r, metric) for r in rs], marker=marker,
                        c=colour, label=label, alpha=0.75, edgecolors="none")
         failed = [r for r in records if r["state"] == "FAIL" and not r.get("retried") and dim.name in r["params"]]
         if failed and metric != "val_loss":
             ax.scatter([r["params"][dim.name] for r in failed], [0] * len(failed), marker="x", c="black", label="failed")
-        pruned = [r for r in records if r["state"] == "PRUNED" and dim.name in r["params"]]
+        pruned = [r for r in records if r["state"] == "PRUNED" and dim.name in r["params"] and r.get("last_value") is not None]
         if pruned:
-            for x in [r["params"][dim.name] for r in pruned]:
-                ax.axvline(x, color="tab:purple", alpha=0.15, lw=1)
-            ax.plot([], [], color="tab:purple", alpha=0.4, label="pruned")
+            ax.scatter([r["params"][dim.name] for r in pruned], [_y({"value": r["last_value"]}, metric) for r in pruned],
+                       marker="o", facecolors="none", edgecolors="tab:purple", label="pruned (when stopped)")
         if dim.log:
             ax.set_xscale("log")
         ax.set_xlabel(dim.name)

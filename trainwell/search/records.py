@@ -3,7 +3,7 @@
 One dict per trial that ran or runs: ``number`` (in its stage's study), ``stage``, ``trial`` (the
 label ``s1-007``), ``state`` ("COMPLETE" | "PRUNED" | "FAIL" | "RUNNING" | "WAITING"), ``value``
 (the final validation figure of a COMPLETE trial, else None), ``params``, ``steps`` (the stage's
-budget), ``steps_run``, ``pruned`` (why it was stopped), ``error``, ``retried`` (a FAIL whose
+budget), ``steps_run``, ``pruned`` (why it was stopped) and ``last_value`` (its figure then), ``error``, ``retried`` (a FAIL whose
 configuration was run again by a later trial) and the objective's extra numbers (val_accuracy,
 val_loss, best_val_accuracy, train_seconds, engine, ...). Surplus trials (see `worker`) never ran
 and have no record.
@@ -45,6 +45,8 @@ def record_of(trial: FrozenTrial, stage: int, dims: dict[str, Dim] | None = None
         "value": trial.value if trial.state.name == "COMPLETE" else None,
         "params": params,
     }
+    if trial.state.name == "PRUNED" and trial.value is not None:
+        rec["last_value"] = trial.value  # the figure reported at the step it was stopped
     if trial.state.name == "FAIL" and trial.number in retried:
         rec["retried"] = True
     if attrs.get("interrupted"):

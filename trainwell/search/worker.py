@@ -114,6 +114,8 @@ class Heartbeat:
         self.thread: threading.Thread | None = None
 
     def beat(self) -> None:
+        if not self.interval:
+            return
         for trial_id in self.trial_ids:
             try:
                 self.storage.record_heartbeat(trial_id)
@@ -215,6 +217,7 @@ def ask(stage: Stage, want: int) -> list[optuna.Trial]:
     for _ in range(want):
         with quiet_optuna():
             trial = stage.study.ask()
+        Heartbeat(stage.storage, [trial._trial_id]).beat()  # noqa: SLF001 — at once: a trial that never beat is never stale (RDB)
         if trial.number is None or is_surplus(trial.number, stage.study.get_trials(deepcopy=False), stage.trials):
             trial.set_user_attr("surplus", True)
             stage.study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
