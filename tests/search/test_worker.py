@@ -203,3 +203,22 @@ def test_cmaes_refuses_a_choice_dim_and_runs_on_a_continuous_space(tmp_path):
         plan_from_table({"sampler": "cmaes", "trials": 4, "space": {**SPACE, "model.widths": {"dist": "choice", "values": [[8], [16]]}}})
     result = run_search(plan(trials=12, sampler="cmaes"), SyntheticObjective(function="bowl"), search_dir=tmp_path)
     assert len(result.records) == 12 and all(r["state"] == "COMPLETE" for r in result.records)
+
+
+def test_a_stalled_worker_cannot_tell_a_trial_the_heartbeat_failed_and_retried(tmp_path):
+    """A worker that stalls past the grace period finds its trial FAIL (retried by another): telling it
+    returns FAIL instead of crashing the worker, and the retry copy keeps the configuration."""
+    from trainwell.search.worker import tell
+
+    store = open_storage(default_storage(tmp_path), 1, 1)
+    study = optuna.create_study(storage=store, study_name="s")
+    trial = study.ask()
+    trial.suggest_float("optim.lr", 1e-4, 1e-1, log=True)
+    store.record_heartbeat(trial._trial_id)
+    time.sleep(1.3)
+    optuna.storages.fail_stale_trials(study)
+    first, retry = study.get_trials()
+    assert first.state == TrialState.FAIL and retry.state == TrialState.WAITING and retry.params == first.params
+    p = plan(trials=2)
+    assert tell(Stage(study, store, 1, p.space, 2, 10), trial, {"value": 0.5}) == TrialState.FAIL
+    assert study.get_trials()[0].state == TrialState.FAIL

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 import optuna
+from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import FrozenTrial, TrialState
 
 from trainwell.search.objective import TrialSpec
@@ -165,7 +166,18 @@ def _attrs(trial: optuna.Trial, outcome: dict[str, Any]) -> None:
 
 
 def tell(stage: Stage, trial: optuna.Trial, outcome: dict[str, Any] | BaseException) -> TrialState:
-    """Tell the study how a trial ended: COMPLETE, PRUNED (with its steps) or FAIL (with the error)."""
+    """Tell the study how a trial ended: COMPLETE, PRUNED (with its steps) or FAIL (with the error).
+
+    A trial that another worker already failed as stale (this one stalled past the grace period)
+    cannot be told any more; its retry counts instead, and FAIL is returned.
+    """
+    try:
+        return _tell(stage, trial, outcome)
+    except UpdateFinishedTrialError:
+        return TrialState.FAIL
+
+
+def _tell(stage: Stage, trial: optuna.Trial, outcome: dict[str, Any] | BaseException) -> TrialState:
     study = stage.study
     error = None
     if isinstance(outcome, BaseException):
