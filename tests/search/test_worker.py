@@ -222,3 +222,12 @@ def test_a_stalled_worker_cannot_tell_a_trial_the_heartbeat_failed_and_retried(t
     p = plan(trials=2)
     assert tell(Stage(study, store, 1, p.space, 2, 10), trial, {"value": 0.5}) == TrialState.FAIL
     assert study.get_trials()[0].state == TrialState.FAIL
+
+
+def test_an_sqlite_storage_runs_and_resumes(tmp_path):
+    """Optuna's RDB storage (here SQLite; PostgreSQL in test_postgres.py) with its own heartbeat."""
+    url = f"sqlite:///{tmp_path / 'search.db'}"
+    first = run_search(plan(trials=4), SyntheticObjective(), search_dir=tmp_path / "a", storage=url)
+    again = run_search(plan(trials=4), SyntheticObjective(sleep=5), search_dir=tmp_path / "b", storage=url)
+    assert [r["value"] for r in again.records] == [r["value"] for r in first.records] and again.seconds < 4
+    assert first.storage == url and not (tmp_path / "a" / "study.journal").exists()
