@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from trainwell.config import read_toml
+from trainwell.config import read_recipe_raw
 from trainwell.search import RecipeObjective, TrialSpec, parse_space, sample_points
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,12 +40,12 @@ def main() -> None:
     reps = args.reps or (1 if args.quick else 3)
     torch.set_num_threads(args.threads)
 
-    raw = read_toml(ROOT / "recipes" / "search_mnist1d_mlp.toml")
+    _, raw = read_recipe_raw("search_mnist1d_mlp")
     space = parse_space(raw["search"]["space"])
     points = sample_points(space, trials, "random", seed=0)
-    specs = [TrialSpec(i, f"s1-t{i:03d}", 1, p, steps) for i, p in enumerate(points)]
+    specs = [TrialSpec(i, 1, p, steps) for i, p in enumerate(points)]
     obj = RecipeObjective(raw)
-    obj.prepared(obj.recipe_for({}, steps))  # load and preprocess the data once, outside the timing
+    obj.shared_data(obj.recipe_for({}, steps))  # load and preprocess the data once, outside the timing
 
     seq_times, vec_times = [], []
     seq = vec = None

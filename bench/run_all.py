@@ -1,6 +1,6 @@
 """Run every benchmark one after another (each prints its table and writes bench/results/*.json).
 
-    python bench/run_all.py            # full budgets (about 30-40 minutes on 2 cores)
+    python bench/run_all.py            # full budgets (about 45-55 minutes on 2 cores)
     python bench/run_all.py --quick    # smaller budgets where a benchmark has them
 """
 from __future__ import annotations
@@ -24,6 +24,8 @@ BENCHES = [
     ("bench_vectorized.py", ["--repeats", "1"], ["--quick"]),
     ("bench_ensemble.py", [], ["--quick"]),
     ("bench_search_workers.py", [], []),
+    ("bench_search_samplers.py", [], ["--steps", "300", "--seeds", "1"]),
+    ("bench_search_pruning.py", [], ["--steps", "300", "--seeds", "1"]),
 ]
 
 

@@ -8,7 +8,7 @@ import pytest
 from trainwell.vectorized import reference_train_one
 from trainwell.models import MODELS
 from trainwell.search import RecipeObjective, trial_raw
-from trainwell.search.worker import TrialSpec
+from trainwell.search.objective import TrialSpec
 
 LRS = [0.0015, 0.004, 0.011, 0.03, 0.08]
 
@@ -23,7 +23,7 @@ def test_trial_raw_applies_overrides_and_budget(tiny_raw):
 
 
 def _specs(params_list, steps=60):
-    return [TrialSpec(i, f"s1-t{i:03d}", 1, p, steps) for i, p in enumerate(params_list)]
+    return [TrialSpec(i, 1, p, steps) for i, p in enumerate(params_list)]
 
 
 def test_vectorized_matches_sequential_trainer_without_weight_decay(tiny_raw):

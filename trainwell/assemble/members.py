@@ -47,6 +47,7 @@ class MemberResult:
     diverged: bool = False
     message: str = ""
     metrics: dict[str, float] = field(default_factory=dict)
+    val_loss: float = float("nan")
 
 
 @dataclass
@@ -123,7 +124,8 @@ def _one_by_one(recipes: list[Recipe], data: RunData, device: torch.device, prog
         result = MemberResult(value=state.metrics.get("val_accuracy", float("nan")),
                               best_val_accuracy=state.best_val_accuracy, train_loss=state.metrics.get("loss", float("nan")),
                               steps=state.step, seconds=seconds, diverged=state.diverged, message=state.stop_reason,
-                              metrics={k2: v for k2, v in state.metrics.items() if isinstance(v, float)})
+                              metrics={k2: v for k2, v in state.metrics.items() if isinstance(v, float)},
+                              val_loss=state.metrics.get("val_loss", float("nan")))
         if final is not None:
             save_checkpoint(final, {"format": "trainwell-model-1", "model": run.model.state_dict(),
                                     "config": recipe_to_dict(recipe), "result": result.__dict__ | {"metrics": {}},
@@ -188,11 +190,16 @@ def _vectorized(recipes: list[Recipe], data: RunData, device: torch.device, prog
     has_val = result.val_acc is not None
     final = result.final_val_acc.tolist() if has_val else [float("nan")] * len(recipes)
     best = result.val_acc.max(dim=1).values.tolist() if has_val else [float("nan")] * len(recipes)
+    val_loss = [float("nan")] * len(recipes)
+    if has_val:  # the final models' validation cross-entropy (what the Trainer reports as val_loss)
+        logp = torch.log_softmax(result.logits(x_val).float(), dim=-1)  # K×N×C
+        nll = -logp.gather(2, y_val.view(1, -1, 1).expand(len(recipes), -1, 1)).mean(dim=(1, 2))
+        val_loss = nll.tolist()
     results = []
     for k, r in enumerate(recipes):
         ok = finite[k] and math.isfinite(last_loss[k])
         results.append(MemberResult(value=final[k], best_val_accuracy=best[k], train_loss=last_loss[k], steps=steps,
-                                    seconds=seconds / len(recipes), diverged=not ok,
+                                    seconds=seconds / len(recipes), diverged=not ok, val_loss=val_loss[k],
                                     message="" if ok else f"the training loss became non-finite (lr={r.optim.lr:.3g}); "
                                                           "the learning rate is likely too high"))
     return [m.to(device) for m in result.models()], results, result.engine
