@@ -70,17 +70,20 @@ def test_a_resumed_run_keeps_the_rows_up_to_its_checkpoint(tmp_path, blobs):
     assert [as_record(r) for r in rows] == [last[(int(r["step"]), r["split"])] for r in rows]
 
 
-def test_a_record_with_new_keys_widens_the_header_once(tmp_path):
+def test_new_keys_widen_the_header_figures_before_per_layer_columns(tmp_path):
     from trainwell.train.state import TrainState
 
     logger = CSVLogger(tmp_path)
     state = TrainState(model=nn.Linear(1, 1), optimizer=None, total_steps=10, device=torch.device("cpu"))
     logger.on_fit_start(state)
+    logger.write("stats", 0, 0, {"act_std/0-Linear": 0.5})            # a per-layer row first
     logger.on_log(state, {"split": "train", "step": 1, "epoch": 0.1, "loss": 1.0, "lr": 0.1})
     logger.on_eval_end(state, {"split": "val", "step": 1, "epoch": 0.1, "loss": 2.0, "top5": 0.5})
     logger.on_eval_end(state, {"split": "val", "step": 2, "epoch": 0.2})  # no validation data: no row
     logger.on_fit_end(state)
     header, rows = read_csv(tmp_path / "metrics.csv")
-    assert header == ["step", "epoch", "split", "loss", "lr", "top5"]
-    assert rows == [{"step": "1", "epoch": "0.1", "split": "train", "loss": "1.0", "lr": "0.1", "top5": ""},
-                    {"step": "1", "epoch": "0.1", "split": "val", "loss": "2.0", "lr": "", "top5": "0.5"}]
+    assert header == ["step", "epoch", "split", "loss", "lr", "top5", "act_std/0-Linear"]   # figures first
+    assert rows == [
+        {"step": "0", "epoch": "0", "split": "stats", "loss": "", "lr": "", "top5": "", "act_std/0-Linear": "0.5"},
+        {"step": "1", "epoch": "0.1", "split": "train", "loss": "1.0", "lr": "0.1", "top5": "", "act_std/0-Linear": ""},
+        {"step": "1", "epoch": "0.1", "split": "val", "loss": "2.0", "lr": "", "top5": "0.5", "act_std/0-Linear": ""}]

@@ -162,9 +162,9 @@ def summary_rows(summary: dict[str, Any], metrics: list[str]) -> list[tuple[str,
     if monitor and is_number(s.get("best_step")) and s["best_step"] >= 0:
         rows.append(("best validation", f"{monitor} {_figure(monitor.removeprefix('val_'), s.get('best_value'))} "
                                         f"at step {s['best_step']}"))
-    for prefix, label in (("val_", "final validation"), ("train_", "final training (last log window)")):
-        shown = _figures(s, prefix, names)
-        if shown:
+    for prefixes, label in ((("val_",), "final validation"), (("train_", ""), "final training (last log window)")):
+        shown = next((found for found in (_figures(s, p, names) for p in prefixes) if found), "")
+        if shown:  # (trainwell.fit's summary names the training figures without a prefix)
             rows.append((label, shown))
     if is_number(s.get("steps")):
         run = f"{s['steps']} steps"

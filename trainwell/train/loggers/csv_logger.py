@@ -4,10 +4,10 @@
     # recipe: [log] csv = true   → <run>/metrics.csv
     pandas.read_csv("runs/x/metrics.csv").query("split == 'val'")
 
-Columns: ``step, epoch, split``, then every key in the order it first appears — for a
+Columns: ``step, epoch, split``, then the run's figures in the order they first appear — for a
 classification run ``loss, accuracy, lr, steps_per_s, examples_per_s`` (``grad_norm`` when
-logged), for regression ``loss, mse, rmse, mae, r2, ...``; with a `StatsCallback`, rows of split
-``stats`` carry the per-layer columns (``act_std/<layer>``, ``update_ratio/<param>``, ...).
+logged), for regression ``loss, mse, rmse, mae, r2, ...`` — and last, with a `StatsCallback`, the
+per-layer columns of the rows of split ``stats`` (``act_std/<layer>``, ``update_ratio/<param>``, ...).
 A row leaves empty the columns its record does not have. Numbers are written in full precision
 (Python's repr: ``0.1`` reads back as 0.1); NaN as ``nan``.
 
@@ -71,7 +71,7 @@ class CSVLogger(Logger):
         new = [k for k in values if k not in self.columns]
         if new:
             _, rows = _read(self.path)
-            self.columns += new
+            self.columns = _ordered(self.columns + new)
             self._rewrite(rows)
         self._writer.writerow(row)
         self._handle.flush()
@@ -80,6 +80,13 @@ class CSVLogger(Logger):
         if self._handle is not None:
             self._handle.close()
             self._handle = self._writer = None
+
+
+def _ordered(columns: list[str]) -> list[str]:
+    """step, epoch, split; the run's figures (loss, metrics, lr ...); then per-layer columns (with a
+    "/"), each group in first-seen order — whichever record came first."""
+    rest = [c for c in columns if c not in FIRST]
+    return FIRST + [c for c in rest if "/" not in c] + [c for c in rest if "/" in c]
 
 
 def _read(path: Path) -> tuple[list[str], list[dict[str, str]]]:

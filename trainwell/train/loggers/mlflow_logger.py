@@ -16,7 +16,11 @@ SQLite store runs MLflow's schema migrations once (a few seconds).
 What is logged: `params` (from a recipe, every key flattened, ``optim.lr`` → ``"0.01"``; without
 params: the model class, its parameter count and the number of steps), tags ``trainwell.*``, and
 every scalar of `trainwell.train.loggers.scalars` as a metric with its step (``train/loss``,
-``val/accuracy``, ``train/lr``, ``stats/update_ratio/<param>`` ...). The run ends FINISHED, or
+``val/accuracy``, ``train/lr``, ``stats/update_ratio/<param>`` ...). Metrics are buffered and sent
+in one batch at each evaluation, at the end of fit, and at least every `flush_secs` (10 s), to
+MLflow's own background queue (``log_batch(synchronous=False)``); the end of fit waits until all
+is stored. One store transaction costs tens of milliseconds on SQLite (bench/bench_loggers.py),
+far more than a step of a small model: in the training loop, one per record would slow it. The run ends FINISHED, or
 FAILED when training diverged. A resumed run continues the MLflow run it started (its id is kept
 in the checkpoint). A store that fails mid-run (a server gone) gets a warning and no more
 writes: logging never stops a training run.
@@ -50,13 +54,16 @@ class MLflowLogger(Logger):
         run_name: the run's name (default: the run directory's name).
         params: parameters to log once (strings, or plain values written as JSON text).
         tags: extra tags.
+        flush_secs: metrics are buffered and sent at each evaluation, at the end, and at a log
+            step at least this many seconds after the last send.
     """
 
     subfolder = "mlruns"
 
     def __init__(self, uri: str | None = None, *, dir: str | Path | None = None, experiment: str = "trainwell",
                  run_name: str | None = None, params: dict[str, Any] | None = None,
-                 tags: dict[str, str] | None = None, stats_stream: str = "stats", only_with_run_dir: bool = False):
+                 tags: dict[str, str] | None = None, flush_secs: float = 10.0, stats_stream: str = "stats",
+                 only_with_run_dir: bool = False):
         require("mlflow", "mlflow", "MLflowLogger")
         super().__init__(dir, stats_stream=stats_stream, only_with_run_dir=only_with_run_dir)
         self.needs_folder = uri is None
@@ -69,6 +76,10 @@ class MLflowLogger(Logger):
         self.run_id: str | None = None
         self._resume_id: str | None = None
         self._entities: Any = None
+        self.flush_secs = flush_secs
+        self._pending: list[Any] = []
+        self._operations: list[Any] = []
+        self._flushed_at = time.monotonic()
 
     # ------------------------------------------------------------------ checkpoints
     def state_dict(self) -> dict[str, Any]:
@@ -149,19 +160,47 @@ class MLflowLogger(Logger):
                 "total_steps": str(state.total_steps), "optimizer": type(state.optimizer).__name__}
 
     def write(self, split: str, step: int, epoch: float | None, values: dict[str, float]) -> None:
-        if self.client is None or not values:
+        if self.client is None:
             return
         now = int(time.time() * 1000)
-        metrics = [self._entities.Metric(f"{split}/{k}", v, now, step) for k, v in values.items()]
+        self._pending += [self._entities.Metric(f"{split}/{k}", v, now, step) for k, v in values.items()]
+        if time.monotonic() - self._flushed_at >= self.flush_secs:
+            self.flush()
+
+    def flush(self) -> None:
+        """Hand the buffered metrics to MLflow's background queue (`log_batch(synchronous=False)`,
+        at most 1000 a call): at each evaluation, every `flush_secs` at the latest, and at the end.
+        The store's transaction (tens of milliseconds on SQLite) runs beside training, not in it."""
+        self._flushed_at = time.monotonic()
+        pending, self._pending = self._pending, []
+        if self.client is None or not pending:
+            return
         try:
-            for k in range(0, len(metrics), MAX_METRICS):
-                self.client.log_batch(self.run_id, metrics=metrics[k:k + MAX_METRICS])
+            for k in range(0, len(pending), MAX_METRICS):
+                self._operations.append(self.client.log_batch(self.run_id, metrics=pending[k:k + MAX_METRICS],
+                                                              synchronous=False))
         except Exception as exc:  # noqa: BLE001 — a store gone mid-run must not stop training
-            warnings.warn(f"MLflowLogger: the MLflow store stopped accepting metrics at step {step} "
-                          f"({type(exc).__name__}: {exc}); no more MLflow logging in this run", stacklevel=2)
-            self.client = None
+            self._gone(exc, pending[0].step)
+
+    def _gone(self, exc: Exception, step: Any = "?") -> None:
+        warnings.warn(f"MLflowLogger: the MLflow store stopped accepting metrics (at step {step}: "
+                      f"{type(exc).__name__}: {exc}); no more MLflow logging in this run", stacklevel=3)
+        self.client = None
+
+    def _wait(self) -> None:
+        """Wait until MLflow has stored everything handed to it (its errors surface here)."""
+        operations, self._operations = self._operations, []
+        for operation in operations:
+            try:
+                if operation is not None:
+                    operation.wait()
+            except Exception as exc:  # noqa: BLE001
+                if self.client is not None:
+                    self._gone(exc)
 
     def close(self, state: Any) -> None:
+        self.flush()
+        self._wait()
         if self.client is None:
             return
         try:
