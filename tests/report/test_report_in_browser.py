@@ -7,6 +7,11 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
+# the first test may install Chromium with apt-get (about a minute here): more than the suite's 300 s on a slow mirror
+pytestmark = pytest.mark.timeout(900)
+
 
 def test_every_image_of_the_report_loads_and_the_console_has_no_error(classification_run, load_page):
     page = load_page(classification_run / "report.html")
