@@ -15,6 +15,7 @@ A recipe (see trainwell/recipes/default.toml; `find_recipe("default")` finds the
     [schedule] name = "onecycle"
     [train]    epochs = 20  batch_size = 128  (weight averaging: ema = 0.999 or swa = 0.75)
     [augment]  train = [{name = "shift", max_shift = 4}]  mix = {name = "mixup", alpha = 0.2}
+    [log]      tensorboard = true  csv = true  mlflow = true  (files in the run directory)
 """
 from __future__ import annotations
 
@@ -122,6 +123,29 @@ class AugmentConfig(Section):
     tta: PartSpec | None = None
 
 
+class LogConfig(Section):
+    """Loggers that run beside metrics.jsonl (`trainwell.train.loggers`), several at once.
+
+    Each writes into the run directory: tensorboard/ (event files), metrics.csv, mlruns/ (an
+    MLflow store: mlflow.db + artifacts/). A run without a run directory (the doctor's short runs)
+    logs nothing. TensorBoard and MLflow are optional extras: pip install 'trainwell[tensorboard]',
+    pip install 'trainwell[mlflow]'."""
+
+    tensorboard: bool = Field(False, description="TensorBoard event files in <run>/tensorboard (scalars, histograms)")
+    csv: bool = Field(False, description="one row per record in <run>/metrics.csv")
+    mlflow: bool = Field(False, description="an MLflow run: recipe keys as params, metrics with steps")
+    mlflow_uri: str | None = Field(None, description="MLflow tracking URI (default: a local store "
+                                   "sqlite:///<run>/mlruns/mlflow.db, no server)")
+    mlflow_experiment: str | None = Field(None, description="MLflow experiment name (default: the recipe name)")
+    histograms_every: int | None = Field(None, ge=0, description="steps between weight histograms in "
+                                         "TensorBoard (default: at each evaluation; 0: none)")
+
+    @property
+    def active(self) -> bool:
+        """Is any logger on?"""
+        return self.tensorboard or self.csv or self.mlflow
+
+
 class Recipe(Section):
     name: str = "recipe"
     description: str = ""
@@ -132,6 +156,7 @@ class Recipe(Section):
     schedule: dict[str, Any] = Field(default_factory=lambda: {"name": "constant"})
     train: TrainConfig = Field(default_factory=TrainConfig)
     augment: AugmentConfig = Field(default_factory=AugmentConfig)
+    log: LogConfig = Field(default_factory=LogConfig)
     search: dict[str, Any] | None = None
 
     @model_validator(mode="after")
@@ -157,6 +182,7 @@ SECTIONS: dict[str, type[BaseModel]] = {
     "optim": OptimConfig,
     "train": TrainConfig,
     "augment": AugmentConfig,
+    "log": LogConfig,
 }
 
 

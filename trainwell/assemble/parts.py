@@ -8,7 +8,7 @@
 | schedule.*                                         | LRScheduler              | `scheduler_for`   |
 | augment.train, augment.mix                         | augmentation, mixer      | `augment_for`, `mixer_for` |
 | optim.l1, optim.l2                                 | penalty                  | `penalty_for`     |
-| train.ema, train.swa                               | averaging callbacks      | `callbacks_for`   |
+| train.ema, train.swa; log.*                        | averaging callbacks, loggers | `callbacks_for` |
 | train.steps/epochs, eval/log cadence, seed, precision, accumulate, compile, clip | TrainerSettings | `settings_for` |
 | train.batch_size, train.shuffle                    | batch source             | `source_for`      |
 """
@@ -135,7 +135,7 @@ def penalty_for(recipe: Recipe) -> Penalty | None:
 
 
 def callbacks_for(recipe: Recipe, *, progress: bool, label: str, extra: list[Callback] = ()) -> list[Callback]:
-    """The recipe's callbacks (EMA, SWA, progress bar) after the caller's own."""
+    """The recipe's callbacks (EMA, SWA, loggers of ``[log]``, progress bar) after the caller's own."""
     from trainwell.train.ema import EMACallback
     from trainwell.train.progress import ProgressBar
     from trainwell.train.swa import SWACallback
@@ -146,6 +146,11 @@ def callbacks_for(recipe: Recipe, *, progress: bool, label: str, extra: list[Cal
         cbs.append(EMACallback(t.ema))
     if t.swa is not None:
         cbs.append(SWACallback(t.swa))
+    if recipe.log.active:
+        from trainwell.config import recipe_to_dict
+        from trainwell.train.loggers import loggers_for
+
+        cbs += loggers_for(recipe.log, params=recipe_to_dict(recipe), experiment=recipe.name)
     if progress:
         cbs.append(ProgressBar(label))
     return cbs
