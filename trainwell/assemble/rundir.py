@@ -34,7 +34,7 @@ from trainwell.train.checkpoint import load_checkpoint
 from trainwell.train.evaluate import evaluate
 
 RUN_FILES = ("metrics.jsonl", "stats.jsonl", "summary.json", "last.pt", "best.pt", "final.pt", "ema.pt", "swa.pt",
-             "config.json", "report.html")
+             "config.json", "report.html", "metrics.csv", "tensorboard", "mlruns")
 
 
 def safe_name(name: str) -> str:
@@ -122,7 +122,13 @@ def train_recipe(recipe: Recipe, out_dir: str | Path | None = None, *, runs_root
         best.path, best.meta = run_dir / "best.pt", weights_meta(run)
         if overwrite and not resume:                        # only now may the old run go
             for stale in RUN_FILES:
-                (run_dir / stale).unlink(missing_ok=True)
+                path = run_dir / stale
+                if path.is_dir():
+                    import shutil
+
+                    shutil.rmtree(path)
+                else:
+                    path.unlink(missing_ok=True)
         atomic_write_json(run_dir / "config.json", recipe_to_dict(recipe))
         start = time.perf_counter()
         state = run.fit(resume=checkpoint)

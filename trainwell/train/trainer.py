@@ -233,6 +233,9 @@ class Trainer:
                 if not state.diverged and self._evaluated_at != state.step:
                     self._evaluate(state)  # the final evaluation, unless one just ran (also on a finished resume)
                 self.dispatch("on_fit_end", state)
+            except BaseException as exc:
+                self.dispatch("on_exception", state, exc)
+                raise
             finally:
                 state.close()
         return state

@@ -134,6 +134,17 @@ class Logger(Callback):
         self.close(state)
         self.active = False
 
+    def on_exception(self, state: Any, exc: BaseException) -> None:
+        """fit raised (or was interrupted): write what was logged so far and close the files/run."""
+        if not self.active:
+            return
+        self.interrupted = exc
+        try:
+            self._stats(state)
+            self.close(state)
+        finally:
+            self.active = False
+
     # ------------------------------------------------------------------ helpers
     def _histograms_on(self) -> bool:
         return self.wants_histograms and self.histograms_every != 0 and not self._hist_failed

@@ -133,10 +133,14 @@ class MLflowLogger(Logger):
 
     def _reopen(self, run_id: str) -> bool:
         try:
-            self.client.get_run(run_id)
+            run = self.client.get_run(run_id)
         except Exception:  # noqa: BLE001 — not in this store: start a new run
             return False
         self.client.update_run(run_id, status="RUNNING")
+        # a run stopped by an exception (Ctrl-C) flushed the records after its last checkpoint; the resumed
+        # run recomputes those steps identically: log each step once
+        steps = [m.step for key in run.data.metrics for m in self.client.get_metric_history(run_id, key)]
+        self._logged_through = max(steps, default=-1)
         return True
 
     @staticmethod
@@ -160,7 +164,7 @@ class MLflowLogger(Logger):
                 "total_steps": str(state.total_steps), "optimizer": type(state.optimizer).__name__}
 
     def write(self, split: str, step: int, epoch: float | None, values: dict[str, float]) -> None:
-        if self.client is None:
+        if self.client is None or step <= getattr(self, "_logged_through", -1):
             return
         now = int(time.time() * 1000)
         self._pending += [self._entities.Metric(f"{split}/{k}", v, now, step) for k, v in values.items()]
@@ -204,7 +208,10 @@ class MLflowLogger(Logger):
         if self.client is None:
             return
         try:
-            self.client.set_terminated(self.run_id, status="FAILED" if state.diverged else "FINISHED")
+            stopped = getattr(self, "interrupted", None)
+            status = ("KILLED" if isinstance(stopped, KeyboardInterrupt) else "FAILED") if stopped is not None \
+                else ("FAILED" if state.diverged else "FINISHED")
+            self.client.set_terminated(self.run_id, status=status)
         except Exception as exc:  # noqa: BLE001
             warnings.warn(f"MLflowLogger: could not close the MLflow run ({type(exc).__name__}: {exc})", stacklevel=2)
         self.client = None
