@@ -85,6 +85,8 @@ class TrainConfig(Section):
     compile: bool = Field(False, description="torch.compile the model (falls back to eager if it fails)")
     clip_grad_norm: float | None = Field(None, gt=0.0, description="clip the global gradient norm to this value")
     log_grad_norm: bool = Field(False, description="log the global gradient norm")
+    sync_batchnorm: bool = Field(False, description="data-parallel runs: BatchNorm statistics over the global batch "
+                                 "of all processes (SyncBatchNorm); nothing changes on one process")
     test_weights: Literal["best", "final", "ema", "swa"] = Field(
         "best", description="the weights the test figure is computed with (best: on validation)")
 

@@ -10,7 +10,8 @@
 | optim.l1, optim.l2                                 | penalty                  | `penalty_for`     |
 | train.ema, train.swa                               | averaging callbacks      | `callbacks_for`   |
 | train.steps/epochs, eval/log cadence, seed, precision, accumulate, compile, clip | TrainerSettings | `settings_for` |
-| train.batch_size, train.shuffle                    | batch source             | `source_for`      |
+| train.batch_size, train.shuffle                    | batch source (sharded in data-parallel runs) | `source_for` |
+| train.sync_batchnorm                               | SyncBatchNorm (data-parallel runs) | `trainwell.train.distributed.sync_batchnorm` |
 """
 from __future__ import annotations
 
@@ -175,9 +176,11 @@ def source_for(recipe: Recipe, train: Any, device: torch.device, seed: int, keys
     """The batch source of the training data: batch_size, shuffle, whole batches only."""
     from trainwell.data.adapt import as_source
 
+    from trainwell.train.distributed import shard
+
     t = recipe.train
     return as_source(train, batch_size=t.batch_size, device=device, seed=seed + 1, shuffle=t.shuffle,
-                     drop_last=True, keys=keys)
+                     drop_last=True, keys=keys, shard=shard())  # shard: data-parallel runs (None otherwise)
 
 
 def default_task() -> Task:
