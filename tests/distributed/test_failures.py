@@ -13,6 +13,7 @@ import torch
 
 from trainwell.train.launch import Failure, run_local
 
+pytestmark = pytest.mark.slow  # each test starts 2 processes (seconds each to import torch)
 WAITS_FOR_A_DEAD_PEER = (
     "import os, torch.distributed as d\n"
     "d.init_process_group('gloo')\n"
@@ -32,7 +33,6 @@ def test_rank0_errors_reach_every_process_and_a_silent_peer_times_out(tmp_path, 
     assert time.perf_counter() - start < 170
 
 
-@pytest.mark.slow
 def test_the_launcher_stops_the_run_when_one_process_dies():
     start = time.perf_counter()
     failures = run_local(2, exec, (WAITS_FOR_A_DEAD_PEER,))

@@ -11,6 +11,7 @@ gradient of the global mean), and the running statistics after two steps must be
 import importlib.util
 from pathlib import Path
 
+import pytest
 import torch
 from torch import nn
 
@@ -41,6 +42,7 @@ def reference():
     return out, layer.running_mean, layer.running_var
 
 
+@pytest.mark.slow
 def test_two_gloo_processes_match_batchnorm_on_the_whole_batch(tmp_path, ddp):
     ddp.run_group("syncbn", tmp_path / "out")
     ranks = [torch.load(tmp_path / f"out.{r}") for r in range(2)]
@@ -55,6 +57,7 @@ def test_two_gloo_processes_match_batchnorm_on_the_whole_batch(tmp_path, ddp):
     for r in ranks:
         torch.testing.assert_close(r["running_mean"], running_mean, **close)
         torch.testing.assert_close(r["running_var"], running_var, **close)
+    assert ranks[0]["gathered"] == [{"rank": 0}, {"rank": 1}] and ranks[1]["gathered"] is None  # gather_to_main
 
 
 def test_outside_a_process_group_it_is_batchnorm():

@@ -5,7 +5,8 @@ the process joins with `trainwell.train.distributed.init_from_env` and writes wh
 OUT (a torch file per rank). Modes:
 
   syncbn   trainwell's SyncBatchNorm (gloo) on this rank's slice of a fixed float64 batch: output,
-           input/weight/bias gradients and running statistics after two steps.
+           input/weight/bias gradients and running statistics after two steps; and what
+           `gather_to_main` gives each rank.
   failures `from_main` with a UserError on rank 0: every rank must raise it (rank 1 as "rank 0
            stopped the run: ..."); then rank 1 stays alive but never takes part in the barrier
            rank 0 waits at: rank 0 must raise after TRAINWELL_DIST_TIMEOUT seconds, not wait for ever.
@@ -37,6 +38,9 @@ def syncbn(procs, out: str) -> None:
         (y * g[mine]).sum().backward()
         results[step] = {"y": y.detach(), "dx": xi.grad, "dw": layer.weight.grad.clone(), "db": layer.bias.grad.clone()}
     results["running_mean"], results["running_var"] = layer.running_mean.clone(), layer.running_var.clone()
+    from trainwell.train.distributed import gather_to_main
+
+    results["gathered"] = gather_to_main({"rank": procs.rank})
     torch.save(results, f"{out}.{procs.rank}")
 
 

@@ -33,8 +33,6 @@ def run(args: argparse.Namespace) -> int:
 
     from trainwell.assemble import recipe_of_run, train_recipe
 
-    if args.nproc != 1:
-        return _launch(args)
     console = Console(stderr=True)
     if args.resume is not None:
         if args.recipe or args.set:
@@ -44,6 +42,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         recipe = load_recipe_arg(args)
         out = args.out
+    if args.nproc != 1:
+        return _launch(args, recipe)
     summary = train_recipe(recipe, out, resume=args.resume is not None, overwrite=args.overwrite,
                          progress=not args.quiet)
     if summary.get("rank", 0) != 0:  # data-parallel: rank 0 writes the report and prints
@@ -79,7 +79,7 @@ def child_argv(args: argparse.Namespace) -> list[str]:
     return argv
 
 
-def _launch(args: argparse.Namespace) -> int:
+def _launch(args: argparse.Namespace, recipe) -> int:
     """`--nproc N`: this command in N local processes of one data-parallel run."""
     import os
 
@@ -90,6 +90,7 @@ def _launch(args: argparse.Namespace) -> int:
     if "TORCHELASTIC_RUN_ID" in os.environ or int(os.environ.get("WORLD_SIZE", "1")) > 1:
         raise UserError("this process was started by torchrun (or another launcher) already; drop --nproc and "
                         "give the number of processes to the launcher")
+    _check_processes(args.nproc, recipe)
     failures = run_local(args.nproc, launched_train, (child_argv(args),))
     if not failures:
         return 0
@@ -97,6 +98,21 @@ def _launch(args: argparse.Namespace) -> int:
     others = "; the other processes were stopped" if len(failures) < args.nproc else ""
     print(f"trainwell train: error: {first.describe()} (its message is above){others}", file=sys.stderr)
     return first.exitcode if first.exitcode > 0 else 1
+
+
+def _check_processes(nproc: int, recipe) -> None:
+    """What can be told before starting N processes: the global batch splits into N equal shares,
+    and with CUDA there is a GPU for each process."""
+    import torch
+
+    from trainwell.data.loader import check_shard
+
+    check_shard(0, nproc, recipe.train.batch_size, True)
+    device = recipe.train.device
+    cuda = torch.cuda.is_available() if device == "auto" else device.startswith("cuda")
+    if cuda and nproc > torch.cuda.device_count():
+        raise UserError(f"--nproc {nproc} with CUDA needs a GPU for each process, and this machine has "
+                        f"{torch.cuda.device_count()}; use at most that many, or train.device = \"cpu\"")
 
 
 def launched_train(argv: list[str]) -> None:

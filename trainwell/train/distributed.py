@@ -216,6 +216,14 @@ def gather(obj: T) -> list[T]:
     return out
 
 
+def gather_to_main(obj: T) -> list[T] | None:
+    """`obj` of every process, in rank order, on rank 0 (None on the others)."""
+    main = dist.get_rank() == 0
+    out: list[Any] | None = [None] * dist.get_world_size() if main else None
+    dist.gather_object(obj, out, dst=0)
+    return out
+
+
 def from_main(procs: Processes | None, fn: Callable[[], T]) -> T:
     """`fn()` run by rank 0 alone and its result sent to every process; a UserError it raises is
     raised in every process (so no process waits for a peer that stopped). One process: `fn()`."""
@@ -325,5 +333,5 @@ def rank_rng(ckpt: dict[str, Any], rank: int) -> dict[str, Any] | None:
 
 
 __all__ = ["DEFAULT_TIMEOUT_S", "Processes", "RANK_SEED_STRIDE", "broadcast_buffers", "check_sharded", "current",
-           "from_main", "gather", "init_from_env", "joined", "launched", "local_device", "rank_rng", "rank_seed",
+           "from_main", "gather", "gather_to_main", "init_from_env", "joined", "launched", "local_device", "rank_rng", "rank_seed",
            "shard", "shard_val", "sum_", "sum_window", "sync_batchnorm", "timeout", "wrap"]
