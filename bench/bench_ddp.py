@@ -1,20 +1,26 @@
 """Data-parallel training on this machine: 2 gloo processes vs 1 on the default recipe.
 
-Two measurements, each a median over interleaved repeats (a shared machine is noisy):
+Every configuration is started the same way (`trainwell.train.launch.run_local`, torch's elastic
+launcher) and times only `Trainer.fit` of the default recipe (5-layer ConvNet, 146k parameters,
+global batch 128) for `--steps` steps, evaluated once at the end:
 
-1. steps/s. `trainwell train` on the default recipe (5-layer ConvNet, 146k parameters, global batch
-   128) for `--steps` steps, evaluated once at the end, as (a) 1 process with 1 thread, (b) 1 process
-   with 2 threads, (c) `--nproc 2`: 2 gloo processes with 1 thread each and 64 examples a step. The
-   rate is the median `steps_per_s` of the run's metric windows, the first one left out (warm-up):
-   process start-up and data loading are not counted. A repeat runs a, b, c back to back; we report
-   the median over repeats of c/a and c/b.
-2. communication per step. In 2 gloo processes (`trainwell.train.launch.run_local`), the time of
-   one all_reduce of a float32 tensor of the model's parameter count — what DDP sends each step
-   (its buckets overlap backward, so this is an upper bound of the time it adds) — median over
-   `--reps`, and its share of a 2-process step from (1).
+    one      1 process, 1 thread         (the plain single-process path: WORLD_SIZE=1)
+    two      2 gloo processes, 1 thread each, 64 examples a step each (DistributedDataParallel)
+    one-2t   1 process, 2 threads        (with --two-threads: the same 2 cores used by threads; on a
+             loaded machine OpenMP threads spin while other jobs hold the cores, and it collapses)
+
+A repeat runs them back to back; we report medians over repeats of
+  * steps/s ratios two/one (and two/one-2t) (wall clock: what you get on this machine now), and
+  * the CPU-time ratio: CPU seconds a step of `one` / the larger of the two processes' CPU seconds
+    a step of `two` — the speed-up if each process had a core of its own, which the wall clock
+    shows only on an idle machine (this one is shared: other jobs' load counts in wall time);
+  * communication: in the 2 processes, before training, the median time of one all_reduce of a
+    float32 tensor of the model's parameter count (what DDP sends a step; its buckets overlap
+    backward, so this bounds the time it adds) and its share of a 2-process step.
 
     python bench/bench_ddp.py                 # 3 repeats × 300 steps
-    python bench/bench_ddp.py --quick         # 1 repeat × 100 steps
+    python bench/bench_ddp.py --two-threads   # also 1 process with 2 threads (use on an idle machine)
+    python bench/bench_ddp.py --quick         # 1 repeat × 60 steps
 """
 from __future__ import annotations
 
@@ -22,7 +28,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,54 +36,50 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run_train(steps: int, nproc: int, threads: int, out: Path) -> float:
-    """Median window steps/s of one `trainwell train` run of the default recipe."""
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
-    for key in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "TORCHELASTIC_RUN_ID"):
-        env.pop(key, None)
-    cmd = [sys.executable, "-m", "trainwell", "train", "--quiet", "--no-report", "--out", str(out),
-           "--set", f"train.steps={steps}", "--set", f"train.eval_every={steps}", "--set", "train.log_every=20",
-           "--set", f"train.threads={threads}", "--nproc", str(nproc)]
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=ROOT)
-    if done.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed:\n{done.stderr[-2000:]}")
-    rates = [json.loads(line)["steps_per_s"] for line in (out / "metrics.jsonl").read_text().splitlines()
-             if json.loads(line)["split"] == "train"]
-    return statistics.median(rates[1:] if len(rates) > 2 else rates)
-
-
-def allreduce_worker(numel: int, reps: int, out: str) -> None:
-    """In each launched process: the median time of an all_reduce of `numel` float32 values."""
-    import torch
-    import torch.distributed as dist
-
-    from trainwell.train.distributed import init_from_env
-
-    torch.set_num_threads(1)
-    procs = init_from_env("cpu")
-    grad = torch.randn(numel)
-    times = []
-    for i in range(reps + 10):
-        dist.barrier()
-        start = time.perf_counter()
-        dist.all_reduce(grad)
-        grad.div_(2)
-        if i >= 10:
-            times.append(time.perf_counter() - start)
-    if procs.rank == 0:
-        Path(out).write_text(json.dumps({"median_s": statistics.median(times), "reps": reps}))
-    dist.destroy_process_group()
-
-
-def parameter_count() -> int:
+def worker(steps: int, threads: int, reduce_reps: int, out: str) -> None:
+    """One process of a configuration: (optionally) the all_reduce timing, then the timed fit."""
     import torch
 
+    from trainwell.assemble import from_recipe
     from trainwell.config import load_recipe
-    from trainwell.models import MODELS
+    from trainwell.train.distributed import gather, init_from_env
 
-    recipe = load_recipe("default")
-    model = MODELS.build(recipe.model, input_shape=(1, 40), num_classes=10, generator=torch.Generator().manual_seed(0))
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+    procs = init_from_env("cpu")
+    recipe = load_recipe("default", [f"train.steps={steps}", f"train.eval_every={steps}", "train.log_every=20",
+                                     f"train.threads={threads}", "train.device=\"cpu\""])
+    run = from_recipe(recipe, checkpoint=False)
+    torch.set_num_threads(threads)
+    result: dict = {"threads": torch.get_num_threads()}
+    if procs is not None and reduce_reps:
+        import torch.distributed as dist
+
+        grad = torch.randn(sum(p.numel() for p in run.model.parameters()))
+        times = []
+        for i in range(reduce_reps + 10):
+            dist.barrier()
+            start = time.perf_counter()
+            dist.all_reduce(grad)
+            grad.div_(2)
+            if i >= 10:
+                times.append(time.perf_counter() - start)
+        result["allreduce_s"] = statistics.median(times)
+        dist.barrier()
+    run.trainer  # built before the clock starts (DDP's first broadcast included)
+    wall, cpu = time.perf_counter(), time.process_time()
+    state = run.fit()
+    result.update(wall=time.perf_counter() - wall, cpu=time.process_time() - cpu, steps=state.step)
+    results = [result] if procs is None else gather(result)
+    if procs is None or procs.is_main:
+        Path(out).write_text(json.dumps(results))
+
+
+def measure(nproc: int, threads: int, steps: int, reps: int, out: Path) -> list[dict]:
+    from trainwell.train.launch import run_local
+
+    failures = run_local(nproc, worker, (steps, threads, reps, str(out)))
+    if failures:
+        raise RuntimeError(f"{nproc} process(es) × {threads} thread(s) failed: {[f.describe() for f in failures]}")
+    return json.loads(out.read_text())
 
 
 def main() -> int:
@@ -87,39 +88,44 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--reps", type=int, default=200, help="all_reduce repetitions")
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--two-threads", action="store_true", help="also time 1 process with 2 threads")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "ddp.json")
     args = parser.parse_args()
     if args.quick:
-        args.repeats, args.steps, args.reps = 1, 100, 50
-    from trainwell.train.launch import run_local
-
-    numel = parameter_count()
+        args.repeats, args.steps, args.reps = 1, 60, 50
+    for key in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "TORCHELASTIC_RUN_ID", "OMP_NUM_THREADS"):
+        os.environ.pop(key, None)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(args.repeats):
-            one = run_train(args.steps, 1, 1, Path(tmp) / f"one-{r}")
-            one2 = run_train(args.steps, 1, 2, Path(tmp) / f"one2-{r}")
-            two = run_train(args.steps, 2, 1, Path(tmp) / f"two-{r}")
-            rows.append({"one_1thread": one, "one_2threads": one2, "two_processes": two})
-            print(f"repeat {r + 1}: steps/s 1 process 1 thread {one:.1f}, 1 process 2 threads {one2:.1f}, "
-                  f"2 processes {two:.1f}", flush=True)
-        reduce_out = Path(tmp) / "allreduce.json"
-        failures = run_local(2, allreduce_worker, (numel, args.reps, str(reduce_out)))
-        if failures:
-            raise RuntimeError(f"all_reduce benchmark failed: {[f.describe() for f in failures]}")
-        allreduce_s = json.loads(reduce_out.read_text())["median_s"]
-    vs_one = statistics.median(r["two_processes"] / r["one_1thread"] for r in rows)
-    vs_one2 = statistics.median(r["two_processes"] / r["one_2threads"] for r in rows)
-    step_two = 1.0 / statistics.median(r["two_processes"] for r in rows)
-    result = {"steps": args.steps, "repeats": args.repeats, "parameters": numel, "runs": rows,
-              "ratio_2proc_vs_1proc_1thread": vs_one, "ratio_2proc_vs_1proc_2threads": vs_one2,
+            row = {"one": measure(1, 1, args.steps, 0, Path(tmp) / "one.json")[0],
+                   "two": measure(2, 1, args.steps, args.reps, Path(tmp) / "two.json")}
+            if args.two_threads:
+                row["one_2threads"] = measure(1, 2, args.steps, 0, Path(tmp) / "one2.json")[0]
+            rows.append(row)
+            rate = {k: args.steps / (max(p["wall"] for p in v) if isinstance(v, list) else v["wall"])
+                    for k, v in row.items()}
+            print(f"repeat {r + 1}: steps/s " + ", ".join(f"{k} {v:.1f}" for k, v in rate.items()), flush=True)
+    two_wall = [max(p["wall"] for p in row["two"]) for row in rows]
+    vs_one = statistics.median(row["one"]["wall"] / w for row, w in zip(rows, two_wall))
+    vs_one2 = (statistics.median(row["one_2threads"]["wall"] / w for row, w in zip(rows, two_wall))
+               if args.two_threads else None)
+    cpu_ratio = statistics.median(row["one"]["cpu"] / max(p["cpu"] for p in row["two"]) for row in rows)
+    allreduce_s = statistics.median(row["two"][0]["allreduce_s"] for row in rows)
+    step_two = statistics.median(two_wall) / args.steps
+    result = {"steps": args.steps, "repeats": args.repeats, "runs": rows, "ratio_wall_2proc_vs_1proc": vs_one,
+              "ratio_wall_2proc_vs_1proc_2threads": vs_one2, "ratio_cpu_2proc_vs_1proc": cpu_ratio,
               "allreduce_ms": 1e3 * allreduce_s, "step_ms_2proc": 1e3 * step_two,
-              "allreduce_share_of_step": allreduce_s / step_two, "cpus": os.cpu_count()}
-    print(f"\n2 gloo processes vs 1 (default recipe, global batch 128, {args.steps} steps, median of {args.repeats}):")
-    print(f"  steps/s ratio vs 1 process, 1 thread:  {vs_one:.2f}x")
-    print(f"  steps/s ratio vs 1 process, 2 threads: {vs_one2:.2f}x")
-    print(f"  all_reduce of {numel:,} float32 gradients (2 gloo processes): {1e3 * allreduce_s:.2f} ms "
-          f"= {100 * allreduce_s / step_two:.0f}% of a 2-process step ({1e3 * step_two:.1f} ms)")
+              "allreduce_share_of_step": allreduce_s / step_two, "cpus": os.cpu_count(),
+              "load_average": os.getloadavg()}
+    print(f"\n2 gloo processes vs 1 (default recipe, global batch 128, {args.steps} steps, median of {args.repeats}; "
+          f"load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores):")
+    print(f"  steps/s, wall clock, vs 1 process 1 thread:  {vs_one:.2f}x")
+    if vs_one2 is not None:
+        print(f"  steps/s, wall clock, vs 1 process 2 threads: {vs_one2:.2f}x")
+    print(f"  CPU seconds a step, 1 process / 2 processes (a core each): {cpu_ratio:.2f}x")
+    print(f"  all_reduce of the gradients (2 gloo processes): {1e3 * allreduce_s:.2f} ms "
+          f"= {100 * allreduce_s / step_two:.1f}% of a 2-process step ({1e3 * step_two:.1f} ms)")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
     return 0

@@ -24,6 +24,7 @@ BENCHES = [
     ("bench_vectorized.py", ["--repeats", "1"], ["--quick"]),
     ("bench_ensemble.py", [], ["--quick"]),
     ("bench_search_workers.py", [], []),
+    ("bench_ddp.py", [], ["--quick"]),
 ]
 
 

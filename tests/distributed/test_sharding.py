@@ -99,3 +99,24 @@ def test_one_process_state_is_the_same_as_before_sharding_existed():
     (b,) = sources(1, seed=1)
     b.load_state_dict(old)
     assert step([a]) == step([b])
+
+
+@pytest.mark.parametrize("kind", ["tensors", "arrays", "dataset"])
+def test_validation_shards_cover_every_example_once(kind):
+    from trainwell.train.distributed import Processes, shard_val, sum_
+
+    x, y = torch.arange(10, dtype=torch.float32).unsqueeze(1), torch.arange(10)
+    val = {"tensors": (x, y), "arrays": (x.numpy(), y.numpy()), "dataset": TensorDataset(x, y)}[kind]
+    seen = []
+    for r in range(3):
+        shard, reduce = shard_val(val, Processes(r, 3, r, "gloo"), torch.device("cpu"))
+        assert reduce is sum_
+        seen += [int(item[1]) for item in shard] if kind == "dataset" else shard[1].tolist()
+    assert seen == list(range(10))
+
+
+def test_a_validation_dataloader_is_scored_whole_by_every_process():
+    from trainwell.train.distributed import Processes, shard_val
+
+    loader = DataLoader(TensorDataset(torch.zeros(10, 1), torch.zeros(10)), batch_size=4)
+    assert shard_val(loader, Processes(1, 2, 1, "gloo"), torch.device("cpu")) == (loader, None)

@@ -91,7 +91,10 @@ def _launch(args: argparse.Namespace, recipe) -> int:
         raise UserError("this process was started by torchrun (or another launcher) already; drop --nproc and "
                         "give the number of processes to the launcher")
     _check_processes(args.nproc, recipe)
-    failures = run_local(args.nproc, launched_train, (child_argv(args),))
+    try:
+        failures = run_local(args.nproc, launched_train, (child_argv(args),))
+    except KeyboardInterrupt:  # Ctrl-C: every process said so already
+        return 130
     if not failures:
         return 0
     first = failures[0]

@@ -25,6 +25,8 @@ A data-parallel step with N processes, the global batch B (`train.batch_size`) a
   processes with ONE all_reduce a window (`sum_window`). Validation is sharded: each process scores
   a contiguous 1/N of it and the sums are reduced the same way (`shard_val`). Every process thus
   holds the same numbers and takes the same decisions (a diverged loss, the best step).
+  Per-layer statistics (`StatsCallback`) are gathered to rank 0 and merged into the global
+  batch's (`gather_to_main`, `trainwell.diagnostics.merge`): one collective a sampled step.
 * files: rank 0 alone locks the run directory, reads the checkpoint (sent to the others,
   `from_main`) and writes metrics, checkpoints, weights and the report. A checkpoint holds every
   process's random-generator states (`gather`) and the data position as a position in the epoch's
@@ -161,21 +163,17 @@ def init_from_env(device: str = "auto") -> Processes | None:
 def joined(device: str = "auto") -> Iterator[Processes | None]:
     """The process group for the length of the block (None: a single process, nothing joined).
 
-    A group this call creates is left at the end of the block (after a barrier when the block
-    ended normally); a group that already existed is used and left alone."""
+    A group this call creates is left (after a barrier) when the block ends normally; after an
+    error it is left to the process's exit — destroying it while a peer may still be inside a
+    collective can abort the process. A group that already existed is used and left alone."""
     existed = dist.is_available() and dist.is_initialized()
     procs = init_from_env(device)
     if existed or procs is None:
         yield procs
         return
-    ok = False
-    try:
-        yield procs
-        ok = True
-    finally:
-        if ok:
-            dist.barrier()
-        dist.destroy_process_group()
+    yield procs  # an error in the block is raised here, and what follows is skipped
+    dist.barrier()
+    dist.destroy_process_group()
 
 
 def local_device(device: torch.device) -> torch.device:
@@ -297,26 +295,33 @@ def check_sharded(source: Any, procs: Processes) -> None:
             "or give a DataLoader with a torch DistributedSampler")
 
 
-def shard_val(val: Any, procs: Processes) -> tuple[Any, Callable[[torch.Tensor], torch.Tensor] | None]:
+def shard_val(val: Any, procs: Processes,
+              device: torch.device) -> tuple[Any, Callable[[torch.Tensor], torch.Tensor] | None]:
     """(this process's contiguous share of the validation data, the reduction of its sums).
 
-    (x, y) tensors and map-style Datasets are split in N contiguous parts (every example scored
-    once); their sums are reduced with `sum_`. A DataLoader (its own order, sampler and workers) is
-    scored whole by every process: the same numbers everywhere, nothing to reduce."""
+    (x, y) tensors or arrays and map-style Datasets are split in N contiguous parts (every example
+    scored once); their sums are reduced with `sum_`. A DataLoader (its own order, sampler and
+    workers) is scored whole by every process: the same numbers everywhere, nothing to reduce."""
     from torch.utils.data import DataLoader, Dataset, IterableDataset, Subset
+
+    from trainwell.data.adapt import xy_tensors
 
     if val is None:
         return None, None
     r, w = procs.shard
-    if isinstance(val, (tuple, list)) and len(val) == 2 and isinstance(val[0], torch.Tensor):
-        n = len(val[0])
-        if n == 0:
-            return val, None
-        lo, hi = n * r // w, n * (r + 1) // w
-        return (val[0][lo:hi], val[1][lo:hi]), sum_
+    if isinstance(val, (tuple, list)) and len(val) == 2 and not isinstance(val, Dataset):
+        pair = tuple(val) if isinstance(val[0], torch.Tensor) else xy_tensors(val, "val")
+        if pair is not None:
+            x, y = pair if isinstance(val[0], torch.Tensor) else (pair[0].to(device), pair[1].to(device))
+            n = len(x)
+            if n == 0:
+                return (x, y), None
+            lo, hi = n * r // w, n * (r + 1) // w
+            return (x[lo:hi], y[lo:hi]), sum_
     if isinstance(val, (DataLoader, IterableDataset)):
         return val, None
-    if isinstance(val, Dataset) or (hasattr(val, "__getitem__") and hasattr(val, "__len__")):
+    if isinstance(val, Dataset) or (hasattr(val, "__getitem__") and hasattr(val, "__len__")
+                                    and not isinstance(val, (tuple, list, str, bytes, dict))):
         n = len(val)
         return Subset(val, range(n * r // w, n * (r + 1) // w)), sum_
     return val, None

@@ -9,10 +9,13 @@ The processes are spawned from this one (`fn` must be importable): they are in t
 process group — a kill of the group (Ctrl-C, SIGKILL to a job) takes them with it — and get SIGINT
 should this process die alone. When one process fails the launcher stops the others (no restarts)
 and `run_local` returns who failed with which exit code; their own messages are on the console.
+Ctrl-C reaches every process (each stops as `trainwell train` does on Ctrl-C) and raises
+KeyboardInterrupt here.
 """
 from __future__ import annotations
 
 import logging
+import signal
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -21,8 +24,8 @@ from typing import Any
 from trainwell.errors import UserError
 
 # torch's launcher logs each failure with a traceback of its own monitoring code; the processes'
-# own messages and `Failure` say what went wrong, so those loggers are quiet during a launch
-_NOISY = ("torch.distributed.elastic", "torch.multiprocessing.spawn")
+# own messages and `Failure` say what went wrong, so its loggers are quiet during a launch
+_NOISY = ("torch.distributed.elastic", "torch.multiprocessing")
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,7 @@ class Failure:
 def run_local(nproc: int, fn: Callable[..., Any], args: Sequence[Any] = ()) -> list[Failure]:
     """Run `fn(*args)` in `nproc` local processes of one data-parallel run (see the module
     docstring); returns the failures, first one first (empty: every process succeeded)."""
+    from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.launcher.api import LaunchConfig, elastic_launch
 
@@ -48,7 +52,8 @@ def run_local(nproc: int, fn: Callable[..., Any], args: Sequence[Any] = ()) -> l
     config = LaunchConfig(min_nodes=1, max_nodes=1, nproc_per_node=nproc, run_id=f"trainwell-{uuid.uuid4().hex[:12]}",
                           rdzv_backend="c10d", rdzv_endpoint="localhost:0", max_restarts=0, monitor_interval=0.1,
                           start_method="spawn")
-    loggers = [logging.getLogger(name) for name in _NOISY]
+    names = [n for n in logging.root.manager.loggerDict if n.startswith(_NOISY)]  # each has a level of its own
+    loggers = [logging.getLogger(name) for name in names]
     levels = [logger.level for logger in loggers]
     for logger in loggers:
         logger.setLevel(logging.CRITICAL)
@@ -57,6 +62,10 @@ def run_local(nproc: int, fn: Callable[..., Any], args: Sequence[Any] = ()) -> l
     except ChildFailedError as exc:
         ordered = sorted(exc.failures.items(), key=lambda item: (item[1].timestamp, item[0]))
         return [Failure(rank, int(f.exitcode)) for rank, f in ordered]
+    except SignalException as exc:  # the launcher got a signal and stopped the processes
+        if exc.sigval == signal.SIGINT:
+            raise KeyboardInterrupt from None
+        raise
     finally:
         for logger, level in zip(loggers, levels):
             logger.setLevel(level)

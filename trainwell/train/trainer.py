@@ -43,8 +43,8 @@ from torch import nn
 
 from trainwell.errors import UserError
 from trainwell.io import ensure_dir
-from trainwell.train.callbacks import Callback, Dispatcher
 from trainwell.train import distributed
+from trainwell.train.callbacks import Callback, Dispatcher
 from trainwell.train.checkpoint import check_compatible, load_checkpoint, save_checkpoint
 from trainwell.train.evaluate import evaluate, evaluate_batches
 from trainwell.train.settings import TrainerSettings, default_eval_every
@@ -155,7 +155,7 @@ class Trainer:
         if self.procs is not None:  # data-parallel: DDP, sharded validation, own streams, rank 0 writes
             distributed.check_sharded(source, self.procs)
             self._ddp = distributed.wrap(model, self.device)
-            self.val, self._val_reduce = distributed.shard_val(val, self.procs)
+            self.val, self._val_reduce = distributed.shard_val(val, self.procs, self.device)
             self._seed = distributed.rank_seed(s.seed, self.procs.rank)
             self.run_dir = self.run_dir if self.procs.is_main else None
         self.autocast = autocast_for(self.device, s.precision)
