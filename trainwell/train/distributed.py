@@ -28,7 +28,8 @@ A data-parallel step with N processes, the global batch B (`train.batch_size`) a
   Per-layer statistics (`StatsCallback`) are gathered to rank 0 and merged into the global
   batch's (`gather_to_main`, `trainwell.diagnostics.merge`): one collective a sampled step.
 * files: rank 0 alone locks the run directory, reads the checkpoint (sent to the others,
-  `from_main`) and writes metrics, checkpoints, weights and the report. A checkpoint holds every
+  `from_main`) and writes metrics, checkpoints, weights and the report (the other processes'
+  `TrainState.run_dir` is None: their records stay in memory). A checkpoint holds every
   process's random-generator states (`gather`) and the data position as a position in the epoch's
   global permutation, so a run resumes with any number of processes.
 * random streams: rank 0 uses the run's seeds; rank r > 0 offsets them by r·RANK_SEED_STRIDE
