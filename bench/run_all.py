@@ -26,6 +26,7 @@ BENCHES = [
     ("bench_search_workers.py", [], []),
     ("bench_search_samplers.py", [], ["--steps", "300", "--seeds", "1"]),
     ("bench_search_pruning.py", [], ["--steps", "300", "--seeds", "1"]),
+    ("bench_ddp.py", [], ["--quick"]),
 ]
 
 

@@ -9,6 +9,10 @@
 `record["step"]` is the number of optimizer steps done *before* the captured one (the trainer's
 `state.step` at `on_batch_start`), so the first captured step is step 0 — the network at init.
 
+In a data-parallel run (torch.distributed, several processes) every process captures the same
+steps on its share of the batch; the records are gathered to rank 0 (one collective a captured
+step), merged into the global batch's (`trainwell.diagnostics.merge`) and emitted there only.
+
 Example:
     >>> trainer = Trainer(..., callbacks=[StatsCallback(every=10, bins=40)])
     >>> state = trainer.fit()       # run_dir/stats.jsonl, or state.records["stats"]
@@ -81,7 +85,7 @@ class StatsCallback(_Base):  # type: ignore[misc,valid-type]
         if rec.active:  # hooks stay for a captured next step (evaluation included)
             record = rec.finish(keep_hooks=self.include_eval or rec.should_sample(state.step))
             record["epoch"] = state.epoch
-            state.emit(self.stream, record)
+            self._emit(state, record)
         if self.include_eval:
             rec.start(state.step, phase="eval")  # recorded only if an evaluation runs next
 
@@ -89,9 +93,21 @@ class StatsCallback(_Base):  # type: ignore[misc,valid-type]
         rec = self.recorder
         if rec is not None and rec.active and rec.phase == "eval":
             record = rec.finish()
-            if record["layers"]:
-                record["epoch"] = state.epoch
-                state.emit(self.stream, record)
+            record["epoch"] = state.epoch
+            self._emit(state, record)
+
+    def _emit(self, state: Any, record: dict[str, Any]) -> None:
+        from trainwell.train.distributed import current, gather_to_main
+
+        if current() is not None:  # data-parallel: the processes' records merged, on rank 0 only
+            from trainwell.diagnostics.merge import merge_records
+
+            records = gather_to_main(record)
+            if records is None:
+                return
+            record = merge_records(records)
+        if record["layers"] or record["phase"] == "train":
+            state.emit(self.stream, record)
 
     def on_fit_end(self, state: Any) -> None:
         self.close()
