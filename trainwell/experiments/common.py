@@ -235,14 +235,20 @@ def sci(value: float, digits: int = 1) -> str:
 
 # ----------------------------------------------------------------------------- measuring a model
 @torch.no_grad()
-def layer_outputs(model: nn.Module, x: torch.Tensor, prefix: str = "act") -> dict[str, torch.Tensor]:
+def layer_outputs(model: nn.Module, x: torch.Tensor, prefix: str = "act", train: bool = False) -> dict[str, torch.Tensor]:
     """The outputs of the modules whose name starts with `prefix` (trainwell's builders name
-    activations act1, act2, ...) on `x`, in eval mode; the model's mode is restored."""
+    activations act1, act2, ...) on `x`, in eval mode — or, with `train`, in training mode on a
+    copy (BatchNorm normalizes with the batch's statistics; the model's running averages are
+    untouched); the model's mode is restored."""
+    import copy
+
+    if train:
+        model = copy.deepcopy(model)
     outputs: dict[str, torch.Tensor] = {}
     hooks = [m.register_forward_hook(lambda _m, _i, out, name=n: outputs.__setitem__(name, out.detach()))
              for n, m in model.named_modules() if n.startswith(prefix)]
     was_training = model.training
-    model.eval()
+    model.train(train)
     try:
         model(x)
     finally:
@@ -257,3 +263,23 @@ def never_active(model: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
     (for ReLU: dead — no gradient reaches their weights from these examples)."""
     return {name: (out.transpose(0, 1).reshape(out.shape[1], -1) <= 0).all(dim=1)
             for name, out in layer_outputs(model, x).items()}
+
+
+def train_grid(model_spec: dict[str, Any], data: DataBundle, *, steps: int, lrs: Sequence[float],
+               seeds: Sequence[int], **keys: Any) -> dict[tuple[float, int], dict[str, Any]]:
+    """Train `model_spec` for every (lr, seed) through `trainwell.assemble.train_members` — as one
+    vectorized model when the recipe allows it (MLPs with sgd/momentum/adam, no augmentation...),
+    else one by one — and return {(lr, seed): {"val", "test", "train_loss", "diverged", "model"}}
+    with the final validation and test accuracy."""
+    from trainwell.assemble import RunData, train_members
+
+    grid = [(lr, seed) for lr in lrs for seed in seeds]
+    recipes = [recipe_for(model_spec, steps=steps, seed=seed, lr=lr, name=f"lr{lr}-seed{seed}", **keys)
+               for lr, seed in grid]
+    result = train_members(recipes, RunData.of_bundle(data), data.x_train.device)
+    out = {}
+    for (lr, seed), model, member in zip(grid, result.models, result.results):
+        test = float("nan") if member.diverged else accuracy(model, data.x_test, data.y_test)
+        out[(lr, seed)] = {"val": member.value, "test": test, "train_loss": member.train_loss,
+                           "diverged": member.diverged, "model": model, "engine": result.engine}
+    return out
