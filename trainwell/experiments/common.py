@@ -265,21 +265,29 @@ def never_active(model: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
             for name, out in layer_outputs(model, x).items()}
 
 
-def train_grid(model_spec: dict[str, Any], data: DataBundle, *, steps: int, lrs: Sequence[float],
-               seeds: Sequence[int], **keys: Any) -> dict[tuple[float, int], dict[str, Any]]:
-    """Train `model_spec` for every (lr, seed) through `trainwell.assemble.train_members` — as one
-    vectorized model when the recipe allows it (MLPs with sgd/momentum/adam, no augmentation...),
-    else one by one — and return {(lr, seed): {"val", "test", "train_loss", "diverged", "model"}}
-    with the final validation and test accuracy."""
+def train_recipes(recipes: Sequence[Any], data: DataBundle) -> list[dict[str, Any]]:
+    """Train each recipe on `data` through `trainwell.assemble.train_members` — as ONE vectorized
+    model when they allow it (MLPs differing only in seed, lr, weight decay, momentum or dropout;
+    sgd/momentum/adam; no augmentation, ...), else one by one — and return, per recipe,
+    {"val", "test", "train", "train_loss", "diverged", "model", "engine"} with the final validation,
+    test and (eval-mode) training accuracy."""
     from trainwell.assemble import RunData, train_members
 
+    result = train_members(list(recipes), RunData.of_bundle(data), data.x_train.device)
+    out = []
+    for model, member in zip(result.models, result.results):
+        bad = member.diverged
+        out.append({"val": member.value, "train_loss": member.train_loss, "diverged": bad, "model": model,
+                    "engine": result.engine,
+                    "test": float("nan") if bad else accuracy(model, data.x_test, data.y_test),
+                    "train": float("nan") if bad else accuracy(model, data.x_train, data.y_train)})
+    return out
+
+
+def train_grid(model_spec: dict[str, Any], data: DataBundle, *, steps: int, lrs: Sequence[float],
+               seeds: Sequence[int], **keys: Any) -> dict[tuple[float, int], dict[str, Any]]:
+    """`train_recipes` over every (lr, seed) of one model spec: {(lr, seed): result}."""
     grid = [(lr, seed) for lr in lrs for seed in seeds]
     recipes = [recipe_for(model_spec, steps=steps, seed=seed, lr=lr, name=f"lr{lr}-seed{seed}", **keys)
                for lr, seed in grid]
-    result = train_members(recipes, RunData.of_bundle(data), data.x_train.device)
-    out = {}
-    for (lr, seed), model, member in zip(grid, result.models, result.results):
-        test = float("nan") if member.diverged else accuracy(model, data.x_test, data.y_test)
-        out[(lr, seed)] = {"val": member.value, "test": test, "train_loss": member.train_loss,
-                           "diverged": member.diverged, "model": model, "engine": result.engine}
-    return out
+    return dict(zip(grid, train_recipes(recipes, data)))
