@@ -87,6 +87,7 @@ class Curve:
     steps: list[int] = field(default_factory=list)
     loss: list[float] = field(default_factory=list)
     accuracy: list[float] = field(default_factory=list)
+    lr: list[float] = field(default_factory=list)
     val_steps: list[int] = field(default_factory=list)
     val_loss: list[float] = field(default_factory=list)
     val_accuracy: list[float] = field(default_factory=list)
@@ -115,7 +116,7 @@ class Curve:
 
     def record(self) -> dict[str, Any]:
         """The curves as plain lists (for a result's details or plots)."""
-        return {"label": self.label, "steps": self.steps, "loss": self.loss, "accuracy": self.accuracy,
+        return {"label": self.label, "steps": self.steps, "loss": self.loss, "accuracy": self.accuracy, "lr": self.lr,
                 "val_steps": self.val_steps, "val_loss": self.val_loss, "val_accuracy": self.val_accuracy,
                 "diverged": self.diverged}
 
@@ -167,6 +168,7 @@ def train_curve(model_spec: dict[str, Any], data: DataBundle, *, steps: int, see
             curve.steps.append(int(rec["step"]))
             curve.loss.append(float(rec["loss"]))
             curve.accuracy.append(float(rec.get("accuracy", float("nan"))))
+            curve.lr.append(float(rec.get("lr", float("nan"))))
         elif rec.get("split") == "val":
             curve.val_steps.append(int(rec["step"]))
             curve.val_loss.append(float(rec.get("loss", float("nan"))))
