@@ -82,8 +82,8 @@ def run(budget: str = "full", progress: bool = False, out_dir=None) -> Experimen
         setting=f"MNIST-1D, MLP 128-128, SGD+momentum batch 64, {steps} steps, ratios of the 3 weight matrices every 10 "
                 f"steps (StatsCallback), {seeds} seed(s)",
         notes=("With momentum the step is lr·v, so the ratio scales with the LR. The lecture's 1e-3 is a rule of thumb "
-               "for where training is fast but stable; in a short run the best LR is the largest stable one, which "
-               "here gives a ratio near 1e-2. At too high an LR the ReLUs die and the weights stop moving: the ratio "
+               "for where training is fast but stable; in a short run the best LR tends to be the largest stable one "
+               f"(here lr {good:g}, ratio {ratio[good]:.1e}). At too high an LR the ReLUs die and the weights stop moving: the ratio "
                "collapses instead of growing."),
         plots=plots,
         details={"measured": {str(k): v for k, v in m.items()}, "good_lr": good},
