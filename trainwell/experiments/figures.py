@@ -16,6 +16,8 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+KINDS = ("lines", "bars", "heatmap", "contour")
+
 
 def _clean(values: Sequence[Any]) -> list[float | None]:
     out = []

@@ -69,7 +69,8 @@ def run(budget: str = "full", progress: bool = False, out_dir=None) -> Experimen
                 model = build_model(spec, data, seed)
                 plain = initial_loss(model, data.x_val, data.y_val)
                 rec["plain"].append(plain)
-                rec["l2"].append(plain + float(Penalty(l2=L2)(model)))
+                with torch.no_grad():
+                    rec["l2"].append(plain + float(Penalty(l2=L2)(model)))
                 if spec["name"] == "mlp":
                     rec["dropout"].append(dropout_loss(spec, data, seed))
             raised &= all(r > p for r, p in zip(rec["l2"], rec["plain"]))

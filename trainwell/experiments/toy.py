@@ -35,9 +35,10 @@ def trajectory(loss: Callable[[torch.Tensor, int], torch.Tensor], start: Sequenc
     xs, ys, losses = [], [], []
     for t in range(steps + 1):
         value = loss(point.w, t)
-        xs.append(float(point.w[0]))
-        ys.append(float(point.w[1]))
-        losses.append(float(value))
+        w = point.w.detach()
+        xs.append(float(w[0]))
+        ys.append(float(w[1]))
+        losses.append(float(value.detach()))
         if not torch.isfinite(value) or t == steps:
             break
         opt.zero_grad()

@@ -6,7 +6,7 @@
 Axes are kept sane: a log axis only where every drawn value is positive and finite (otherwise
 linear, and the title says so), non-finite values are gaps, a diverged curve's huge values are
 clipped to the panel's range of the finite ones. A result without panels gets a bar chart of
-its table's first numeric column (the search experiments' tables), or a text panel.
+its table's first varying numeric column (the search experiments' tables), or a text panel.
 """
 from __future__ import annotations
 
@@ -150,11 +150,12 @@ DRAW = {"lines": _lines, "bars": _bars, "heatmap": _heatmap, "contour": _contour
 
 
 def table_panel(result: dict[str, Any]) -> dict[str, Any] | None:
-    """A bar panel of the table's first all-numeric column (for results without panels)."""
+    """A bar panel of the table's first all-numeric column whose values differ (for results without
+    panels); None when there is none."""
     rows, columns = result.get("rows", []), result.get("columns", [])
     for j in range(1, len(columns)):
         values = [_num(r[j]) if j < len(r) else math.nan for r in rows]
-        if rows and all(v == v for v in values):
+        if rows and all(v == v for v in values) and len(set(values)) > 1:
             return {"kind": "bars", "title": columns[j], "labels": [str(r[0]) for r in rows], "values": values,
                     "ylabel": columns[j]}
     return None
