@@ -87,7 +87,7 @@ def run(budget: str = "full", progress: bool = False, out_dir=None) -> Experimen
                 f"lr {GOOD}; 'never active': output ≤ 0 on all {len(data.x_train)} training examples; {seeds} seed(s)",
         notes=(f"A dead unit's own weights get exactly zero gradient, but the layers below it keep learning and can "
                f"move its input back above 0: {100 * (1 - still):.0f}% of the dead ReLU units revived in phase 2 "
-               "(a unit of the first hidden layer, fed by fixed data, never can). Leaky ReLU loses far fewer units "
+               "(a unit of the first hidden layer, fed by fixed data, never can). Leaky ReLU loses fewer units "
                f"({100 * median(m[('leaky_relu', HIGH)]['dead']):.0f}% never positive; val accuracy after phase 2 "
                f"{100 * median(m[('leaky_relu', HIGH)]['val']):.1f}% vs ReLU {100 * median(m[('relu', HIGH)]['val']):.1f}%); "
                "its never-positive units still get 1% of the gradient, yet few of them came back within the run."),

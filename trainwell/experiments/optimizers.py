@@ -75,7 +75,7 @@ def run(budget: str = "full", progress: bool = False, out_dir=None) -> Experimen
         setting=f"MNIST-1D, MLP 128-128, batch 64, {steps} steps, best LR of each optimizer's grid per seed, {seeds} seed(s)",
         notes="With its LR tuned, plain SGD is not hopeless — momentum with ρ = 0.9 is close to SGD with a 10× larger "
               "step on a smooth problem — but every other optimizer here gets further in the same number of steps. "
-              "Lower training loss is about optimization; the validation column shows it does not always carry over.",
+              "The claim is about optimization (training loss); validation accuracy is shown for context.",
         plots=plots,
         details={"measured": {k: {kk: (vv if kk != "by_lr" else {str(a): b for a, b in vv.items()}) for kk, vv in v.items()}
                               for k, v in m.items()}, "steps": steps},

@@ -36,7 +36,7 @@ def run(budget: str = "full", progress: bool = False, out_dir=None) -> Experimen
     best_curve = {}
     for act in ACTS:
         for seed in range(seeds):
-            best = None
+            best, furthest = None, None
             for lr in lrs:
                 c = train_curve(model(act), data, steps=max_steps, seed=seed, label=f"{act} lr {lr}", optimizer="momentum",
                                 lr=lr, batch_size=64, log_every=10, eval_every=max_steps,
@@ -45,8 +45,10 @@ def run(budget: str = "full", progress: bool = False, out_dir=None) -> Experimen
                 steps[act][lr].append(n)
                 if n is not None and (best is None or n < best[0]):
                     best = (n, lr, c)
-            if seed == 0 and best is not None:
-                best_curve[act] = best
+                if furthest is None or c.accuracy[-1] > furthest[2].accuracy[-1]:
+                    furthest = (n, lr, c)
+            if seed == 0:
+                best_curve[act] = best or furthest  # a run that never reached the target: its furthest one
     best_per_seed = {a: [min((s[k] for s in steps[a].values() if s[k] is not None), default=None) for k in range(seeds)]
                      for a in ACTS}
     ratios = [t / r for r, t in zip(best_per_seed["relu"], best_per_seed["tanh"]) if r and t]

@@ -151,8 +151,8 @@ def run(budget: str = "full", progress: bool = False, out_dir=None,
         "\nLectures' 2×2 advice vs. what the numbers say here (similar data: same signal family):\n"
         f"  similar data, little data: {ADVICE[('similar', 'little')]:<45} here ({little}/class): best = {best_little}\n"
         f"  similar data, lots of data: {ADVICE[('similar', 'lots')]:<44} here ({lots}/class): best = {best_lots}\n"
-        f"  different data, little data: {ADVICE[('different', 'little')]:<43} not measured here\n"
-        f"  different data, lots of data: {ADVICE[('different', 'lots')]:<42} not measured here"
+        f"  different data, little data: {ADVICE[('different', 'little')]:<43} see transfer-2x2\n"
+        f"  different data, lots of data: {ADVICE[('different', 'lots')]:<42} see transfer-2x2"
     )
     verdict = (f"with {key} examples per class, fine-tuning beats training from scratch by {100 * margin:+.1f} points "
                f"(claim: ≥ 10) — pretrained on digits 0–4 to {100 * source_acc:.1f}% source test accuracy" + advice)

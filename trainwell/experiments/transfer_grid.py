@@ -123,7 +123,7 @@ def run(budget: str = "full", progress: bool = False, out_dir=None) -> Experimen
         rows.append([kind, f"{size} ({sizes[size]}/class)"] + [cell(rec[k], 100) for k in METHODS]
                     + [best, f"{advised}: {'yes' if agree[(kind, size)] else 'no'} ({100 * (med[advised] - med[best]):+.1f})"])
     passed = all(agree.values())
-    plots = [figures.heatmap("test accuracy % (median) per cell and method", [k.replace(", ", "\n") for k in METHODS],
+    plots = [figures.heatmap("test accuracy % (median) per cell and method", list(METHODS),
                              [f"{k} / {s}" for k, s in m], [[100 * median(rec[k]) for k in METHODS] for rec in m.values()],
                              xlabel="method", ylabel="target data", vmin=0, vmax=100)]
     return ExperimentResult(

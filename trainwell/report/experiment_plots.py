@@ -116,7 +116,9 @@ def _heatmap(ax: Any, p: dict[str, Any]) -> None:
             ax.text(j, i, "n/a" if v != v else fmt.format(v), ha="center", va="center", fontsize=7,
                     color="w" if v != v or (p.get("vmax") is not None and v < 0.5 * p["vmax"]) else "k")
     ax.set_xticks(range(values.shape[1]))
-    ax.set_xticklabels(p.get("xticks", []), fontsize=7)
+    xticks = p.get("xticks", [])
+    long = max((len(t) for t in xticks), default=0) > 6
+    ax.set_xticklabels(xticks, fontsize=7, rotation=30 if long else 0, ha="right" if long else "center")
     ax.set_yticks(range(values.shape[0]))
     ax.set_yticklabels(p.get("yticks", []), fontsize=7)
 
