@@ -50,7 +50,8 @@ def run(budget: str = "full", progress: bool = False, out_dir=None) -> Experimen
         vals = cells[(norm, k, lr)]
         if all(v == 0.0 for v in vals):
             return "div"
-        return f"{100 * acc[(norm, k, lr)]:.0f}" + ("" if trains[(norm, k, lr)] else " ✗")
+        spread = f" [{100 * min(vals):.0f}–{100 * max(vals):.0f}]" if len(vals) > 1 else ""
+        return f"{100 * acc[(norm, k, lr)]:.0f}{spread}" + ("" if trains[(norm, k, lr)] else " ✗")
 
     rows = [[("BatchNorm" if n == "batch" else "no norm"), f"{k:g}×"] + [show(n, k, lr) for lr in lrs]
             for n in ("none", "batch") for k in SCALES]
@@ -70,7 +71,8 @@ def run(budget: str = "full", progress: bool = False, out_dir=None) -> Experimen
         tolerance=f"a cell trains at ≥ {TRAINS:.0%} of the best cell's val accuracy; BatchNorm needs more such cells, a "
                   "higher largest LR, and at least one at every init scale",
         setting=f"MNIST-1D; ReLU MLP 6×128; SGD+momentum batch 64, {steps} steps; init std = k·√(2/fan_in); {seeds} "
-                f"seed(s); cells: val accuracy % (median), ✗ = does not train, div = diverged",
+                f"seed(s); cells: val accuracy % (median [min–max]; diverged runs count as 0), ✗ = does not train, "
+                "div = diverged in every seed",
         notes="Without normalization the scale of every layer's output follows the init (k⁶ after 6 layers) and the "
               "LR must match it; BatchNorm re-standardizes each layer, so neither the init scale nor (up to a point) "
               "the step size can blow the activations up. At a very high LR BatchNorm nets fail too.",
