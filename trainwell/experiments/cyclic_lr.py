@@ -8,8 +8,8 @@ Setting: an MLP 40→256→256→10 on MNIST-1D, SGD + momentum 0.9, batch 64, 8
 — vs a triangular cycle between 0.025 and 0.1 (Smith's bounds: max = a good LR, min = max/4),
 half a cycle = 4 epochs (200 steps), so the run is exactly two cycles. Validation accuracy every
 20 steps. The target is the fixed-LR run's final validation accuracy.
-Claims checked (medians over seeds): the cyclic run reaches the target in no more steps than the
-fixed run, and ends at least as high.
+Claims checked (medians over seeds): the cyclic run reaches the target in at least 20% fewer steps
+than the fixed run (the paper: 64% fewer), and ends at least as high.
 """
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ def run(budget: str = "full", progress: bool = False, out_dir=None) -> Experimen
             curves = {"fixed": fixed, "cyclic": cyc}
     reach = {k: median([s if s is not None else float("inf") for s in v["to_target"]], float("inf")) for k, v in m.items()}
     final = {k: median(v["final"]) for k, v in m.items()}
-    passed = reach["cyclic"] <= reach["fixed"] and final["cyclic"] >= final["fixed"]
+    passed = reach["cyclic"] <= 0.8 * reach["fixed"] and final["cyclic"] >= final["fixed"]
     rows = [["fixed lr 0.1", cell(m["fixed"]["to_target"], digits=0), cell(m["fixed"]["final"], 100)],
             ["cyclic 0.025 ↔ 0.1", cell(m["cyclic"]["to_target"], digits=0), cell(m["cyclic"]["final"], 100)]]
     plots = [
@@ -56,19 +56,20 @@ def run(budget: str = "full", progress: bool = False, out_dir=None) -> Experimen
     ]
     return ExperimentResult(
         name="cyclic-lr",
-        claim="A cyclical learning rate reaches a given accuracy in fewer steps than a fixed one.",
+        claim="A cyclical learning rate reaches a given accuracy in clearly fewer steps than a fixed one, and ends at "
+              "least as high.",
         columns=["schedule", "steps to the fixed run's final val accuracy", "final val acc %"],
         rows=rows,
         verdict=(f"steps to the target: cyclic {reach['cyclic']:.0f} vs fixed {reach['fixed']:.0f}; final val accuracy "
                  f"{100 * final['cyclic']:.1f}% vs {100 * final['fixed']:.1f}% (medians over {seeds} seeds)"),
         passed=passed,
-        tolerance="median steps to the target: cyclic ≤ fixed; median final val accuracy: cyclic ≥ fixed",
+        tolerance="median steps to the target: cyclic ≤ 0.8 × fixed; median final val accuracy: cyclic ≥ fixed",
         setting=f"MNIST-1D, MLP 256-256, SGD+momentum batch 64, {steps} steps; cyclic: triangular, {CYCLE}-step cycles, "
                 f"[0.025, 0.1]; val accuracy every 20 steps; {seeds} seed(s)",
-        notes="'Steps to the target' is the first evaluation at or above the fixed run's final accuracy (the fixed "
-              "run itself may cross it earlier and fall back). The cyclic run ends each cycle at the low LR, which "
-              "settles the training loss far lower; how much of that reaches validation accuracy depends on how much "
-              "the net overfits.",
+        notes=(f"The cyclic run ends higher ({100 * (final['cyclic'] - final['fixed']):+.1f} points): each cycle ends at "
+               "the low LR, which settles the loss. Whether it gets there sooner is within the noise here — 'steps "
+               "to the target' is the first evaluation at or above the fixed run's final accuracy, and both runs' "
+               "validation curves wander by a few points; the seeds' spread in the table shows it."),
         plots=plots,
         details={"measured": m, "steps": steps},
     )

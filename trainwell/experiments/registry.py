@@ -123,7 +123,7 @@ add("lr-decay", "step, cosine and linear decay end at a lower loss than a consta
     "CS231n lecture 7; Loshchilov & Hutter 2017 (cosine)", E + "lr_decay:run")
 add("warmup-large-batch", "a large batch with a linearly scaled LR needs warmup to match the small-batch result",
     "Goyal et al. 2017 (Accurate, Large Minibatch SGD)", E + "warmup_large_batch:run")
-add("cyclic-lr", "a cyclic learning rate reaches a given accuracy in fewer steps than a fixed one",
+add("cyclic-lr", "a cyclic learning rate reaches a given accuracy in clearly fewer steps than a fixed one",
     "Smith 2017 (Cyclical Learning Rates); CS231n lecture 7", E + "cyclic_lr:run")
 # --- babysitting
 add("initial-loss", "at init the loss is ≈ log C (chance) and adding regularization raises it",
