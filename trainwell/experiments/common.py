@@ -10,6 +10,10 @@ with `recipe_from_dict` from the keyword arguments of `train_curve`, the recipe'
     curve = train_curve({"name": "mlp", "widths": [100, 100]}, data, steps=300, lr=0.1, seed=0)
     curve.loss[-1], curve.val_accuracy[-1], curve.steps_to("loss", 0.5)
 
+`train_recipes` / `train_grid` train several recipes through `trainwell.assemble.train_members`
+(one vectorized model when they allow it) and return final scores only; `stop_at` is a callback for
+"steps to a target"; `layer_outputs` / `never_active` measure a model's activations.
+
 Data sets are cached per process (same arguments → the same DataBundle object); experiments
 must not modify them.
 """
