@@ -33,9 +33,13 @@ def timed_pairs(a, b, x: torch.Tensor, pairs: int, inner: int) -> list[tuple[flo
     for i in range(pairs):
         times = {}
         for name, model in ((("a", a), ("b", b)) if i % 2 == 0 else (("b", b), ("a", a))):
+            if x.is_cuda:
+                torch.cuda.synchronize(x.device)
             start = time.perf_counter()
             for _ in range(inner):
                 model(x)
+            if x.is_cuda:
+                torch.cuda.synchronize(x.device)
             times[name] = (time.perf_counter() - start) / inner
         out.append((times["a"], times["b"]))
     return out

@@ -145,11 +145,18 @@ def recipe_for(model_spec: dict[str, Any], *, steps: int, seed: int = 0, optimiz
 
 
 def build_model(model_spec: dict[str, Any], data: DataBundle, seed: int = 0) -> nn.Module:
-    """The model of `model_spec` for `data`, initialized from `seed` (LSUV gets a data batch)."""
+    """The model of `model_spec` for `data`, initialized from `seed` (LSUV gets a data batch), on
+    the data's device."""
     from trainwell.assemble import model_for
 
     recipe = recipe_for(model_spec, steps=1, seed=seed)
-    return model_for(recipe, data.input_shape, data.num_classes, seed, example_batch=data.x_train[:512].cpu())
+    model = model_for(recipe, data.input_shape, data.num_classes, seed, example_batch=data.x_train[:512].cpu())
+    return model.to(data.x_train.device)
+
+
+def rng_devices(x: torch.Tensor) -> list[int]:
+    """The CUDA devices `torch.random.fork_rng` must fork for random ops on `x`'s device."""
+    return [x.device.index if x.device.index is not None else torch.cuda.current_device()] if x.is_cuda else []
 
 
 def train_curve(model_spec: dict[str, Any], data: DataBundle, *, steps: int, seed: int = 0, label: str = "",

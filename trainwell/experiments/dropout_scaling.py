@@ -20,7 +20,7 @@ import torch
 
 from trainwell.experiments import figures
 from trainwell.experiments.budget import Budget
-from trainwell.experiments.common import cell, digits, median, train_curve
+from trainwell.experiments.common import cell, digits, median, rng_devices, train_curve
 from trainwell.experiments.result import ExperimentResult
 
 KS = (1, 10, 100)
@@ -32,7 +32,7 @@ def mc_probs(model, x: torch.Tensor, k: int, seed: int) -> torch.Tensor:
     """Mean softmax over k dropout masks (training-mode forwards; the global RNG is restored after)."""
     model.train()
     total = torch.zeros(len(x), model.head.out_features, device=x.device)
-    with torch.random.fork_rng(devices=[]):
+    with torch.random.fork_rng(devices=rng_devices(x)):
         torch.manual_seed(seed)
         for _ in range(k):
             total += torch.softmax(model(x), dim=1)

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from trainwell.data import DataBundle
 from trainwell.experiments import figures
 from trainwell.experiments.budget import Budget
-from trainwell.experiments.common import build_model, cell, median, mnist1d
+from trainwell.experiments.common import build_model, cell, median, mnist1d, rng_devices
 from trainwell.experiments.result import ExperimentResult
 
 MODELS = {"MLP, Kaiming (default)": {"name": "mlp", "widths": [128, 128]},
@@ -46,7 +46,7 @@ def first_classes(data: DataBundle, c: int) -> DataBundle:
 def dropout_loss(spec: dict, data: DataBundle, seed: int) -> float:
     """Cross-entropy of the same init with dropout 0.5 active (training mode; seeded masks)."""
     model = build_model({**spec, "dropout": 0.5}, data, seed).train()
-    with torch.random.fork_rng(devices=[]):
+    with torch.random.fork_rng(devices=rng_devices(data.x_val)):
         torch.manual_seed(seed)
         return float(F.cross_entropy(model(data.x_val), data.y_val))
 

@@ -55,14 +55,17 @@ def sinusoids(n_per_class: int, seed: int, classes: int = 5, length: int = 40) -
 
 
 def different_pool() -> DataBundle:
-    """The 'different' target: 500 training and 200 test signals per class, standardized on training."""
+    """The 'different' target: 500 training and 200 test signals per class, standardized on training,
+    on the experiments' device."""
     from trainwell.preprocess import build_pipeline
 
     x, y = sinusoids(500, seed=11)
     xt, yt = sinusoids(200, seed=12)
+    from trainwell.experiments.common import device
+
     pipeline = build_pipeline(["standardize"]).fit(x)
     empty = x[:0]
-    return DataBundle("sinusoids", pipeline.transform(x), y, empty, y[:0], pipeline.transform(xt), yt, 5)
+    return DataBundle("sinusoids", pipeline.transform(x), y, empty, y[:0], pipeline.transform(xt), yt, 5).to(device())
 
 
 def cut_at_stage(model: nn.Module, stage: int, num_classes: int) -> nn.Sequential:
