@@ -151,21 +151,27 @@ def _vectorized(recipes: list[Recipe], data: RunData, device: torch.device, prog
     eval_every = t.eval_every or default_eval_every(spe, steps)
     schedule = build_schedule(base.schedule)
     schedule.check(steps)
+    rates = [r.model.get("dropout") for r in recipes]
+    rates = [float(p) if isinstance(p, (int, float)) and not isinstance(p, bool) else None for p in rates]
+    template = base.model
+    if any(p is not None for p in rates):
+        # the shared architecture needs its dropout layers whenever ANY member drops units; members
+        # without dropout get rate 0 there (not: every member silently trains without dropout)
+        template = {**base.model, "dropout": max(p for p in rates if p is not None) or 0.5}
     hparams = []
-    for r in recipes:
+    for r, rate in zip(recipes, rates):
         h: dict[str, Any] = {"seed": r.seed, "lr": r.optim.lr, "weight_decay": r.optim.weight_decay}
         if kind == "sgd":
             h["momentum"] = float(r.optim.options.get("momentum", default_momentum))
-        dropout = r.model.get("dropout")
-        if isinstance(dropout, (int, float)) and not isinstance(dropout, bool):
-            h["dropout"] = float(dropout)
+        if any(p is not None for p in rates):
+            h["dropout"] = rate if rate is not None else 0.0
         hparams.append(h)
     example = x_train[:512].cpu()
 
     def make_model(generator: torch.Generator) -> nn.Module:
         from trainwell.models import build_model
 
-        return build_model(base.model, tuple(data.input_shape), data.num_classes, generator, example)
+        return build_model(template, tuple(data.input_shape), data.num_classes, generator, example)
 
     x_val, y_val = data.val if data.val is not None else (None, None)
     bar = _Bar(f"{label or base.name} ×{len(recipes)} (vectorized)", steps) if progress else None
