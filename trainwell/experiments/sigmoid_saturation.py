@@ -81,8 +81,8 @@ def run(budget: str = "full", progress: bool = False, out_dir=None) -> Experimen
         rows=rows,
         verdict=verdict,
         passed=passed,
-        tolerance=f"sigmoid ratio < 1e-2 while tanh/ReLU > 0.1, and sigmoid's final loss within 5% of log C while "
-                  f"tanh/ReLU < 0.8·log C",
+        tolerance="sigmoid ratio < 1e-2 while tanh/ReLU > 0.1, and sigmoid's final loss within 5% of log C while "
+                  "tanh/ReLU < 0.8·log C",
         setting=f"MNIST-1D; MLP {DEPTH}×{WIDTH}; SGD+momentum lr 0.1, batch 64, {steps} steps; {seeds} seed(s); "
                 "gradient norms and saturation from StatsCallback at step 0",
         notes="Even unsaturated sigmoid units multiply the backward signal by σ' ≤ 1/4, so 5 layers shrink it by "
