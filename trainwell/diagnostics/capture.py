@@ -8,36 +8,21 @@ How it measures, and what it costs:
   step that is captured too; they do nothing while no capture is active). Unsampled steps run
   the bare model. A layer whose output is a view of the previous one's (Flatten, reshape) costs
   no reduction: it repeats those numbers. Hooks never replace an output or a gradient.
-* Two paths compute the same numbers (`backend`; tests run both and compare them), each in a
-  module of its own (`capture_native.NativePath`, `capture_torch.TorchPath`; the per-output
-  layout they share is `capture_layout.OutputLayout`):
-  - **native** — a model on the CPU, when the C kernels of `trainwell.diagnostics.native` build
-    (they are compiled on first use with the machine's C compiler and cached). The forward hook
-    makes ONE pass over the output, while it is in cache: Σy and M2 (shifted by the first
-    element: accurate even when |mean| ≫ std), min, max, the dead units (ReLU family) or the
-    saturated count (tanh/sigmoid), and the histogram sample — written straight into host
-    arrays (channels-last and other gap-free memory is read in place). Each activation gradient is reduced the same way in its autograd pre-hook; after
-    backward one call takes ‖g‖², ‖w‖² and the weight snapshot of every parameter; after the
-    optimizer step one call takes ‖Δw‖ and one bins every histogram. Nothing is transferred:
-    the numbers are in host memory already, and no tensor is read back.
-  - **torch** — every other model (GPU) or where no compiler exists: a few ops per output whose
-    small results stay on the device (Σy, M2, `torch.aminmax` or per-unit maxima, a saturated
-    count, a `torch.take` sample), the activation gradients held to the end of backward and
-    reduced with the parameter norms in one `_foreach_norm` call, then every number stacked into
-    ONE flat tensor and brought back with ONE transfer (`capture_torch.to_host`) per sampled
-    step. M2 there is one-pass (Σy² − (Σy)²/n in float64 on the host) while a layer's previous
-    capture had |mean| ≤ ONE_PASS_MAX_RATIO·std, else two-pass (y − mean first, exact in float32).
+* Torch ops compute the numbers (`capture_torch.TorchPath`; the per-output layout is
+  `capture_layout.OutputLayout`): a few ops per output whose small results stay on the device
+  (Σy, M2, `torch.aminmax` or per-unit maxima, a saturated count, a `torch.take` sample), the
+  activation gradients held to the end of backward and reduced with the parameter norms in one
+  `_foreach_norm` call, then every number stacked into ONE flat tensor and brought back with ONE
+  transfer (`capture_torch.to_host`) per sampled step. M2 is one-pass (Σy² − (Σy)²/n in float64
+  on the host) while a layer's previous capture had |mean| ≤ ONE_PASS_MAX_RATIO·std, else
+  two-pass (y − mean first, exact in float32).
 * The histogram sample: every s-th element of the output, s coprime with the example size (so
   it walks through every unit and position), at most `hist_samples` of them, binned on the host
   over the layer's exact [min, max].
 * Between sampled steps the recorder keeps, per leaf and output shape, the sample layout, and a
   copy of the weights (for Δw); `close()` releases them.
 
-What it costs (`taskset -c 1 python bench/bench_stats_overhead.py`, MNIST-1D paper CNN, batch
-100, 1 CPU thread; see README for the numbers): the native path adds about 0.5 ms to a sampled
-step of ~2.4 ms, which is +3 to +4 % sampled every 10 steps and about +22 % every step; the
-torch path adds 1–1.5 ms (+6.5 % / +45 %): ~50 small ops and numpy calls, run "cold" between
-training steps.
+What it costs: see README (`taskset -c 1 python bench/bench_stats_overhead.py`).
 
 Record (JSON-serialisable; `layers` in forward order, `params` in `named_parameters` order):
 
@@ -79,15 +64,12 @@ from torch.utils.hooks import RemovableHandle
 
 from trainwell.diagnostics import stats as S
 from trainwell.diagnostics.capture_layout import DUP, GRAD_AT, LAYOUT, LEAF, ROW, OutputLayout, new_entry
-from trainwell.diagnostics.capture_native import NativePath
 from trainwell.diagnostics.capture_torch import TorchPath
-from trainwell.diagnostics.native import stats_kernels, why_unavailable
 from trainwell.errors import UserError
 
 _TINY = torch.finfo(torch.float32).tiny
-BACKENDS = ("auto", "native", "torch")
 
-__all__ = ["BACKENDS", "LayerStats", "leaf_modules"]
+__all__ = ["LayerStats", "leaf_modules"]
 
 
 def leaf_modules(model: nn.Module) -> list[tuple[str, nn.Module]]:
@@ -107,8 +89,6 @@ class LayerStats:
         hist_samples: histogram a fixed systematic sample of at most this many elements per layer
             (None: all of them). Mean, std, range, dead and saturated fractions always use every
             element; the sample only shapes the histogram, whose counts then sum to its size.
-        backend: "auto" (the C kernels for a model on the CPU when they can be built, else torch
-            ops), "native" (the C kernels; an error if they cannot be built) or "torch".
     """
 
     def __init__(
@@ -118,7 +98,6 @@ class LayerStats:
         bins: int = 40,
         include_eval: bool = False,
         hist_samples: int | None = 1024,
-        backend: str = "auto",
     ):
         if not isinstance(model, nn.Module):
             raise UserError(f"LayerStats: expected an nn.Module, found {type(model).__name__}")
@@ -128,13 +107,6 @@ class LayerStats:
             raise UserError(f"LayerStats: bins must be ≥ 1, found {bins}")
         if hist_samples is not None and hist_samples < 1:
             raise UserError(f"LayerStats: hist_samples must be ≥ 1 or None, found {hist_samples}")
-        if backend not in BACKENDS:
-            raise UserError(f"LayerStats: backend must be one of {', '.join(BACKENDS)}, found {backend!r}")
-        self.kernels = None if backend == "torch" else stats_kernels()
-        if backend == "native" and self.kernels is None:
-            raise UserError(f"LayerStats: the native statistics kernels are not available ({why_unavailable()}); "
-                            "use backend='auto' or 'torch'")
-        self.backend = backend
         self.model = model
         self.every = int(every)
         self.bins = int(bins)
@@ -148,11 +120,9 @@ class LayerStats:
         self._layouts: dict[tuple[Any, ...], OutputLayout] = {}
         self._last_layout: list[OutputLayout | None] = [None] * len(self.leaves)
         self._torch = TorchPath(len(self.leaves))
-        self._native_path = None if self.kernels is None else NativePath(self.kernels, len(self.leaves), self.bins)
         self._forced = False
         self._handles: list[RemovableHandle] = []
         self._generation = 0
-        self._native = False
         self._reset()
 
     # ------------------------------------------------------------------ sampling
@@ -174,11 +144,6 @@ class LayerStats:
         """Label of the capture in progress ("train" or "eval")."""
         return self._phase
 
-    @property
-    def native(self) -> bool:
-        """True when captures use the C kernels: they are available and the model is on the CPU."""
-        return self.kernels is not None and self._on_cpu()
-
     # ------------------------------------------------------------------ capture
     def _reset(self) -> None:
         self._step: int | None = None
@@ -190,7 +155,6 @@ class LayerStats:
         self._prev: torch.Tensor | None = None  # the last captured output (see _forward_hook)
         self._with_grad: list[torch.Tensor] = []
         self._param_names: list[str] = []
-        self._param_native = False  # the kernels took the parameters (native path)
         self._snapshot: list[torch.Tensor] | None = None
         self._torch.reset()
         self._generation += 1  # stale gradient hooks check this
@@ -208,29 +172,16 @@ class LayerStats:
             self.cancel()
         self._forced = False
         self._step, self._phase = int(step), phase
-        self._native = self.native
         if not self._handles:
             self._handles = [m.register_forward_hook(h) for (_, m), h in zip(self.leaves, self._hooks)]
 
-    def _on_cpu(self) -> bool:
-        """The model's first parameter (or buffer) is on the CPU (a parameter-less model counts as such)."""
-        for _, p in self.params[:1]:
-            return p.device.type == "cpu"
-        for b in self.model.buffers():
-            return b.device.type == "cpu"
-        return True
-
-    def _layout(self, leaf: int, shape: torch.Size, strides: tuple[int, ...] | None,
-                device: torch.device) -> OutputLayout:
-        key = (leaf, shape, strides, device, self._native)
+    def _layout(self, leaf: int, shape: torch.Size, device: torch.device) -> OutputLayout:
+        key = (leaf, shape, device)
         layout = self._layouts.get(key)
         if layout is None:
             if len(self._layouts) > 4 * len(self.leaves) + 16:  # shapes that keep changing
                 self._layouts.clear()
-                if self._native_path is not None:
-                    self._native_path.clear()
-            layout = self._layouts[key] = OutputLayout(shape, strides, self._leaf_kinds[leaf], self.hist_samples,
-                                                       device, self._native)
+            layout = self._layouts[key] = OutputLayout(shape, self._leaf_kinds[leaf], self.hist_samples, device)
         self._last_layout[leaf] = layout
         return layout
 
@@ -241,13 +192,10 @@ class LayerStats:
             return
         self._seen[leaf] = True
         y = output.detach()
-        shape, device, native = y.shape, y.device, self._native
-        # native path: float32 CPU memory, read in place (its strides pick the layout)
-        y32 = y if not native or (y.dtype == torch.float32 and device.type == "cpu") else y.to("cpu", torch.float32)
-        strides = y32.stride() if native else None
+        shape, device = y.shape, y.device
         last = self._last_layout[leaf]  # the layout of this leaf's previous output, usually the same
-        layout = last if last is not None and last.shape == shape and last.strides == strides \
-            and last.device == device and last.native == native else self._layout(leaf, shape, strides, device)
+        layout = last if last is not None and last.shape == shape and last.device == device \
+            else self._layout(leaf, shape, device)
         kind = self._leaf_kinds[leaf]
         entry = new_entry(leaf, layout)
         prev = self._prev
@@ -259,10 +207,7 @@ class LayerStats:
         else:
             entry[ROW] = self._reduced
             self._reduced += 1
-            if native:
-                self._native_path.reduce(y32, layout, entry[ROW])
-            else:
-                self._torch.reduce(y, entry, kind, layout)
+            self._torch.reduce(y, entry, kind, layout)
         self._prev = y  # kept until the next output: its memory cannot be reused meanwhile
         self._entries.append(entry)
         if output.requires_grad:
@@ -283,30 +228,19 @@ class LayerStats:
         self._prev = None  # the forward pass is over
         entry[GRAD_AT] = k = self._n_grads
         self._n_grads += 1
-        if self._native:  # reduced at once, while it is in cache
-            self._native_path.reduce_grad(grad, k)
-        else:
-            self._torch.grads.append(grad)  # reduced with the others after backward
+        self._torch.grads.append(grad)  # reduced with the others after backward
 
     @torch.no_grad()
     def after_backward(self) -> None:
         """Gradient and weight norms and a weight snapshot; call after backward, before `optimizer.step()`.
 
-        Native path: one kernel call takes ‖g‖², ‖w‖² and the snapshot of every parameter (the
-        activation gradients were reduced in their hooks). Torch path: one `_foreach_norm` call
-        takes the activation-gradient norms and ‖g‖, ‖w‖ of every parameter."""
+        One `_foreach_norm` call takes the activation-gradient norms and ‖g‖, ‖w‖ of every parameter."""
         if not self.active:
             return
         with_grad = [(n, p) for n, p in self.params if p.grad is not None]
         self._param_names = [n for n, _ in with_grad]
         self._with_grad = weights = [p for _, p in with_grad]
-        if self._native and weights:
-            self._snapshot = self._native_path.params(weights)
-            self._param_native = self._snapshot is not None
-            if self._param_native:
-                return
-        # torch ops: the held activation gradients (torch path) and the parameters the kernels did not take
-        self._snapshot = self._torch.after_backward(self._entries, weights, activations=not self._native)
+        self._snapshot = self._torch.after_backward(self._entries, weights)
 
     # ------------------------------------------------------------------ finish
     @torch.no_grad()
@@ -319,27 +253,12 @@ class LayerStats:
             raise UserError("LayerStats.finish() called without start(): no step is being captured")
         if not keep_hooks:
             self._remove_hooks()
-        if self._native:
-            act, counts, grad, params = self._finish_native()
-        else:
-            act, counts, grad, params = self._torch.finish(self._entries, self._leaf_kinds, self._with_grad,
-                                                           self._snapshot, self.bins)
+        act, counts, grad, params = self._torch.finish(self._entries, self._leaf_kinds, self._with_grad,
+                                                       self._snapshot, self.bins)
         record = {"step": self._step, "phase": self._phase, "layers": self._layers(act, counts, grad),
                   "params": self._params(params)}
         self._reset()
         return record
-
-    def _finish_native(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Native path: everything is in host memory already — no transfer at all."""
-        path = self._native_path
-        if self._param_native:
-            params = path.param_rows(self._with_grad, self._snapshot)
-        elif self._param_names:  # weights the kernels do not take (not float32): torch norms
-            params = self._torch.param_rows(self._with_grad, self._snapshot)
-        else:
-            params = np.empty((0, 3))
-        counts = path.histograms(self._entries, self._reduced)
-        return path.act[:self._reduced], counts, path.grad[:self._n_grads], params
 
     def _params(self, params: np.ndarray) -> list[dict[str, Any]]:
         out = []
@@ -395,8 +314,6 @@ class LayerStats:
         self._layouts.clear()
         self._last_layout = [None] * len(self.leaves)
         self._torch.close()
-        if self._native_path is not None:
-            self._native_path.clear()
 
     def __enter__(self) -> LayerStats:
         return self
@@ -408,7 +325,7 @@ class LayerStats:
 class _ForwardHook:
     """The forward hook of one leaf. A deep copy or a pickle of the model (an EMA copy, `torch.save`
     of the module) gets an `_InertHook` in its place: a copy is not observed, and the recorder —
-    which holds tensors and the C library — is neither copied nor pickled."""
+    which holds tensors — is neither copied nor pickled."""
 
     __slots__ = ("stats", "leaf")
 

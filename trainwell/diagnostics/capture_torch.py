@@ -1,7 +1,6 @@
 """`LayerStats`' torch path: device-side reductions and ONE transfer per sampled step.
 
-Used for models off the CPU (GPU: the ops are asynchronous launches) and wherever the C kernels
-cannot be built. Per output, a few ops whose small results stay on the device: Σy, M2 (or Σy²),
+Per output, a few ops whose small results stay on the device: Σy, M2 (or Σy²),
 `torch.aminmax` (ReLU family: min and the per-position maxima over the examples), a saturated
 count, a `torch.take` sample. Activation gradients are held to the end of backward and reduced
 there with the parameter norms in one `_foreach_norm` call; `finish` stacks every number into
@@ -105,12 +104,11 @@ class TorchPath:
                     flats[k] = torch.add(flats[k], sums[k], alpha=e[LAYOUT].inv_n)
         return sums, flats
 
-    def after_backward(self, entries: list[list[Any]], weights: list[torch.Tensor],
-                       activations: bool = True) -> list[torch.Tensor] | None:
-        """Norms of the held activation gradients (if `activations`) and ‖g‖, ‖w‖ of every weight in
+    def after_backward(self, entries: list[list[Any]], weights: list[torch.Tensor]) -> list[torch.Tensor] | None:
+        """Norms of the held activation gradients and ‖g‖, ‖w‖ of every weight in
         one `_foreach_norm` call; returns the weights' snapshot (buffers reused between captures),
         None without weights."""
-        sums, act_grads = self._grad_inputs(entries) if activations else ([], [])
+        sums, act_grads = self._grad_inputs(entries)
         norms = list(torch._foreach_norm(act_grads + [p.grad for p in weights] + weights)) if act_grads or weights else []
         self.grad_parts = sums + norms[:len(act_grads)]
         self.param_parts = norms[len(act_grads):]
@@ -123,14 +121,6 @@ class TorchPath:
         torch._foreach_copy_(self._snapshot_buffers, weights)
         return self._snapshot_buffers
 
-    def param_rows(self, weights: list[torch.Tensor], snapshot: list[torch.Tensor]) -> np.ndarray:
-        """[‖g‖, ‖w‖, ‖Δw‖] per weight read back one by one (the native path's fallback for weights the
-        kernels do not take; on the CPU a read is not a transfer)."""
-        n = len(weights)
-        norms = [float(t) for t in self.param_parts]
-        deltas = [float(t) for t in torch._foreach_norm(torch._foreach_sub_(snapshot, weights))]
-        return np.array([norms[:n], norms[n:], deltas]).T
-
     # ------------------------------------------------------------------ finish
     def finish(self, entries: list[list[Any]], leaf_kinds: list[str | None], weights: list[torch.Tensor],
                snapshot: list[torch.Tensor] | None, bins: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -141,7 +131,10 @@ class TorchPath:
             self.grad_parts = sums + list(torch._foreach_norm(act_grads))
         scalars = self.scalars + self.grad_parts
         if snapshot is not None:
-            deltas = torch._foreach_sub_(snapshot, weights)  # w_before − w_after
+            if all(s.shape == w.shape for s, w in zip(snapshot, weights)):
+                deltas = torch._foreach_sub_(snapshot, weights)  # w_before − w_after
+            else:  # a weight given memory of another size during the step: its Δw is undefined (NaN)
+                deltas = [s.sub_(w) if s.shape == w.shape else s.fill_(float("nan")) for s, w in zip(snapshot, weights)]
             scalars += self.param_parts + list(torch._foreach_norm(deltas))
         if scalars:
             device = scalars[0].device  # a model split over devices: everything joins the first one

@@ -1,9 +1,8 @@
 """Per-layer statistics as pure tensor reductions that stay on the device.
 
 Each function returns small float32 tensors on the input's device — no `.item()`, no host
-transfer — except the host-side helpers of the last section, which `LayerStats`' torch path uses
-after its one transfer per sampled step (its C kernels, `trainwell.diagnostics.native`, compute
-the same numbers on the CPU and bin exactly like `histograms_host`). `activation_summary` / `gradient_summary` are the one-tensor
+transfer — except the host-side helpers of the last section, which `LayerStats` uses after its
+one transfer per sampled step. `activation_summary` / `gradient_summary` are the one-tensor
 reference versions the tests read.
 
 Activation summary of a layer output y (any shape N×C×…; dim 1 is the *unit* axis — features
