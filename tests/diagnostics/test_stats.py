@@ -391,7 +391,7 @@ def test_later_captures_one_pass_moments_stay_within_stated_tolerance():
     net, (x, y) = tiny_net(), batch(256)
     stats = LayerStats(net, every=1, bins=12)
     captured_step(net, x, y, stats=stats)  # first capture: two-pass everywhere
-    one_pass = set(range(6)) - stats._torch.exact_act
+    one_pass = set(range(6)) - stats._reducer.exact_act
     assert one_pass, "the test data must exercise the one-pass path"
     record = captured_step(net, x, y, stats=stats)
     outs = reference(net, x, y)
@@ -413,7 +413,7 @@ def test_a_layer_far_from_zero_mean_keeps_the_exact_two_pass_std():
     stats = LayerStats(net, every=1, bins=8)
     for _ in range(3):
         record = captured_step(net, x, y, stats=stats)
-    assert 0 in stats._torch.exact_act  # still two-pass after three captures
+    assert 0 in stats._reducer.exact_act  # still two-pass after three captures
     out = (x.double() @ net[0].weight.double().T + net[0].bias.double()).detach().numpy()
     assert out.mean() / out.std() > 1e3
     assert record["layers"][0]["std"] == pytest.approx(out.std(), rel=1e-4)
@@ -628,7 +628,7 @@ def test_a_sparse_output_is_skipped_not_fatal():
 
 def test_histograms_host_bins_like_a_per_element_float32_reference():
     """Rows of unequal size, a tiny spread, a constant row, NaN and ±inf: each element in bin
-    ⌊(y − lo)·bins/(hi − lo)⌋ clamped to [0, bins − 1] (float32), NaN in bin 0."""
+    ⌊(y − lo)·s⌋ clamped to [0, bins − 1] (float32; s = bins/(hi − lo) in float64), NaN in bin 0."""
     from trainwell.diagnostics.stats import histograms_host
 
     g = np.random.default_rng(0)
@@ -645,8 +645,8 @@ def test_histograms_host_bins_like_a_per_element_float32_reference():
     got = histograms_host(samples.reshape(-1), sizes, lo, hi, bins, width)
     want = np.zeros((rows, bins), dtype=np.int64)
     for r, k in enumerate(sizes):
-        l32, h32 = np.float32(lo[r]), np.float32(hi[r])
-        spread = max(float(h32 - l32), float(np.finfo(np.float32).tiny))
+        l32 = np.float32(lo[r])
+        spread = max(hi[r] - lo[r], float(np.finfo(np.float32).tiny))
         scale = np.float32(min(bins / spread, 1e30))
         for v in samples[r, :k]:
             with np.errstate(invalid="ignore", over="ignore"):
@@ -684,3 +684,145 @@ def test_a_large_output_stays_within_tolerance(kind, channels_last):
         assert layer["dead_frac"] == 1 / 16
     elif kind == "tanh":
         assert layer["saturated_frac"] == pytest.approx(float((d.abs() > 0.99).double().mean()))
+
+
+# ---------------------------------------------------------------------------------------------
+# Activations applied as functions: what the next layer receives is judged.
+
+
+class FunctionalNet(nn.Module):
+    """F.relu and torch.tanh in forward: no activation module at all."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.fc1, self.fc2, self.fc3 = nn.Linear(3, 6), nn.Linear(6, 5), nn.Linear(5, 2)
+        with torch.no_grad():
+            self.fc1.bias[:2] = -100.0  # units 0, 1 of the ReLU never fire: dead fraction 2/6
+            self.fc2.weight[:2] *= 40.0  # tanh units 0, 1 driven into saturation
+
+    def forward(self, x):
+        h = nn.functional.relu(self.fc1(x))
+        h = torch.tanh(self.fc2(h))
+        return self.fc3(h.view(h.shape[0], -1))  # a view between the activation and the layer
+
+
+def test_activations_called_as_functions_are_judged_at_the_next_layers_input():
+    net, (x, y) = FunctionalNet(), batch()
+    record = captured_step(net, x, y)
+    assert [(layer["name"], layer["type"], layer["kind"]) for layer in record["layers"]] == [
+        ("fc1", "Linear", None), ("fc2:input", "relu", "relu"), ("fc2", "Linear", None),
+        ("fc3:input", "tanh", "tanh"), ("fc3", "Linear", None)]
+    relu_in, tanh_in = record["layers"][1], record["layers"][3]
+    assert relu_in["input_of"] == "fc2" and tanh_in["input_of"] == "fc3"
+    # float64 references of what fc2 and fc3 receive, and of their gradients
+    ref = copy.deepcopy(net).double()
+    h1 = nn.functional.relu(ref.fc1(x.double()))
+    h1.retain_grad()
+    h2 = torch.tanh(ref.fc2(h1))
+    h2.retain_grad()
+    nn.functional.cross_entropy(ref.fc3(h2), y).backward()
+    for layer, h in ((relu_in, h1), (tanh_in, h2)):
+        a, g = h.detach().numpy(), h.grad.numpy()
+        assert layer["numel"] == a.size
+        assert layer["mean"] == pytest.approx(a.mean(), rel=2e-6, abs=1e-6)
+        assert layer["std"] == pytest.approx(a.std(), rel=1e-5, abs=1e-7)
+        assert layer["lo"] == pytest.approx(a.min(), abs=1e-6) and layer["hi"] == pytest.approx(a.max(), rel=1e-6)
+        assert layer["grad_mean"] == pytest.approx(g.mean(), abs=1e-7)
+        assert layer["grad_std"] == pytest.approx(g.std(), rel=1e-4, abs=1e-8)
+        assert sum(layer["hist"]) == a.size
+    assert relu_in["dead_frac"] == pytest.approx(2 / 6)
+    a2 = h2.detach().numpy()
+    assert tanh_in["saturated_frac"] == pytest.approx((np.abs(a2) > 0.99).mean()) and tanh_in["saturated_frac"] > 0.2
+
+
+def test_the_doctor_finds_dead_relus_of_a_functional_network():
+    from trainwell.diagnostics.doctor.config import DoctorConfig
+    from trainwell.diagnostics.doctor.training_checks import check_activations, check_dead
+
+    net = FunctionalNet()
+    opt = torch.optim.SGD(net.parameters(), lr=0.01)
+    state = fake_state(net, opt)
+    _loop(net, StatsCallback(every=2), 4, [batch(32)], opt, state)
+    records = state.records["stats"]
+    dead = check_dead(records, DoctorConfig())
+    assert [(f.status, f.layer) for f in dead] == [("warn", "fc2:input")]  # 2/6 dead ≥ 30 %
+    (finding,) = check_activations(records, input_std=1.0, cfg=DoctorConfig())
+    assert finding.numbers["layers"] == 2  # the ReLU and the tanh are judged (was: "0 activation layers")
+
+
+def test_activation_modules_and_shared_activations_are_recorded_once():
+    """nn.ReLU modules: their outputs only (no ':input' copies); a ReLU module called twice reports its
+    first call, and the second call's output is caught at the input of the layer that receives it."""
+
+    class Shared(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc1, self.fc2, self.fc3, self.act = nn.Linear(3, 6), nn.Linear(6, 5), nn.Linear(5, 2), nn.ReLU()
+
+        def forward(self, x):
+            return self.fc3(self.act(self.fc2(self.act(self.fc1(x)))))
+
+    net, (x, y) = Shared(), batch()
+    names = [layer["name"] for layer in captured_step(net, x, y)["layers"]]
+    assert names == ["fc1", "act", "fc2", "fc3:input", "fc3"]
+    net = tiny_net()
+    names = [layer["name"] for layer in captured_step(net, x, y)["layers"]]
+    assert names == [str(i) for i in range(6)]
+
+
+# ---------------------------------------------------------------------------------------------
+# torch.compile
+
+
+def _compile_or_skip(model):
+    """torch.compile(model) where it can run here (dynamo supported, a C++ compiler for inductor)."""
+    import shutil
+
+    if not hasattr(torch, "compile"):
+        pytest.skip("torch.compile is not available in this torch build")
+    from torch import _dynamo
+
+    if not _dynamo.is_dynamo_supported():
+        pytest.skip("torch.compile (dynamo) is not supported on this Python/platform")
+    if not any(shutil.which(cc) for cc in ("g++", "c++", "clang++")):
+        pytest.skip("torch.compile's CPU backend (inductor) needs a C++ compiler: none on PATH")
+    return torch.compile(model)
+
+
+@pytest.mark.slow
+def test_statistics_of_a_compiled_model_train_like_the_eager_model():
+    """A torch.compile'd model with StatsCallback: captured steps run eagerly with hooks on the original
+    modules (names without `_orig_mod.`), the others compiled; the records match an eager twin's and
+    compiling with the statistics on never traces a hook (it used to fail with "already tracked for
+    mutation" or drop the hooks)."""
+    def make():
+        torch.manual_seed(0)
+        return nn.Sequential(nn.Linear(3, 16), nn.ReLU(), nn.Linear(16, 8), nn.Tanh(), nn.Linear(8, 2))
+
+    eager, compiled_net = make(), make()
+    compiled = _compile_or_skip(compiled_net)
+    from torch._dynamo.eval_frame import _stance
+    from torch._dynamo.utils import counters
+
+    counters.clear()
+    batches = [batch(32, seed=s) for s in range(3)]
+    compiled(batches[0][0])  # compiled before the statistics exist (the order that used to fail)
+    runs = {}
+    for name, model, params in (("eager", eager, eager.parameters()), ("compiled", compiled, compiled.parameters())):
+        opt = torch.optim.SGD(params, lr=0.05)
+        state = fake_state(model, opt)
+        _loop(model, StatsCallback(every=2, bins=8), 5, batches, opt, state)
+        runs[name] = state.records["stats"]
+        assert _hook_count(model) == 0
+    a, b = runs["eager"], runs["compiled"]
+    assert [r["step"] for r in b] == [0, 2, 4]
+    assert [layer["name"] for layer in b[0]["layers"]] == ["0", "1", "2", "3", "4"]
+    assert [p["name"] for p in b[0]["params"]] == [n for n, _ in eager.named_parameters()]
+    for ra, rb in zip(a, b, strict=True):
+        for la, lb in zip(ra["layers"], rb["layers"], strict=True):
+            for key in ("mean", "std", "lo", "hi", "grad_std", "dead_frac", "saturated_frac"):
+                if key in la:
+                    assert lb[key] == pytest.approx(la[key], rel=1e-4, abs=1e-6), (rb["step"], la["name"], key)
+    assert counters["stats"]["unique_graphs"] >= 1  # the unsampled steps did run compiled code
+    assert _stance.stance == "default"  # the eager stance ended with the capture
