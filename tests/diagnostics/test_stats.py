@@ -826,3 +826,24 @@ def test_statistics_of_a_compiled_model_train_like_the_eager_model():
                     assert lb[key] == pytest.approx(la[key], rel=1e-4, abs=1e-6), (rb["step"], la["name"], key)
     assert counters["stats"]["unique_graphs"] >= 1  # the unsampled steps did run compiled code
     assert _stance.stance == "default"  # the eager stance ended with the capture
+
+
+def test_a_custom_leaf_whose_forward_ends_in_an_activation_function_gets_its_kind():
+    class LinearReLU(nn.Module):  # a leaf (no children) that applies F.relu itself
+        def __init__(self):
+            super().__init__()
+            self.weight = nn.Parameter(torch.randn(6, 3))
+            self.bias = nn.Parameter(torch.zeros(6))
+            with torch.no_grad():
+                self.bias[:3] = -100.0  # units 0, 1, 2 never fire
+
+        def forward(self, x):
+            return nn.functional.relu(nn.functional.linear(x, self.weight, self.bias))
+
+    torch.manual_seed(0)
+    net = nn.Sequential(LinearReLU(), nn.Linear(6, 2))
+    x, y = batch()
+    layers = captured_step(net, x, y)["layers"]
+    assert [(layer["name"], layer["type"], layer["kind"]) for layer in layers] == [
+        ("0", "LinearReLU", "relu"), ("1", "Linear", None)]  # no "1:input" copy of the same tensor
+    assert layers[0]["dead_frac"] == 0.5

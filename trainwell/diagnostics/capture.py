@@ -154,6 +154,8 @@ class LayerStats:
         n = len(self.leaves)
         self._n_leaves = n
         self._leaf_kinds = [S.activation_kind(m) for _, m in self.leaves]
+        # leaves whose output an activation function may have made: modules not from torch.nn
+        self._custom = [not type(m).__module__.startswith("torch.nn.") for _, m in self.leaves]
         # sites: leaf i's output (i) and leaf i's input (n + i)
         self._site_names = [name for name, _ in self.leaves] + [f"{name}:input" for name, _ in self.leaves]
         self._site_types = [type(m).__name__ for _, m in self.leaves] + [""] * n
@@ -257,7 +259,7 @@ class LayerStats:
             return
         seen[leaf] = True
         kind = self._leaf_kinds[leaf]
-        if kind is None:  # a custom leaf whose forward ends in F.relu, …
+        if kind is None and self._custom[leaf]:  # a custom leaf whose forward ends in F.relu, …
             node = output.grad_fn
             if node is not None:
                 found = S.FUNCTION_NODES.get(type(node).__name__)
