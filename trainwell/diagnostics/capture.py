@@ -27,8 +27,9 @@ How it measures, and what it costs:
 * A model compiled with `torch.compile` (or containing compiled modules): hooks go on the
   original modules (`_orig_mod`, its name prefix dropped from the record), and a captured step
   runs eagerly (`torch.compiler.set_stance("force_eager")` from `start()` to `finish()`):
-  compiled code cannot run Python hooks, and dynamo fails on hooks that appear after it traced.
-  Unsampled steps run the compiled code.
+  compiled code skips hooks added after it was traced (dynamo does not guard on hooks by
+  default), and tracing a forward pass that calls these hooks fails. Unsampled steps run the
+  compiled code, and no hook is left on a compiled model between captures.
 
 What it costs (`taskset -c 1 python bench/bench_stats_overhead.py`, MNIST-1D paper CNN, batch 100,
 1 CPU thread): see README.
