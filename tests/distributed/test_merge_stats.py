@@ -16,7 +16,7 @@ from trainwell.diagnostics.merge import merge_records
 
 
 def capture(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> dict:
-    stats = LayerStats(model, every=1, bins=20, hist_samples=None, backend="torch")
+    stats = LayerStats(model, every=1, bins=20, hist_samples=None)
     stats.start(0)
     model.zero_grad()
     nn.functional.cross_entropy(model(x), y).backward()

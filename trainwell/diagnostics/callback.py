@@ -2,7 +2,7 @@
 
     on_batch_start     sampled step (step % every == 0, or after sample_next())? → register hooks
     on_after_backward  gradient norms + weight snapshot
-    on_batch_end       update ratios, the record (torch path: ONE device→host transfer; C kernels: none), state.emit("stats", record)
+    on_batch_end       update ratios, the record (ONE device→host transfer), state.emit("stats", record)
     on_eval_end        (include_eval=True) the evaluation's record, phase "eval"
     on_fit_end         all hooks removed
 
@@ -35,14 +35,12 @@ class StatsCallback(_Base):  # type: ignore[misc,valid-type]
 
     order = 50  # after callbacks that change the model/optimizer at batch start, before loggers
 
-    def __init__(self, every: int = 10, bins: int = 40, include_eval: bool = False, stream: str = "stats",
-                 backend: str = "auto"):
+    def __init__(self, every: int = 10, bins: int = 40, include_eval: bool = False, stream: str = "stats"):
         if every < 1:
             raise UserError(f"StatsCallback: every must be ≥ 1, found {every}")
         if bins < 1:
             raise UserError(f"StatsCallback: bins must be ≥ 1, found {bins}")
         self.every, self.bins, self.include_eval, self.stream = every, bins, include_eval, stream
-        self.backend = backend  # LayerStats' backend: "auto", "native" (C kernels) or "torch"
         self.recorder: LayerStats | None = None
         self._force_next = False
 
@@ -57,8 +55,7 @@ class StatsCallback(_Base):  # type: ignore[misc,valid-type]
         if self.recorder is None or self.recorder.model is not state.model:
             if self.recorder is not None:
                 self.recorder.close()
-            self.recorder = LayerStats(state.model, self.every, self.bins, include_eval=self.include_eval,
-                                       backend=self.backend)
+            self.recorder = LayerStats(state.model, self.every, self.bins, include_eval=self.include_eval)
             if self._force_next:
                 self.recorder.sample_next()
                 self._force_next = False
