@@ -7,9 +7,9 @@ what each weight layer receives, at init and at the end). With s₀ = the std of
 
     saturated   tanh/sigmoid with > saturated_warn (20 %, as `trainwell.diagnostics.init_stats`) of
                 its outputs in the flat tails (|tanh| > 0.99; sigmoid < 0.01 or > 0.99)
-    collapsed   std < collapsed_rel (0.1)·s₀
-    exploded    std > exploded_rel (10)·s₀
     dead        ReLU family, ≥ dead_warn (30 %) of the units ≤ 0 on the whole batch (≥ 70 %: fail)
+    collapsed   std < collapsed_rel (0.1)·s₀
+    exploded    std > exploded_rel (10)·s₀       (checked in this order)
 
 A verdict at init names the init (prescription: xavier for saturating activations, kaiming for the
 ReLU family); one that only appears at the end ("when" = "end") is a symptom of the training —
@@ -43,12 +43,12 @@ WHY = {
 def verdict(kind: str | None, std: float, sat: float | None, dead: float | None, s0: float, cfg: DoctorConfig) -> str:
     if kind in ("tanh", "sigmoid") and sat is not None and sat > cfg.saturated_warn:
         return "saturated"
+    if kind == "relu" and dead is not None and dead >= cfg.dead_warn:
+        return "dead"
     if not std == std or std < cfg.collapsed_rel * s0:
         return "collapsed"
     if std > cfg.exploded_rel * s0:
         return "exploded"
-    if kind == "relu" and dead is not None and dead >= cfg.dead_warn:
-        return "dead"
     return "healthy"
 
 

@@ -11,7 +11,8 @@ for them: "lower the LR" and "raise the LR" in one report) sends people down the
    model structure and init → batches → optimization settings → regularization → capacity →
    generalization → plain symptoms), then by severity. The first problem that nothing explains
    is the diagnosis (`top`). A problem that only appeared during training (evidence "when" =
-   "end") is a symptom: it explains nothing.
+   "end": units that died, activations that blew up) is a symptom: it explains nothing, and when
+   nothing in the table explains it, it goes under the first cause found (if there is one).
 3. No two opposite prescriptions: when two unexplained problems move the same recipe key in
    opposite directions (`Prescription.direction`), the later one (lower in `ORDER`) is
    subordinated to the earlier — its evidence stays, its prescription is not offered.
@@ -64,7 +65,8 @@ EXPLAINS: dict[str, set[str]] = {
     "output_nonnegative": _TRAINING,
     "loss_mismatch": _TRAINING | {"output_probabilities", "output_nonnegative"},
     # structure and init
-    "symmetric_init": _TRAINING | {"capacity_bottleneck", "no_nonlinearity", "frozen_parameters"},
+    "symmetric_init": _TRAINING | {"capacity_bottleneck", "no_nonlinearity", "frozen_parameters", "output_nonnegative",
+                                   "output_probabilities"},
     "frozen_parameters": _TRAINING,
     "no_nonlinearity": _TRAINING | {"capacity_bottleneck"},
     "activations_collapsed": _INIT_SYMPTOMS | {"dead_units", "activations_saturated"},
@@ -98,7 +100,7 @@ EXPLAINS: dict[str, set[str]] = {
                               "overfit_tiny"},
     "labels_unlearnable": {"at_chance", "underfitting", "loss_not_decreasing", "overfitting", "lr_too_low",
                            "lr_too_high", "update_ratio", "loss_unstable", "class_imbalance"},
-    "class_imbalance": {"at_chance", "initial_loss"},
+    "class_imbalance": {"at_chance", "initial_loss", "labels_unlearnable", "overfitting"},
     "overfitting": set(),
 }
 
@@ -111,7 +113,7 @@ ORDER = [
     "activations_exploded", "activations_saturated", "activations_collapsed", "dead_units", "capacity_bottleneck",
     "unshuffled_batches", "batchnorm_small_batch", "eval_batch_stats",
     "clipping_every_step", "schedule_zero_early", "over_regularization", "lr_too_high", "lr_too_low",
-    "underfitting_capacity", "labels_unlearnable", "class_imbalance", "overfitting",
+    "underfitting_capacity", "class_imbalance", "labels_unlearnable", "overfitting",
     *SYMPTOMS,
 ]
 _POS = {code: i for i, code in enumerate(ORDER)}
@@ -176,6 +178,10 @@ def arrange(findings: list[Finding]) -> list[Finding]:
             cycle = chain[next(i for i, c in enumerate(chain) if c is node):]
             first = min(cycle, key=lambda c: position(c.code))
             parent.pop(id(first), None)
+    first_root = next((f for f in problems if id(f) not in parent and f.evidence.get("when") != "end"), None)
+    for f in problems:  # what only appeared during training is a symptom of the first cause, if there is one
+        if f.evidence.get("when") == "end" and id(f) not in parent and first_root is not None:
+            parent[id(f)] = first_root
     for f in problems:
         node, seen = parent.get(id(f)), set()
         while node is not None and id(node) in parent and id(node) not in seen:

@@ -88,7 +88,8 @@ class DoctorConfig:
     dead_fail: float = 0.7            # ≥ 70 % dead → fail
     grad_flow_band: tuple[float, float] = (1e-2, 1e2)  # grad std first/last weight layer
     loss_min_drop: float = 0.05       # the training loss must drop ≥ 5 % (first vs last log window)
-    oscillation: float = 0.5          # loss rises by > 50 % between log windows → unstable
+    oscillation: float = 1.0          # loss doubles between two log windows → unstable
+    peak_rise: float = 1.5            # a log window's loss > 1.5 × the loss at init → the LR is too high
     underfit_acc: float = 0.9         # train accuracy below 90 % of the way from chance to 100 % → under-fitting …
     compare_gain: float = 0.1         # … and a comparison run gaining ≥ 10 points names the cause
     gap_warn: float = 0.3             # train − val accuracy > 30 points and val loss rising → overfitting

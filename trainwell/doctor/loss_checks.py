@@ -7,7 +7,8 @@ on batch statistics as in the first training step) on `loss_batch` training exam
 
     |L₀ − log C| ≤ rtol·log C   → pass          (rtol = 0.5)
     L₀ > fail·log C             → fail          (fail = 2: logits far too large)
-    otherwise                   → warn
+    (1 + rtol)·log C < L₀ ≤ fail·log C  → info  (somewhat large logits: common, harmless)
+    L₀ < (1 − rtol)·log C       → warn          (below chance: imbalance, leakage, a loss that is not CE)
 
 Why 50 %: with logits z_c ~ N(0, s²) the expected loss is ≈ log C + s²/2 for small s, and a
 Kaiming-initialized head (gain √2) gives s² ≈ 1–2, i.e. +0.5 … 1 nat over log 10 = 2.30. The
@@ -64,10 +65,10 @@ def check_initial_loss(loss: float, num_classes: int, cfg: DoctorConfig) -> Find
                        f"loss at init {loss:.3f} > {cfg.init_loss_fail:g}× log {num_classes} = {expected:.3f}: the "
                        "initial logits are far too large (init scale, or unnormalized inputs)", evidence, stage="init")
     if loss > expected:
-        return Finding("initial_loss", "warn",
+        return Finding("initial_loss", "info",
                        f"loss at init {loss:.3f} is {loss / expected:.2f}× log {num_classes} = {expected:.3f} (more "
-                       f"than {cfg.init_loss_rtol:.0%} off): the logits are larger than they should be at init",
-                       evidence, stage="init")
+                       f"than {cfg.init_loss_rtol:.0%} off, below {cfg.init_loss_fail:g}×): the initial logits are "
+                       "somewhat large — harmless unless other findings point at the init", evidence, stage="init")
     return Finding("initial_loss", "warn",
                    f"loss at init {loss:.3f} is below log {num_classes} = {expected:.3f} by more than "
                    f"{cfg.init_loss_rtol:.0%}: an untrained model should be at chance — very unbalanced classes, "
@@ -134,9 +135,13 @@ def check_eval_batch_independence(model: nn.Module, x: torch.Tensor, size: int =
         size = max(2, len(x) // 2)
     was_training = model.training
     model.eval()
-    try:
-        a = model(x[:size])[0]
-        b = model(torch.cat([x[:1], x[size:2 * size - 1]]))[0]
+    devices = [x.device.index or 0] if x.device.type == "cuda" else []
+    try:  # the same seed for both: a model that is random in eval mode (fractional pooling) is not batch-dependent
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(0)
+            a = model(x[:size])[0]
+            torch.manual_seed(0)
+            b = model(torch.cat([x[:1], x[size:2 * size - 1]]))[0]
     finally:
         model.train(was_training)
     diff = float((a - b).abs().max())

@@ -6,9 +6,10 @@ steepest descent; lr_min is where the sweep's smoothed loss was lowest. With r =
 verdict combines the evidence, so the report never says "too high" and "too low" at once:
 
     too high   the short run diverged (non-finite loss)                               → fail
+               or a log window's loss > peak_rise (1.5) × the loss at init             → warn
                or r > lr_high_fail (100)                                               → fail
                or r > lr_high_warn (10)                                                → warn
-               or lr ≥ lr_min and the loss rose or swung (> 50 % between log windows)  → warn
+               or lr ≥ lr_min and the loss rose or swung (doubled between log windows)  → warn
                or (SGD family) median ‖Δw‖/‖w‖ > update_band[1] and the loss did not fall ≥ 5 %
     too low    r < 1/lr_low_fail (1/300)                                               → fail
                or r < 1/lr_low_warn (1/30) and the loss fell < 30 % in the short run    → warn
@@ -60,15 +61,17 @@ def lr_at_min(result: LRFinderResult) -> float | None:
     return min(pts)[1] if pts else None
 
 
-def loss_trend(metrics: list[dict[str, Any]]) -> dict[str, float]:
-    """first/last window loss, relative drop, and the largest rise between consecutive windows."""
+def loss_trend(metrics: list[dict[str, Any]], loss_init: float = math.nan) -> dict[str, float]:
+    """first/last/highest window loss, relative drop, the largest rise between consecutive windows
+    (from the second window on), and the loss at init (one batch, before any step)."""
     losses = [m["loss"] for m in metrics if "loss" in m]
     if len(losses) < 2:
         return {}
     first, last = losses[0], losses[-1]
     rises = [(b - a) / a for a, b in zip(losses[1:], losses[2:]) if a > 0 and math.isfinite(a) and math.isfinite(b)]
+    finite = [v for v in losses if math.isfinite(v)]
     return {"loss_first": first, "loss_last": last, "drop": (first - last) / first if first else 0.0,
-            "max_rise": max(rises, default=0.0)}
+            "max_rise": max(rises, default=0.0), "loss_init": loss_init, "loss_peak": max(finite, default=math.nan)}
 
 
 def update_ratios(records: list[dict[str, Any]], weight_names: set[str]) -> dict[str, float]:
@@ -109,6 +112,11 @@ def judge_lr(subject: Any, sweep: LRFinderResult | None, trend: dict[str, float]
         reasons_high.append(f"optim.lr = {lr:.3g} is {r:.0f}× {sugg}")
         if r > cfg.lr_high_fail:
             severity = "fail"
+    init_loss = trend.get("loss_init", math.nan)
+    peak = trend.get("loss_peak", math.nan)
+    if init_loss == init_loss and peak == peak and peak > cfg.peak_rise * init_loss:
+        reasons_high.append(f"the training loss climbed to {peak:.3g}, {peak / init_loss:.1f}× its value at init "
+                            f"({init_loss:.3g}), before settling")
     unstable = rise > cfg.oscillation or (drop == drop and drop < 0)
     if lr_min is not None and lr >= lr_min and unstable:
         reasons_high.append(f"optim.lr is beyond {lr_min:.3g}, where the sweep's loss was lowest, and the loss "

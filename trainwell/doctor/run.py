@@ -227,7 +227,7 @@ def _examine(s: Subject, cfg: DoctorConfig, d: Diagnosis, clock: _Clock) -> list
     records = [r for r in state.records.get("stats", []) if r.get("phase", "train") == "train"]
     metrics = [m for m in state.records.get("metrics", []) if m.get("split") == "train"]
     d.stats, d.metrics = records, metrics
-    trend = loss_trend(metrics)
+    trend = loss_trend(metrics, init.loss)
     out += R.check_loss(trend, state.diverged, state.stop_reason, cfg)
     if s.classification:
         out.append(D.check_batch_order([b.cpu() for b in labels.batches], y, cfg, s.kind))
@@ -278,7 +278,23 @@ def _examine(s: Subject, cfg: DoctorConfig, d: Diagnosis, clock: _Clock) -> list
 
     verdict = judge_lr(s, sweep, trend, state.diverged, state.stop_reason, ratios, cfg)
     out.append(verdict)
-    return out
+    return _symptoms_of_a_good_run(out)
+
+
+TROUBLE = {"diverged", "loss_not_decreasing", "loss_unstable", "at_chance", "overfit_tiny", "lr_too_high",
+           "lr_too_low", "underfitting_capacity", "over_regularization"}
+
+
+def _symptoms_of_a_good_run(findings: list[Finding]) -> list[Finding]:
+    """Units that died (or blew up) during a run that otherwise trains well are a fact, not a fault:
+    such "end"-only findings become info when no training trouble was found."""
+    if any(f.code in TROUBLE and f.problem for f in findings):
+        return findings
+    for f in findings:
+        if f.problem and f.evidence.get("when") == "end":
+            f.severity = "info"
+            f.message += " — the run still learns well, so this costs little (lower the LR or use leaky_relu to keep them)"
+    return findings
 
 
 def _data(s: Subject, cfg: DoctorConfig) -> list[Finding]:

@@ -2,7 +2,7 @@
 
     diverged             the training loss became NaN/Inf → fail (a symptom: see the LR verdict)
     loss_not_decreasing  training loss of the last log window vs the first: drop < loss_min_drop (5 %) → warn
-    loss_unstable        the loss rose by > oscillation (50 %) between two log windows → warn
+    loss_unstable        the loss rose by > oscillation (100 %: it doubled) between two log windows → warn
     at_chance            validation accuracy ≤ p + 3·√(p(1 − p)/n) with p the MAJORITY-class rate of the
                          validation labels (`trainwell.train.tasks.majority_rate`, not 1/C) → fail
     underfitting         the training accuracy covers < underfit_acc (90 %) of the way from chance to 100 %

@@ -428,14 +428,14 @@ def python_subject(model: nn.Module, train: Any, val: Any = None, *, loss: Any =
         return s
     classes = not torch.is_floating_point(y) and y.dim() == 1
     if classes:
+        if outputs == 1 and int(y.max()) >= 2:
+            s.fatal.append(_labels_as_numbers(int(y.max()) + 1))
+            return s
         for split, labels in (("training", y), ("validation", yv)):
             if labels is not None:
                 s.fatal += label_findings(labels, outputs, split)
-        if outputs is not None and outputs >= 1 and not s.fatal:
-            if outputs == 1 and int(y.max()) >= 2:
-                s.fatal.append(_labels_as_numbers(int(y.max()) + 1))
-            else:
-                s.num_classes = max(outputs, int(y.max()) + 1)
+        if outputs is not None and outputs >= 1 and not any(f.severity == "fail" for f in s.fatal):
+            s.num_classes = max(outputs, int(y.max()) + 1)
     else:
         s.task = "regression" if torch.is_floating_point(y) else "multilabel"
     return s
