@@ -112,8 +112,8 @@ ORDER = [
     "symmetric_init", "frozen_parameters", "no_nonlinearity", "capacity_bottleneck",
     "activations_exploded", "activations_saturated", "activations_collapsed", "dead_units",
     "unshuffled_batches", "batchnorm_small_batch", "eval_batch_stats",
-    "clipping_every_step", "schedule_zero_early", "over_regularization", "lr_too_high", "lr_too_low",
-    "underfitting_capacity", "class_imbalance", "labels_unlearnable", "overfitting",
+    "clipping_every_step", "schedule_zero_early", "over_regularization", "underfitting_capacity", "lr_too_high",
+    "lr_too_low", "class_imbalance", "labels_unlearnable", "overfitting",
     *SYMPTOMS,
 ]
 _POS = {code: i for i, code in enumerate(ORDER)}

@@ -11,9 +11,9 @@ tell them apart, each on a copy and built through the assembly like the short ru
                           → warn. With several regularizers on, each is switched off alone in turn and
                           the one whose removal recovers most is named (and lowered, not removed).
     underfitting_capacity the lectures' overfitting test at a larger scale: with regularization off,
-                          full-batch Adam (lr 3e-3) must memorize capacity_examples (200) training examples
-                          to ≥ capacity_min_acc (90 %) within capacity_steps (300); a network that cannot
-                          is too small for the data → warn (prescription: more units).
+                          full-batch Adam (lr 3e-3, and 3e-2 if that fails) must memorize capacity_examples
+                          (200) training examples to ≥ capacity_min_acc (90 %) within capacity_steps (300); a
+                          network that cannot is too small for the data → warn (prescription: more units).
 
 Both compare with the same budget, so "slower" is not mistaken for "cannot": a healthy regularized
 model that fits slowly still covers more than 60 % of the way, and removing its regularization
@@ -117,15 +117,22 @@ def check_capacity(subject: Subject, cfg: DoctorConfig) -> Finding:
     from trainwell.doctor.overfit import overfit_tiny
 
     n = min(cfg.capacity_examples, len(subject.x_train))
-    result = overfit_tiny(subject.model, subject.x_train[:n], subject.y_train[:n], steps=cfg.capacity_steps,
-                          lr=cfg.capacity_lr, check_every=20, seed=cfg.seed, loss_fn=subject.plain_loss_fn())
+    result = None
+    for lr in (cfg.capacity_lr, 10 * cfg.capacity_lr):  # a small network may want a larger step: the best of two
+        tried = overfit_tiny(subject.model, subject.x_train[:n], subject.y_train[:n], steps=cfg.capacity_steps,
+                             lr=lr, check_every=20, seed=cfg.seed, loss_fn=subject.plain_loss_fn())
+        if result is None or tried.accuracy > result[1].accuracy:
+            result = (lr, tried)
+        if tried.accuracy >= cfg.capacity_min_acc:
+            break
+    lr, result = result
     evidence = {"examples": n, "accuracy": result.accuracy, "steps": result.steps, "min_accuracy": cfg.capacity_min_acc,
-                "lr": cfg.capacity_lr}
+                "lr": lr}
     if result.accuracy >= cfg.capacity_min_acc:
         return passed("underfitting_capacity", f"with regularization off the model memorizes {result.accuracy:.0%} "
                       f"of {n} training examples: it has the capacity", evidence)
     return Finding("underfitting_capacity", "warn",
-                   f"too little capacity: with regularization off, {result.steps} full-batch Adam steps memorize only "
+                   f"too little capacity: with regularization off, {result.steps} full-batch Adam steps (lr {lr:g}) memorize only "
                    f"{result.accuracy:.0%} of {n} training examples (a network with enough units reaches "
                    f"≥ {cfg.capacity_min_acc:.0%}) — the model cannot represent the data", evidence, None,
                    widen(subject), stage="comparison")

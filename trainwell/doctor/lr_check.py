@@ -24,6 +24,9 @@ updates are ≈ lr per weight whatever the gradient (the step is normalized by �
 ratio measures the LR against the weights' scale, not the gradient, and the LR range test decides.
 
 Prescription: lr = s/3 (rounded to 2 significant digits); without a suggestion, ÷10 or ×10.
+A verdict that the short run did not show by itself (divergence, a loss climbing above its value at
+init) is tried before it is given: `confirm_lr` reruns the short run at s/3 and s and keeps the
+verdict (prescribing the better of the two) only if that fits the training data better.
 
 The lectures: "a loss barely changing means too low, NaN/explosion means too high".
 """
@@ -37,7 +40,7 @@ import torch
 
 from trainwell.doctor.config import DoctorConfig
 from trainwell.doctor.finding import Finding, passed
-from trainwell.doctor.prescribe import lr_fix
+from trainwell.doctor.prescribe import lr_fix, round_sig
 from trainwell.diagnostics.lr_finder import LRFinderResult, lr_find
 
 
@@ -108,6 +111,7 @@ def judge_lr(subject: Any, sweep: LRFinderResult | None, trend: dict[str, float]
     if diverged:
         reasons_high.append(f"the short run diverged ({stop_reason.split(';')[0]})")
         severity = "fail"
+        evidence["seen_in_run"] = True
     if r is not None and r > cfg.lr_high_warn:
         reasons_high.append(f"optim.lr = {lr:.3g} is {r:.0f}× {sugg}")
         if r > cfg.lr_high_fail:
@@ -117,6 +121,7 @@ def judge_lr(subject: Any, sweep: LRFinderResult | None, trend: dict[str, float]
     if init_loss == init_loss and peak == peak and peak > cfg.peak_rise * init_loss:
         reasons_high.append(f"the training loss climbed to {peak:.3g}, {peak / init_loss:.1f}× its value at init "
                             f"({init_loss:.3g}), before settling")
+        evidence["seen_in_run"] = True
     unstable = rise > cfg.oscillation or (drop == drop and drop < 0)
     if lr_min is not None and lr >= lr_min and unstable:
         reasons_high.append(f"optim.lr is beyond {lr_min:.3g}, where the sweep's loss was lowest, and the loss "
@@ -148,4 +153,44 @@ def judge_lr(subject: Any, sweep: LRFinderResult | None, trend: dict[str, float]
     return passed("learning_rate", f"optim.lr = {lr:.3g} fits {sugg} (ratio {r:.2g}){note}", evidence)
 
 
-__all__ = ["judge_lr", "loss_trend", "lr_at_min", "run_lr_find", "update_ratios"]
+def confirm_lr(subject: Any, verdict: Finding, base: dict[str, float], cfg: DoctorConfig) -> Finding:
+    """A verdict that rests on the LR range test alone is tried: the short run again at s/3 and at s
+    (the suggestion; those on the prescribed side of optim.lr). The best of them (eval-mode training
+    accuracy) becomes the prescription if it fits the training data better than the original run
+    (+5 points, or its last-window loss ≤ 90 % of the original's); otherwise the verdict becomes an
+    info line — a sweep on a sick setup (shuffled labels, a tiny network) can point anywhere."""
+    from trainwell.doctor.subject import evaluate_accuracy
+
+    lr, up = subject.lr, verdict.code == "lr_too_low"
+    s = verdict.evidence.get("suggestion")
+    options = [verdict.prescription.edits["optim.lr"]]
+    if s:
+        options = sorted({round_sig(v) for v in (s / 3, s) if (v > lr if up else v < lr)}) or options
+    tried: dict[float, tuple[float, float]] = {}
+    for new_lr in options:
+        r = subject.recipe.model_copy(deep=True)
+        r.optim.lr = new_lr
+        state = subject.run(cfg.short_steps, cfg, recipe=r, optimizer_changes={"lr": new_lr}).fit()
+        losses = [m["loss"] for m in state.records.get("metrics", []) if m.get("split") == "train"]
+        acc = math.nan if state.diverged else evaluate_accuracy(state.model, subject.x_train[: cfg.max_eval],
+                                                                subject.y_train[: cfg.max_eval])
+        tried[new_lr] = (acc, losses[-1] if losses and not state.diverged else math.nan)
+    best = max(tried, key=lambda k: tried[k][0] if tried[k][0] == tried[k][0] else -1.0)
+    acc, loss = tried[best]
+    better = (acc == acc and acc >= base.get("train_accuracy", math.inf) + 0.05) or \
+             (loss == loss and loss <= 0.9 * base.get("loss_last", -math.inf))
+    evidence = {**verdict.evidence, "tried": {f"{k:g}": list(v) for k, v in tried.items()},
+                "train_accuracy": base.get("train_accuracy"), "loss_last": base.get("loss_last")}
+    if better:
+        return Finding(verdict.code, verdict.severity,
+                       verdict.message + f"; at lr {best:g} the short run fits {acc:.0%} of the training data "
+                       f"(vs {base.get('train_accuracy', math.nan):.0%})", evidence, verdict.where,
+                       lr_fix(subject, best, up=up), stage=verdict.stage)
+    return Finding("learning_rate", "info",
+                   f"the LR range test suggests {verdict.code.replace('_', ' ')} ({verdict.message.split(': ', 1)[-1]}), "
+                   f"but short runs at lr {', '.join(f'{k:g}' for k in tried)} did not fit better (best training "
+                   f"accuracy {acc:.1%} vs {base.get('train_accuracy', math.nan):.1%}): the learning rate is not what "
+                   "holds this setup back", evidence, stage=verdict.stage)
+
+
+__all__ = ["confirm_lr", "judge_lr", "loss_trend", "lr_at_min", "run_lr_find", "update_ratios"]

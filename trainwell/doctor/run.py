@@ -12,7 +12,8 @@
                      clipping, accuracy vs the majority rate, class imbalance, BatchNorm train/eval
     6. comparisons   only when the training data is not fitted: regularization off; memorization of
                      200 examples (capacity)
-    7. verdicts      one learning-rate verdict; labels that cannot be learned; then the causal order
+    7. verdicts      one learning-rate verdict (a verdict of the LR range test alone is tried first: the
+                     short run at the prescribed LR must fit better); labels that cannot be learned; the causal order
                      (`trainwell.doctor.causes.arrange`): causes first, their symptoms under them
 
 Every check is in its own module with its rule and thresholds (`DoctorConfig`). Everything runs on
@@ -44,7 +45,7 @@ from trainwell.doctor.causes import arrange, top
 from trainwell.doctor.compare import check_capacity, check_over_regularization, fit_level
 from trainwell.doctor.config import DoctorConfig
 from trainwell.doctor.finding import Finding, Prescription, exit_code, worst
-from trainwell.doctor.lr_check import judge_lr, loss_trend, run_lr_find, update_ratios
+from trainwell.doctor.lr_check import confirm_lr, judge_lr, loss_trend, run_lr_find, update_ratios
 from trainwell.doctor.overfit import check_overfit, overfit_tiny
 from trainwell.doctor.probe import probe
 from trainwell.doctor.subject import Subject, evaluate_accuracy, recipe_subject
@@ -277,6 +278,10 @@ def _examine(s: Subject, cfg: DoctorConfig, d: Diagnosis, clock: _Clock) -> list
         out.append(bottleneck)
 
     verdict = judge_lr(s, sweep, trend, state.diverged, state.stop_reason, ratios, cfg)
+    if verdict.code in ("lr_too_high", "lr_too_low") and not verdict.evidence.get("seen_in_run") and scores:
+        clock("learning rate: trying the prescribed LR")
+        verdict = confirm_lr(s, verdict, {"train_accuracy": scores["train_accuracy"],
+                                          "loss_last": trend.get("loss_last", math.nan)}, cfg)
     out.append(verdict)
     return _symptoms_of_a_good_run(out)
 
