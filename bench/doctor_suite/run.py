@@ -13,7 +13,9 @@ Per setup: the doctor's top finding (the first cause nothing else explains), hit
 fault's codes (healthy: nothing found), false alarms = other causes found (distinct codes of
 unexplained warnings/failures besides the fault). With --fix, each recipe fault goes through
 `trainwell doctor --fix` and the repaired recipe is trained with the recipe's own budget next to its
-healthy counterpart: repaired = test accuracy within 2 points of the counterpart's (or above it).
+healthy counterpart: repaired = test accuracy within 2 points of the counterpart's (or above it);
+without a counterpart (class imbalance: accuracy is the wrong measure) the balanced test accuracy
+(mean per-class recall) must rise by ≥ 5 points.
 
 Writes bench/doctor_suite/results.json and prints the table (README has a copy).
 """
@@ -89,17 +91,27 @@ def score(s: dict, d) -> dict:
             "prescription": top.advice("python" if s["kind"] == "python" else "recipe") if top else ""}
 
 
-def train_accuracy(recipe, steps: int | None = None) -> float:
-    """Test accuracy of `recipe` trained with its own budget (the assembly; best weights on validation)."""
-    from trainwell.assemble import from_recipe
-    from trainwell.train.evaluate import evaluate
+def train_accuracy(recipe) -> tuple[float, float]:
+    """(test accuracy, balanced test accuracy) of `recipe` trained with its own budget (the assembly)."""
+    import torch
 
-    run = from_recipe(recipe)
+    from trainwell.assemble import from_recipe
+    from trainwell.doctor.run_checks import balanced_accuracy
+
+    from trainwell.errors import UserError
+
+    try:
+        run = from_recipe(recipe)
+    except UserError:  # data the loader refuses (NaN inputs): nothing to train
+        return math.nan, math.nan
     state = run.fit()
     if state.diverged:
-        return math.nan
+        return math.nan, math.nan
     b = run.data.bundle
-    return float(evaluate(run.model, b.x_test, b.y_test)["accuracy"])
+    run.model.eval()
+    with torch.no_grad():
+        pred = run.model(b.x_test).argmax(1)
+    return float((pred == b.y_test).float().mean()), balanced_accuracy(pred, b.y_test, b.num_classes)
 
 
 def fix_setup(s: dict, cfg) -> dict:
@@ -112,11 +124,16 @@ def fix_setup(s: dict, cfg) -> dict:
     out = {"name": s["name"], "fault": s["fault"][0], "edits": result.edits, "changed": result.changed,
            "steps": len(result.steps), "fix_cpu_s": time.process_time() - t}
     healthy = load_recipe(HERE / "recipes" / f"{s['healthy']}.toml") if s["healthy"] else None
-    out["acc_broken"] = train_accuracy(recipe)
-    out["acc_fixed"] = train_accuracy(result.recipe) if result.changed else out["acc_broken"]
-    out["acc_healthy"] = train_accuracy(healthy) if healthy is not None else math.nan
+    out["acc_broken"], out["bal_broken"] = train_accuracy(recipe)
+    out["acc_fixed"], out["bal_fixed"] = train_accuracy(result.recipe) if result.changed else (out["acc_broken"], out["bal_broken"])
+    out["acc_healthy"], out["bal_healthy"] = train_accuracy(healthy) if healthy is not None else (math.nan, math.nan)
     fixed, ref = out["acc_fixed"], out["acc_healthy"]
-    out["repaired"] = bool(result.changed and fixed == fixed and ref == ref and fixed >= ref - 0.02)
+    if healthy is not None:
+        out["criterion"] = "test accuracy within 2 points of the healthy counterpart"
+        out["repaired"] = bool(result.changed and fixed == fixed and ref == ref and fixed >= ref - 0.02)
+    else:  # no healthy counterpart (class imbalance): the balanced test accuracy must rise by ≥ 5 points
+        out["criterion"] = "balanced test accuracy +5 points"
+        out["repaired"] = bool(result.changed and out["bal_fixed"] >= out["bal_broken"] + 0.05)
     return out
 
 

@@ -138,6 +138,7 @@ def _fmt(v) -> str:
 def _fix(console, recipe, cfg, d, args: argparse.Namespace) -> None:
     from rich.table import Table
 
+    from trainwell.doctor.finding import toml_value
     from trainwell.doctor.fix import fix_recipe, recipe_toml
     from trainwell.io import atomic_write_text
 
@@ -148,7 +149,7 @@ def _fix(console, recipe, cfg, d, args: argparse.Namespace) -> None:
     for col in ("finding", "edit", "kept", "why", "val acc before → after", "top finding after"):
         table.add_column(col, overflow="fold")
     for s in result.steps:
-        edit = " ".join(f"--set {k}={v}" for k, v in s.edits.items())
+        edit = " ".join(f"--set {k}={toml_value(v)}" for k, v in s.edits.items())
         table.add_row(s.finding, edit, "yes" if s.kept else "no", s.reason,
                       f"{_fmt(s.before['val_accuracy'])} → {_fmt(s.after['val_accuracy'])}", _fmt(s.after["top"]))
     console.print(table)
@@ -164,4 +165,4 @@ def _fix(console, recipe, cfg, d, args: argparse.Namespace) -> None:
         console.print(f"before: {_fmt(b['top'])}, validation accuracy {_fmt(b['val_accuracy'])}; after: "
                       f"{_fmt(a['top']) if a['top'] else 'no fault found'}, validation accuracy {_fmt(a['val_accuracy'])}")
         console.print(f"wrote the repaired recipe {path} (edits: "
-                      + " ".join(f"--set {k}={v}" for k, v in result.edits.items()) + ")")
+                      + " ".join(f"--set {k}={toml_value(v)}" for k, v in result.edits.items()) + ")")

@@ -10,8 +10,9 @@ The loop, at most `max_steps` times:
    recipe and has not been tried;
 2. apply its edits to a copy of the recipe (the same `--set` overrides a person would type);
 3. diagnose the copy with the same budget;
-4. keep the change only if the finding is gone AND the short run's validation accuracy did not drop
-   by more than `tolerance` (2 points); otherwise discard it and try the next cause.
+4. keep the change only if the finding is gone AND the short run's balanced validation accuracy
+   (mean per-class recall: the accuracy when classes are balanced) did not drop by more than
+   `tolerance` (2 points); otherwise discard it and try the next cause.
 
 It stops when no cause is left (healthy), or none has a recipe edit (the fault is in the data or
 the code: the prescription says what to change), or after `max_steps` attempts. A Python setup is
@@ -36,8 +37,8 @@ def figures(d: Diagnosis) -> dict[str, Any]:
     s = d.scores
     last = d.metrics[-1]["loss"] if d.metrics else math.nan
     return {"top": t.code if t is not None else None, "problems": len(d.causes),
-            "val_accuracy": s.get("val_accuracy", math.nan), "train_accuracy": s.get("train_accuracy", math.nan),
-            "train_loss": last}
+            "val_accuracy": s.get("val_accuracy", math.nan), "balanced_accuracy": s.get("balanced_accuracy", math.nan),
+            "train_accuracy": s.get("train_accuracy", math.nan), "train_loss": last}
 
 
 @dataclass
@@ -110,13 +111,13 @@ def fix_recipe(recipe: Recipe, config: DoctorConfig | None = None, *, max_steps:
         d2 = diagnose(candidate, cfg, progress=say)
         gone = not any(g.code == f.code and g.problem for g in d2.findings)
         b, a = figures(d), figures(d2)
-        worse = (a["val_accuracy"] == a["val_accuracy"] and b["val_accuracy"] == b["val_accuracy"]
-                 and a["val_accuracy"] < b["val_accuracy"] - tolerance)
+        key = "balanced_accuracy"  # = accuracy on balanced classes; on imbalanced ones it counts every class
+        worse = a[key] == a[key] and b[key] == b[key] and a[key] < b[key] - tolerance
         kept = gone and not worse
-        reason = ("the finding is gone" + (" and the validation accuracy held" if not worse else "")
+        reason = ("the finding is gone" + (" and the balanced validation accuracy held" if not worse else "")
                   if gone else f"{f.code} is still there")
         if gone and worse:
-            reason = f"the finding is gone but the validation accuracy fell {b['val_accuracy']:.1%} → {a['val_accuracy']:.1%}"
+            reason = f"the finding is gone but the balanced validation accuracy fell {b[key]:.1%} → {a[key]:.1%}"
         steps.append(FixStep(f.code, edits, kept, reason, b, a))
         if kept:
             current, d = candidate, d2

@@ -49,8 +49,8 @@ def lr_fix(subject: Any, new_lr: float, up: bool) -> Prescription:
 
 
 def widen(subject: Any, factor: int = 4, narrow_below: int | None = None) -> Prescription:
-    """More units: the recipe's widths/channels × factor (only the layers below `narrow_below`
-    when given: a bottleneck), or the code change."""
+    """More units: the recipe's widths/channels × factor, and at least 4 per class (only the layers
+    below `narrow_below` when given: a bottleneck), or the code change."""
     m = subject.recipe.model if subject.kind == "recipe" else {}
     for key in ("widths", "channels"):
         widths = m.get(key)
@@ -58,7 +58,8 @@ def widen(subject: Any, factor: int = 4, narrow_below: int | None = None) -> Pre
             if narrow_below is not None:
                 new = [max(w, 4 * narrow_below) if w < narrow_below else w for w in widths]
             else:
-                new = [int(w * factor) for w in widths]
+                floor = 4 * (subject.num_classes or 0)
+                new = [max(int(w * factor), floor) for w in widths]
             if new != widths:
                 return Prescription(f"give the network more units ({key} {widths} → {new})",
                                     edits={f"model.{key}": new}, direction={f"model.{key}": "up"})

@@ -255,7 +255,8 @@ def _examine(s: Subject, cfg: DoctorConfig, d: Diagnosis, clock: _Clock) -> list
         at_chance = any(f.code == "at_chance" and f.problem for f in gen_findings)
         out += gen_findings
         counts = torch.bincount(_all_labels(s).cpu().long(), minlength=s.num_classes).tolist()
-        out.append(R.check_imbalance(counts, scores, at_chance, cfg))
+        weighted = s.recipe.train.class_weights is not None and s.loss is None
+        out.append(R.check_imbalance(counts, scores, at_chance, cfg, weighted))
         scores["mode_gap"] = _mode_gap(s, state.model, cfg)
     d.scores = scores
     out.append(M.check_batchnorm_batch(s.model, s.batch_size, cfg, scores.get("mode_gap")))

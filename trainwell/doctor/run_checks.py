@@ -12,6 +12,7 @@
     class_imbalance      largest/smallest class count ≥ imbalance_ratio (4) → info; → warn when the model
                          is at chance or its balanced accuracy (mean per-class recall) trails its accuracy
                          by > imbalance_recall_gap (15 points): the minority classes are being ignored
+                         (info again once the loss weights the classes: train.class_weights)
     clipping_every_step  the gradient norm (pre-clip, logged per window) exceeded the clip threshold in
                          ≥ clip_frac (90 %) of the windows by a median factor ≥ clip_ratio (3) → warn
                          (SGD family: the step is lr·threshold/‖g‖ — a much smaller, normalized LR);
@@ -104,7 +105,8 @@ def check_generalization(scores: dict[str, Any], cfg: DoctorConfig) -> list[Find
     return out
 
 
-def check_imbalance(counts: list[int], scores: dict[str, Any], at_chance: bool, cfg: DoctorConfig) -> Finding:
+def check_imbalance(counts: list[int], scores: dict[str, Any], at_chance: bool, cfg: DoctorConfig,
+                    weighted: bool = False) -> Finding:
     present = [c for c in counts if c > 0]
     if len(present) < 2:
         return passed("class_imbalance", "one class only")
@@ -121,6 +123,10 @@ def check_imbalance(counts: list[int], scores: dict[str, Any], at_chance: bool, 
                        code="nn.CrossEntropyLoss(weight=len(y) / (C * torch.bincount(y)))",
                        direction={"train.class_weights": "set"})
     ignored = at_chance or (bal == bal and acc == acc and acc - bal > cfg.imbalance_recall_gap)
+    if weighted:
+        return Finding("class_imbalance", "info", f"the classes are imbalanced ({ratio:.0f}:1) and the loss weights "
+                       f"them (train.class_weights): balanced accuracy {bal:.1%}, accuracy {acc:.1%}", evidence,
+                       stage="short run")
     message = (f"the classes are imbalanced: the largest has {ratio:.0f}× the examples of the smallest (majority "
                f"rate {scores.get('majority_rate', math.nan):.1%})")
     if ignored:
