@@ -17,7 +17,7 @@ healthy counterpart: repaired = test accuracy within 2 points of the counterpart
 without a counterpart (class imbalance: accuracy is the wrong measure) the balanced test accuracy
 (mean per-class recall) must rise by ≥ 5 points.
 
-Writes bench/doctor_suite/results.json and prints the table (README has a copy).
+Writes bench/results/doctor_suite.json and prints the table (README has a copy).
 """
 from __future__ import annotations
 
@@ -162,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--budget", default="quick", choices=("quick", "standard"))
     p.add_argument("--fix", action="store_true", help="also repair the recipe faults and train the results")
     p.add_argument("--timing", action="store_true", help="also time the default recipe (standard budget)")
-    p.add_argument("--out", type=Path, default=HERE / "results.json")
+    p.add_argument("--out", type=Path, default=HERE.parent / "results" / "doctor_suite.json")
     args = p.parse_args(argv)
 
     from data import build
@@ -214,6 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     for r in rows:
         print(f"| {r['name']} | {r['kind']} | {r['fault']} | {r['top'] or '—'} | {'✓' if r['hit'] else '✗'} | "
               f"{', '.join(r['false_alarms']) or '—'} |")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2, default=str))
     print(f"wrote {args.out}")
     return 0

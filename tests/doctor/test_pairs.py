@@ -264,3 +264,26 @@ def test_sgd_learning_rate_too_high(data, healthy):
     d = diagnose(model, *data, optimizer=torch.optim.SGD(model.parameters(), lr=20.0, momentum=0.9))
     assert d.top.code == "lr_too_high" and d.top.prescription.edits["optim.lr"] < 20
     assert "lr_too_high" not in codes(healthy)
+
+
+class Bag(nn.Module):
+    """Token ids → mean of embeddings → Linear: integer inputs the doctor must not treat as features."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.emb, self.out = nn.Embedding(50, 16), nn.Linear(16, 4)
+
+    def forward(self, x):
+        return self.out(self.emb(x).mean(1))
+
+
+def test_token_inputs_are_not_features():
+    g = torch.Generator().manual_seed(0)
+    y = torch.arange(400) % 4
+    x = (torch.randint(0, 10, (400, 6), generator=g) + 10 * y[:, None]).long()  # class-specific tokens
+    loader = DataLoader(TensorDataset(x[:300], y[:300]), batch_size=32, shuffle=True, generator=g)
+    val = DataLoader(TensorDataset(x[300:], y[300:]), batch_size=100)  # loaders keep the ids' dtype
+    d = diagnose(Bag(), loader, val)
+    assert "inputs_unnormalized" not in codes(d) and "feature_scale" not in codes(d)
+    assert d.scores["val_accuracy"] > 0.9

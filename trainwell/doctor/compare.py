@@ -6,8 +6,8 @@ tell them apart, each on a copy and built through the assembly like the short ru
 
     over_regularization   the same short run with every regularizer off (weight decay, L1/L2,
                           dropout-family rates → 0, label smoothing, augmentation, mixing): if its
-                          training accuracy (eval mode) beats the original's by ≥ reg_gain (15 points)
-                          while the original covered < reg_fit (60 %) of the way from chance to 100 %
+                          training accuracy (eval mode) beats the original's by ≥ cfg.reg_gain (15 points)
+                          while the original covered < cfg.reg_fit (60 %) of the way from chance to 100 %
                           → warn. With several regularizers on, each is switched off alone in turn and
                           the one whose removal recovers most is named (and lowered, not removed).
     underfitting_capacity the lectures' overfitting test at a larger scale: with regularization off,
@@ -30,10 +30,6 @@ from trainwell.doctor.finding import Finding, passed
 from trainwell.doctor.prescribe import regularizer_fix, widen
 from trainwell.doctor.probe import dropout_off, dropout_rates
 from trainwell.doctor.subject import Subject, evaluate_accuracy
-
-REG_GAIN = 0.15   # accuracy points the regularization-free run must gain
-REG_FIT = 0.6     # … while the original covered less than this share of the way from chance to 100 %
-
 
 def active_regularizers(subject: Subject) -> dict[str, Any]:
     """name → strength of every regularizer that is on."""
@@ -96,8 +92,8 @@ def check_over_regularization(subject: Subject, base_acc: float, chance: float, 
     off_acc = fit_without(subject, cfg, set(regs))
     gain = off_acc - base_acc
     evidence = {"regularizers": regs, "train_accuracy": base_acc, "train_accuracy_without": off_acc, "gain": gain,
-                "fit_level": base_fit, "min_gain": REG_GAIN, "max_fit": REG_FIT}
-    if not (gain == gain and gain >= REG_GAIN and base_fit < REG_FIT):
+                "fit_level": base_fit, "min_gain": cfg.reg_gain, "max_fit": cfg.reg_fit}
+    if not (gain == gain and gain >= cfg.reg_gain and base_fit < cfg.reg_fit):
         return passed("over_regularization", f"without regularization the short run fits {off_acc:.1%} of the "
                       f"training data vs {base_acc:.1%} with it: the regularization is not what holds it back",
                       evidence)
@@ -138,5 +134,5 @@ def check_capacity(subject: Subject, cfg: DoctorConfig) -> Finding:
                    widen(subject), stage="comparison")
 
 
-__all__ = ["REG_FIT", "REG_GAIN", "active_regularizers", "check_capacity", "check_over_regularization",
+__all__ = ["active_regularizers", "check_capacity", "check_over_regularization",
            "fit_level", "fit_without"]

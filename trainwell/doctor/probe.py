@@ -192,7 +192,7 @@ def _identical_rows(w: torch.Tensor | None, rtol: float) -> bool:
 
 def probe(model: nn.Module, x: torch.Tensor, y: torch.Tensor | None,
           loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None, *, symmetric_rtol: float = 1e-6,
-          seed: int = 0) -> ProbeResult:
+          prob_rtol: float = 1e-3, zero_frac: float = 0.05, seed: int = 0) -> ProbeResult:
     """Forward (and backward, when `loss_fn` and `y` are given) one batch through a copy of `model`."""
     net = regularization_off(model)
     layers = weight_layers(net)
@@ -260,7 +260,7 @@ def probe(model: nn.Module, x: torch.Tensor, y: torch.Tensor | None,
             for pname, p in modules[name].named_parameters(recurse=False):
                 if p.requires_grad and p.grad is None:
                     no_grad.append(f"{name}.{pname}")
-    kind, nums = output_kind(out) if isinstance(out, torch.Tensor) else ("logits", {})
+    kind, nums = output_kind(out, prob_rtol, zero_frac) if isinstance(out, torch.Tensor) else ("logits", {})
     return ProbeResult([views[n] for n in order], float(x.float().std()), kind, nums, loss, no_grad,
                        [n for n, _ in layers if n not in used], out.detach() if isinstance(out, torch.Tensor) else None)
 

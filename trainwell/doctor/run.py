@@ -186,7 +186,8 @@ def _examine(s: Subject, cfg: DoctorConfig, d: Diagnosis, clock: _Clock) -> list
     clock("model at init")
     xb, yb = x[: cfg.loss_batch], y[: cfg.loss_batch]
     plain = s.plain_loss_fn()
-    init = probe(s.model, xb, yb, plain, symmetric_rtol=cfg.symmetric_rtol, seed=cfg.seed)
+    init = probe(s.model, xb, yb, plain, symmetric_rtol=cfg.symmetric_rtol, prob_rtol=cfg.prob_rtol,
+                 zero_frac=cfg.nonneg_zero_frac, seed=cfg.seed)
     d.probes["init"] = init.to_json()
     out.append(M.check_symmetric(init, s))
     out.append(M.check_frozen(s.model, s.optimizer, init))
@@ -236,7 +237,8 @@ def _examine(s: Subject, cfg: DoctorConfig, d: Diagnosis, clock: _Clock) -> list
     out.append(R.check_clipping(metrics, s.recipe.clip_grad_norm, s.adaptive, key, cfg))
     end = None
     if not state.diverged:
-        end = probe(state.model, xb, yb, plain, symmetric_rtol=cfg.symmetric_rtol, seed=cfg.seed)
+        end = probe(state.model, xb, yb, plain, symmetric_rtol=cfg.symmetric_rtol, prob_rtol=cfg.prob_rtol,
+                    zero_frac=cfg.nonneg_zero_frac, seed=cfg.seed)
         d.probes["end"] = end.to_json()
     input_std = float(xb.float().std())
     out += A.check_activations(records, init, end, input_std, cfg, s)
@@ -305,6 +307,8 @@ def _symptoms_of_a_good_run(findings: list[Finding]) -> list[Finding]:
 
 def _data(s: Subject, cfg: DoctorConfig) -> list[Finding]:
     x = s.x_train
+    if not torch.is_floating_point(x):  # token ids, class indices: not features to normalize
+        return [D.check_duplicates(x, {"validation": s.x_val}, cfg)]
     out = [D.check_normalization(x, cfg, s.pipeline is not None and len(s.pipeline) > 0),
            D.check_feature_scale(x, cfg)]
     raw_x = s.raw.x_train if s.raw is not None else x

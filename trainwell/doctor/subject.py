@@ -197,8 +197,9 @@ class _Holder:
 
 # ---------------------------------------------------------------------- data helpers
 def _as_float(x: Any) -> torch.Tensor:
+    """(x, y) arrays' inputs as the assembly gives them to the model (`data.adapt.as_tensor`): float32."""
     t = torch.as_tensor(np.asarray(x)) if not isinstance(x, torch.Tensor) else x
-    return t if torch.is_floating_point(t) else t.float()
+    return t.float() if not torch.is_floating_point(t) or t.dtype == torch.float64 else t
 
 
 def _as_labels(y: Any) -> torch.Tensor:
@@ -244,14 +245,14 @@ def sample_xy(data: Any, n: int | None, seed: int, name: str) -> tuple[torch.Ten
         xs, ys = [], []
         for i in range(0, len(keep), 256):
             bx, by = split_batch(collate([dataset[j] for j in keep[i:i + 256]]))
-            xs.append(_as_float(bx))
+            xs.append(torch.as_tensor(bx))  # the dtype the model gets from the loader (token ids stay integers)
             ys.append(_as_labels(by))
         return torch.cat(xs).cpu(), torch.cat(ys).cpu(), total
     if isinstance(data, DataLoader) or hasattr(data, "__iter__"):
         xs, ys, count = [], [], 0
         for batch in data:
             bx, by = split_batch(batch)
-            xs.append(_as_float(bx))
+            xs.append(torch.as_tensor(bx))
             ys.append(_as_labels(by))
             count += len(xs[-1])
             if n is not None and count >= n:
