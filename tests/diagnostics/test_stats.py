@@ -737,18 +737,21 @@ def test_activations_called_as_functions_are_judged_at_the_next_layers_input():
 
 
 def test_the_doctor_finds_dead_relus_of_a_functional_network():
-    from trainwell.diagnostics.doctor.config import DoctorConfig
-    from trainwell.diagnostics.doctor.training_checks import check_activations, check_dead
+    from trainwell.doctor.activation_checks import check_activations
+    from trainwell.doctor.config import DoctorConfig
 
     net = FunctionalNet()
     opt = torch.optim.SGD(net.parameters(), lr=0.01)
     state = fake_state(net, opt)
     _loop(net, StatsCallback(every=2), 4, [batch(32)], opt, state)
     records = state.records["stats"]
-    dead = check_dead(records, DoctorConfig())
-    assert [(f.status, f.layer) for f in dead] == [("warn", "fc2:input")]  # 2/6 dead ≥ 30 %
-    (finding,) = check_activations(records, input_std=1.0, cfg=DoctorConfig())
-    assert finding.numbers["layers"] == 2  # the ReLU and the tanh are judged (was: "0 activation layers")
+    from types import SimpleNamespace
+
+    subject = SimpleNamespace(kind="python", model=net, optimizer=opt)  # what the doctor examines (a Python model)
+    findings = check_activations(records, None, None, input_std=1.0, cfg=DoctorConfig(), subject=subject)
+    dead = [f for f in findings if f.code == "dead_units"]
+    assert [f.where for f in dead] == ["fc2:input"]  # 2/6 dead ≥ 30 %: judged from the records (was: "0 activation layers")
+    assert dead[0].evidence["source"] == "activation modules"
 
 
 def test_activation_modules_and_shared_activations_are_recorded_once():

@@ -76,7 +76,7 @@ from torch import nn
 from torch.utils.hooks import RemovableHandle
 
 from trainwell.diagnostics import stats as S
-from trainwell.diagnostics.capture_layout import (DUP, EXACT, FN, GRAD, GRAD_EXACT, KIND, LAYOUT, SITE, Layout,
+from trainwell.diagnostics.capture_layout import (DUP, GRAD, Layout,
                                                   memory_order)
 from trainwell.diagnostics.capture_torch import ONE_PASS_MAX_RATIO, Reducer
 from trainwell.errors import UserError
