@@ -70,14 +70,16 @@ def test_logs_of_optuna_and_sqlalchemy_are_masked():
         def emit(self, record):
             seen.append(self.format(record))
 
+    # the handler sits on the emitting logger itself: MLflow, once imported, stops
+    # "sqlalchemy.engine" from propagating to its parents
     logger = logging.getLogger("sqlalchemy.engine")
     handler = Keep()
-    logging.getLogger("sqlalchemy").addHandler(handler)
+    logger.addHandler(handler)
     try:
         with redacted_logs(Redactor(URL)):
             logger.warning("engine for %s", URL)
     finally:
-        logging.getLogger("sqlalchemy").removeHandler(handler)
+        logger.removeHandler(handler)
     assert seen and "tw:***@" in seen[0] and not any(s in seen[0] for s in SECRETS)
 
 
