@@ -10,7 +10,7 @@ import pytest
 from trainwell.commands import search
 from trainwell.config import load_recipe
 from trainwell.errors import UserError
-from trainwell.search.toml_out import write_toml
+from trainwell.toml_text import write_toml
 
 
 def _run(argv):

@@ -23,7 +23,7 @@ from trainwell.search.redact import Redactor, mask_url, masked_errors, redacted_
 from trainwell.search.runner import SearchResult
 from trainwell.search.storage import default_storage, open_storage
 from trainwell.search.synthetic import SyntheticObjective
-from trainwell.search.toml_out import write_toml
+from trainwell.toml_text import write_toml
 from trainwell.search.worker import trial_dir
 
 SPACE = {"optim.lr": {"dist": "loguniform", "low": 1e-4, "high": 1e-1},

@@ -194,7 +194,7 @@ def finish(out: Path, raw: dict[str, Any], name: str, plan, result, console, rep
     from trainwell.io import atomic_write_text
     from trainwell.search.live import trials_table
     from trainwell.search.redact import Redactor
-    from trainwell.search.toml_out import dumps
+    from trainwell.toml_text import dumps
 
     redact = Redactor(storage)
     records = [json.loads(redact(json.dumps(r, default=str))) for r in result.records]  # nothing leaks into files

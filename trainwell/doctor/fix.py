@@ -133,7 +133,7 @@ def code_changes(d: Diagnosis) -> list[str]:
 
 def recipe_toml(recipe: Recipe) -> str:
     """The recipe as TOML (the search's writer: `tomllib.loads(dumps(d)) == d`)."""
-    from trainwell.search.toml_out import dumps
+    from trainwell.toml_text import dumps
 
     return dumps(recipe_to_dict(recipe))
 

@@ -41,7 +41,7 @@ from trainwell.config import Recipe, apply_override, recipe_from_dict, recipe_to
 from trainwell.errors import UserError
 from trainwell.io import atomic_write_json
 from trainwell.search.prune_callback import PruningCallback, TrialPruning
-from trainwell.search.toml_out import format_value
+from trainwell.toml_text import format_value
 from trainwell.train.tasks import majority_rate
 
 class TrialFailed(RuntimeError):

@@ -1,11 +1,11 @@
-"""The TOML writer: round trips through tomllib and recipe_from_dict."""
+"""The TOML writer (tomli-w): round trips through tomllib and recipe_from_dict."""
 from __future__ import annotations
 
 import math
 import tomllib
 
 from trainwell.config import load_recipe, recipe_from_dict, recipe_to_dict
-from trainwell.search.toml_out import dumps, format_value
+from trainwell.toml_text import dumps, format_value
 
 
 def _drop_none(value):
