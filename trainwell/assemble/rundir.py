@@ -61,12 +61,20 @@ def new_run_dir(root: Path, name: str) -> Path:
     return path
 
 
-def weights_meta(run: Run) -> dict[str, Any]:
-    """What a weights file carries besides the weights: enough to rebuild and use the model."""
+def weights_meta(run: Run, user_model: bool = False) -> dict[str, Any]:
+    """What a weights file carries besides the weights: enough to rebuild and use the model.
+
+    `user_model`: the model is the user's own class (`trainwell.fit`), which trainwell cannot
+    rebuild: the file names the class (``model_class``) instead, and its config holds only the
+    training keys that were used."""
     data = run.data
     meta: dict[str, Any] = {"config": recipe_to_dict(run.recipe), "task": run.task.name,
                             "input_shape": list(data.input_shape) if data.input_shape else None,
                             "num_classes": data.num_classes}
+    if user_model:
+        from trainwell.assemble.user import model_class_name
+
+        meta["model_class"] = model_class_name(run.model)
     if data.pipeline is not None:
         meta["preprocess"] = data.pipeline.state_dict()
     names = getattr(data.bundle, "class_names", None) if data.bundle is not None else None
@@ -262,4 +270,5 @@ def recipe_of_run(run_dir: str | Path) -> Recipe:
     return recipe_from_dict(raw, str(path))
 
 
-__all__ = ["RUN_FILES", "new_run_dir", "recipe_of_run", "safe_name", "test_metrics", "train_recipe", "weights_meta"]
+__all__ = ["RUN_FILES", "new_run_dir", "recipe_of_run", "safe_name", "test_metrics", "train_recipe",
+           "weights_meta"]
