@@ -272,3 +272,21 @@ def test_init_stats_command_json(tmp_path, capsys):
     assert "collapsed = std < 0.1·s₀" in " ".join(capsys.readouterr().out.split())  # thresholds printed
     assert _run(init_stats, argv[:-4] + ["--init", "xavier", "--json", str(out)]) == 0
     assert {l["verdict"] for l in json.loads(out.read_text())["layers"]} == {"healthy"}
+
+
+def test_the_dropout_prescription_always_lowers_the_rate():
+    """A net held back by dropout gets 0.1 when its rate is above 0.1, and half its largest rate when
+    it is already ≤ 0.1 (a prescription never 'lowers' a rate to the value it has)."""
+    from trainwell.doctor.prescribe import regularizer_fix
+
+    def subject(model):
+        return SimpleNamespace(kind="recipe", recipe=SimpleNamespace(model=model))
+
+    heavy = regularizer_fix(subject({"name": "mlp", "dropout": {"name": "vanilla_dropout", "p": 0.5},
+                                     "layer": {"name": "dropconnect", "p": 0.3}}), "dropout", 0.5)
+    assert heavy.edits == {"model.dropout.p": 0.1, "model.layer.p": 0.1} and "p=0.1" in heavy.code
+    mild = regularizer_fix(subject({"name": "mlp", "dropout": {"name": "vanilla_dropout", "p": 0.1},
+                                    "layer": {"name": "dropconnect", "p": 0.1}}), "dropout", 0.1)
+    assert mild.edits == {"model.dropout.p": 0.05, "model.layer.p": 0.05} and "p=0.05" in mild.code
+    mixed = regularizer_fix(subject({"name": "convnet", "head_dropout": 0.08}), "dropout", 0.08)
+    assert mixed.edits == {"model.head_dropout": 0.04}

@@ -104,10 +104,13 @@ def regularizer_fix(subject: Any, which: str, value: Any) -> Prescription:
     if which == "weight_decay":
         return weight_decay_fix(subject)
     if which == "dropout":
+        # 0.1 is the usual mild rate; a net held back at ≤ 0.1 already gets half its largest rate
         keys = dropout_keys(subject)
-        edits = {k: 0.1 for k, v in keys.items() if v > 0.1}
-        return Prescription("lower the dropout rate to 0.1", edits=edits,
-                            code="nn.Dropout(p=0.1)  # instead of p=" + (f"{value:g}" if isinstance(value, float) else "…"),
+        top = max([*keys.values(), float(value) if isinstance(value, (int, float)) else 0.0])
+        target = 0.1 if top > 0.1 else round_sig(top / 2)
+        edits = {k: target for k, v in keys.items() if v > target}
+        return Prescription(f"lower the dropout rate to {target:g}", edits=edits,
+                            code=f"nn.Dropout(p={target:g})  # instead of p=" + (f"{value:g}" if isinstance(value, float) else "…"),
                             direction={k: "down" for k in edits} or {"dropout": "down"})
     if which in ("l1", "l2"):
         new = 1e-4 if which == "l2" else 1e-6
