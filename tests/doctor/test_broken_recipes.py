@@ -144,3 +144,18 @@ def test_eval_uses_batch_statistics(broken_recipe):
     assert check_eval_batch_independence(healthy, s.x_train[:64]).severity == "pass"
     after = dict(model.named_parameters())
     assert all(torch.equal(before[n], after[n]) for n in before)
+
+
+def test_a_recipe_whose_data_file_holds_nan_is_diagnosed_not_crashed(tmp_path):
+    """The loader refuses the file (NaN); the doctor reads the raw arrays to explain the refusal."""
+    from trainwell.config import load_recipe
+    from trainwell.doctor.run import diagnose
+
+    g = np.random.default_rng(0)
+    x = g.normal(size=(300, 12)).astype(np.float32)
+    x[5, 3] = np.nan
+    np.savez(tmp_path / "nan.npz", x=x, y=g.integers(0, 3, 300))
+    (tmp_path / "r.toml").write_text('name = "nan"\n[data]\npath = "nan.npz"\n[model]\nname = "mlp"\nwidths = [8]\n'
+                                     '[train]\nsteps = 10\n')
+    result = diagnose(load_recipe(tmp_path / "r.toml"), DoctorConfig().quick())
+    assert result.top.code == "nonfinite_inputs" and result.exit_code != 0

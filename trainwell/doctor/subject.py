@@ -334,11 +334,13 @@ def _count_nonfinite(splits: dict[str, Any]) -> dict[str, int]:
 # ---------------------------------------------------------------------- recipes
 def _raw_arrays(recipe: Recipe) -> dict[str, Any]:
     """The recipe's arrays exactly as stored (no validation), to explain a refusal of the loader."""
-    from trainwell.data.sources import DATASETS, read_file
+    from trainwell.data.sources import read_source
 
     d = recipe.data
-    x, y, xt, yt = read_file(d.path, d.label_column) if d.path is not None else DATASETS.get(d.name).constructor()
-    return {"x": x, "y": y, "x_test": xt, "y_test": yt}
+    options = {"layout": d.layout, "shape": d.shape, "size": d.size, "channels": d.channels,
+               "coarse_labels": d.coarse_labels}
+    _, raw = read_source(d.name, d.path, options, d.label_column)
+    return {"x": raw.x, "y": raw.y, "x_test": raw.x_test, "y_test": raw.y_test}
 
 
 def recipe_subject(recipe: Recipe, cfg: DoctorConfig) -> Subject:
