@@ -23,7 +23,7 @@ from torch import nn
 
 from trainwell.config import load_recipe
 from trainwell.diagnostics.capture import LayerStats
-from trainwell.train.run import prepare
+from trainwell.assemble.run import from_recipe
 
 RECIPES = ["default", "resnet_mnist1d", "digits"]
 
@@ -47,10 +47,11 @@ def chunk(model, opt, x, y, batch, stats, steps) -> float:
 
 
 def measure(recipe_path: str, threads: int, repeats: int, steps: int) -> dict:
-    prepared = prepare(load_recipe(recipe_path))
+    recipe = load_recipe(recipe_path)
+    prepared = from_recipe(recipe)
     torch.set_num_threads(threads)
-    model, x, y = prepared.model, prepared.data.x_train, prepared.data.y_train
-    batch = prepared.recipe.train.batch_size
+    (x, y), model = prepared.data.train, prepared.model
+    batch = recipe.train.batch_size
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     paths = {"none": None, "stats": LayerStats(model, every=1)}
     for stats in paths.values():
