@@ -13,9 +13,10 @@ Measured (bench/bench_vectorized.py, 1 thread, 2000 steps, median of 3, on a 2-c
 with other jobs at load ≈ 10, so absolute times are inflated and noisy): 32 MNIST-1D MLPs 49.6 s
 batched vs 149.5 s one by one (3.0×; bar 4×); 8 Conv1d nets 85.3 s vs 158.3 s (0.54×; bar 0.5×).
 """
+from trainwell.vectorized.choose import Choice, choose_engine
 from trainwell.vectorized.hparams import Trial, parse_trials
 from trainwell.vectorized.reference import OneResult, reference_train_one
 from trainwell.vectorized.result import ManyResult
 from trainwell.vectorized.train_many import train_many
 
-__all__ = ["ManyResult", "OneResult", "Trial", "parse_trials", "reference_train_one", "train_many"]
+__all__ = ["Choice", "ManyResult", "OneResult", "Trial", "choose_engine", "parse_trials", "reference_train_one", "train_many"]

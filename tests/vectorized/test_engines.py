@@ -1,0 +1,160 @@
+"""The pieces of the fast paths against their definitions: the hand-written MLP backward against
+autograd (float64, 1e-10), the per-trial loss and its gradient against F.cross_entropy, the flat
+parameter buffer (contiguous blocks, gradients accumulated in place), the one-gather batch."""
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from trainwell.errors import UserError
+from trainwell.nn import activations as A
+from trainwell.vectorized.batched_layers import BatchedSequential, compile_sequential
+from trainwell.vectorized.flat import FlatStack
+from trainwell.vectorized.loss import cross_entropy_and_grad, per_trial_cross_entropy
+from trainwell.vectorized.mlp_engine import compile_mlp
+from trainwell.vectorized.train_many import gather, make_engine, train_many
+
+K, B = 3, 7
+
+
+def _models(make, k=K, dtype=torch.float64):
+    g = torch.Generator().manual_seed(0)
+    models = []
+    for _ in range(k):
+        m = make().to(dtype)
+        with torch.no_grad():
+            for p in m.parameters():
+                p.copy_(torch.randn(p.shape, generator=g, dtype=dtype) * 0.5)
+        models.append(m)
+    return models
+
+
+def every_activation():
+    """Linear (with and without bias) between every kind of op the mlp engine handles."""
+    return nn.Sequential(
+        nn.Flatten(), nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 8, bias=False), nn.Tanh(), nn.Dropout(0.3),
+        nn.Linear(8, 8), A.Sigmoid(), nn.Unflatten(1, (2, 4)), nn.Linear(4, 4), nn.GELU(), nn.Flatten(),
+        nn.Linear(8, 8), nn.LeakyReLU(0.1, inplace=True), nn.Identity(), nn.Sequential(nn.Linear(8, 8), A.ReLU()),
+        nn.Linear(8, 4), nn.SiLU(), nn.Linear(4, 5),
+    )
+
+
+def test_mlp_backward_equals_autograd_in_float64():
+    models = _models(every_activation)
+    ops = compile_sequential(models[0])
+    manual = compile_mlp(ops, K)
+    assert manual is not None
+    stack = FlatStack.from_models(models, set(), requires_grad=False)
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(K, B, 2, 3, generator=g, dtype=torch.float64)
+    y = torch.randint(0, 5, (K, B), generator=g)
+    masks = {}
+
+    def draw_mask(site, shape, channelwise):  # the same masks for both engines
+        if site not in masks:
+            masks[site] = (torch.rand((K,) + shape, generator=g, dtype=torch.float64) >= 0.3).double() / 0.7
+        return masks[site]
+
+    loss = manual.loss_and_grad(stack.params, stack.grads, x, y, draw_mask)
+    # autograd through the same forward (BatchedSequential) on independent copies of the parameters
+    params = {n: p.detach().clone().requires_grad_(True) for n, p in stack.params.items()}
+    logits = BatchedSequential(ops, K).forward(params, x, draw_mask)
+    ref = torch.stack([F.cross_entropy(logits[i], y[i]) for i in range(K)])
+    ref.sum().backward()
+    torch.testing.assert_close(loss, ref.detach(), rtol=1e-12, atol=1e-12)
+    for name, p in params.items():
+        torch.testing.assert_close(stack.grads[name], p.grad, rtol=1e-10, atol=1e-12, msg=name)
+    assert all(stack.grads[n].abs().sum() > 0 for n in params)  # every layer got a gradient
+
+
+def test_mlp_engine_is_refused_for_convs_and_chosen_for_mlps():
+    conv = nn.Sequential(nn.Unflatten(1, (1, 6)), nn.Conv1d(1, 2, 3), nn.ReLU(), nn.Flatten(), nn.Linear(8, 3))
+    assert compile_mlp(compile_sequential(conv), 2) is None
+    assert compile_mlp(compile_sequential(nn.Sequential(nn.ReLU(), nn.Flatten())), 2) is None  # no Linear
+    x = torch.randn(16, 6)
+    assert make_engine(every_activation(), 2, "auto", x).name == "mlp"
+    assert make_engine(conv, 2, "auto", x).name == "batched"
+    with pytest.raises(UserError, match="engine='mlp' needs"):
+        make_engine(conv, 2, "mlp", x)
+
+
+@pytest.mark.parametrize("classes", [2, 10])
+def test_per_trial_cross_entropy_and_its_gradient(classes):
+    g = torch.Generator().manual_seed(2)
+    z = torch.randn(K, B, classes, generator=g, dtype=torch.float64, requires_grad=True)
+    y = torch.randint(0, classes, (K, B), generator=g)
+    ref = torch.stack([F.cross_entropy(z[i], y[i]) for i in range(K)])
+    ref.sum().backward()
+    torch.testing.assert_close(per_trial_cross_entropy(z, y), ref, rtol=1e-12, atol=1e-12)
+    loss, grad = cross_entropy_and_grad(z.detach(), y)
+    torch.testing.assert_close(loss, ref.detach(), rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(grad, z.grad, rtol=1e-12, atol=1e-12)
+    # the documented formula: (softmax − onehot) / B
+    torch.testing.assert_close(grad, (torch.softmax(z.detach(), -1) - F.one_hot(y, classes)) / B, rtol=1e-12, atol=1e-12)
+
+
+def test_flat_stack_blocks_are_contiguous_and_autograd_accumulates_into_them():
+    w = torch.arange(24.0).view(2, 3, 4)
+    b = torch.arange(6.0).view(2, 3)
+    s = FlatStack({"b": b, "w": w}, decay=[False, True], requires_grad=True)
+    assert list(s.params) == ["b", "w"]  # named order kept; decayed block first in memory
+    assert s.blocks == {"w": slice(0, 24), "b": slice(24, 30)} and s.n_decay == 24
+    assert all(p.is_contiguous() and p.is_leaf and p.requires_grad for p in s.params.values())
+    torch.testing.assert_close(s.params["w"], w, rtol=0, atol=0)
+    torch.testing.assert_close(s.rows(s.data, "b"), b, rtol=0, atol=0)
+    s.attach_grads()
+    (s.params["w"] * 2).sum().backward()
+    assert s.params["w"].grad.data_ptr() == s.grad.data_ptr()  # in place, in the flat buffer
+    assert torch.equal(s.grad[:24], torch.full((24,), 2.0)) and torch.equal(s.grad[24:], torch.zeros(6))
+    copy = s.detached()
+    s.data.zero_()
+    assert torch.equal(copy["w"], w)  # detached() does not alias the buffer
+    with pytest.raises(ValueError, match="same K"):
+        FlatStack({"a": torch.zeros(2, 3), "c": torch.zeros(3, 3)})
+
+
+def test_gather_is_advanced_indexing():
+    x = torch.randn(20, 2, 3)
+    idx = torch.randint(0, 20, (4, 5), generator=torch.Generator().manual_seed(3))
+    assert torch.equal(gather(x, idx), x[idx])
+    assert torch.equal(gather(torch.arange(20), idx), torch.arange(20)[idx])
+
+
+def test_mlp_and_batched_engines_train_to_the_same_models():
+    g = torch.Generator().manual_seed(4)
+    x, y = torch.randn(120, 6, generator=g), torch.randint(0, 3, (120,), generator=g)
+
+    def make(gen):
+        m = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Dropout(0.2), nn.Linear(16, 3))
+        with torch.no_grad():
+            for p in m.parameters():
+                p.copy_(torch.randn(p.shape, generator=gen) * 0.4)
+        return m
+
+    hps = [dict(seed=0, lr=1e-2, weight_decay=1e-3), dict(seed=1, lr=3e-3, dropout=0.0)]
+    kw = dict(steps=30, batch_size=20, optimizer="adamw", x_val=x, y_val=y, eval_every=10)
+    a = train_many(make, hps, x, y, engine="mlp", **kw)
+    b = train_many(make, hps, x, y, engine="batched", **kw)
+    assert (a.engine, b.engine) == ("mlp", "batched")
+    for name in a.params:
+        torch.testing.assert_close(a.params[name], b.params[name], rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(a.train_loss, b.train_loss, rtol=1e-5, atol=1e-6)
+    assert torch.equal(a.val_acc, b.val_acc)
+
+
+@pytest.mark.parametrize("k, dims, shape", [(2, 1, (4, 6, 11)), (3, 1, (4, 6, 11)), (2, 2, (3, 4, 7, 6)), (3, 2, (2, 3, 9, 10))])
+def test_tile_max_equals_max_pool_values_and_gradient_routing(k, dims, shape):
+    """Exactly max_pool1d/2d, including ties (ReLU zeros, repeated values): ∂y goes to the first max."""
+    from trainwell.vectorized.pooling import tile_max
+
+    g = torch.Generator().manual_seed(5)
+    x = torch.randint(-2, 3, shape, generator=g).double().relu_().requires_grad_(True)  # many ties
+    pool = F.max_pool1d if dims == 1 else F.max_pool2d
+    y, ref = tile_max(x, k, dims), pool(x, k)
+    assert torch.equal(y, ref)
+    dy = torch.randn(ref.shape, generator=g, dtype=torch.float64)
+    (a,) = torch.autograd.grad(y, x, dy)
+    (b,) = torch.autograd.grad(ref, x, dy)
+    assert torch.equal(a, b)
