@@ -11,8 +11,10 @@ sides run torch with the same thread count (default 1, as a search worker does).
 * vectorized: `trainwell.vectorized.train_many` with engine "auto".
 
 Cases (MNIST-1D, 3,600 training examples): the paper MLP 40→100→100→10 at batch 100 (the search
-recipe), a wider MLP 512-512 at batch 100, the paper MLP at batch 1000, and the 1-D ConvNet of
-the ensemble recipe at batch 128.
+recipe), a wider MLP 512-512 at batch 100, the paper MLP at batch 1000, the 1-D ConvNet of the
+ensemble recipe at batch 128 (the "batched" engine), the paper MLP with LayerNorm (the "vmap"
+engine), and the 2-D ConvNet of the digits recipe (sklearn 8×8 digits, 3×3 convs with 32-64-128
+channels, without its BatchNorm).
 
     .venv/bin/python bench/bench_vectorized.py             # K = 1 2 4 8 16 32, 300 steps, 3 repeats
     .venv/bin/python bench/bench_vectorized.py --quick     # K = 1 4 16, 100 steps, 1 repeat
@@ -49,6 +51,8 @@ CASES: dict[str, tuple[str, list[str]]] = {
     "mlp 512-512, batch 100": ("search_mnist1d_mlp", ["model.widths=[512, 512]"]),
     "mlp 100-100, batch 1000": ("search_mnist1d_mlp", ["train.batch_size=1000"]),
     "convnet 32x3, batch 128": ("ensemble_mnist1d", []),
+    "mlp 100-100 layernorm, batch 100": ("search_mnist1d_mlp", ['model.norm="layer"']),
+    "2-D convnet 32-64-128, digits, batch 64": ("digits", ['model.norm="none"']),
 }
 
 

@@ -14,7 +14,8 @@ from trainwell.vectorized.batched_layers import BatchedSequential, compile_seque
 from trainwell.vectorized.flat import FlatStack
 from trainwell.vectorized.loss import cross_entropy_and_grad, per_trial_cross_entropy
 from trainwell.vectorized.mlp_engine import compile_mlp
-from trainwell.vectorized.train_many import gather, make_engine, train_many
+from trainwell.vectorized.group import gather
+from trainwell.vectorized.train_many import make_engine, train_many
 
 K, B = 3, 7
 
@@ -158,3 +159,53 @@ def test_tile_max_equals_max_pool_values_and_gradient_routing(k, dims, shape):
     (a,) = torch.autograd.grad(y, x, dy)
     (b,) = torch.autograd.grad(ref, x, dy)
     assert torch.equal(a, b)
+
+
+def test_an_unused_parameter_is_refused_by_name():
+    class Unused(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.used, self.spare = nn.Linear(6, 3), nn.Linear(6, 3)
+
+        def forward(self, x):
+            return self.used(x)
+
+    x, y = torch.randn(16, 6), torch.arange(16) % 3
+    with pytest.raises(UserError, match=r"\['spare.weight', 'spare.bias'\] get no gradient"):
+        train_many(lambda g: Unused(), [{"seed": 0, "lr": 1e-3}], x, y, steps=2, batch_size=8)
+
+
+@pytest.mark.parametrize("engine, conv", [("mlp", False), ("batched", False), ("vmap", False), ("batched", True)])
+def test_the_grouping_does_not_change_the_result(engine, conv):
+    """Trials never interact: 5 trials as groups of 2+2+1 train to the models of one group of 5."""
+    from trainwell.vectorized.group import default_group_size
+
+    g = torch.Generator().manual_seed(6)
+    x, y = torch.randn(90, 6, generator=g), torch.randint(0, 3, (90,), generator=g)
+
+    def make(gen):
+        if conv:
+            m = nn.Sequential(nn.Unflatten(1, (1, 6)), nn.Conv1d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool1d(2),
+                              nn.Dropout1d(0.2), nn.Flatten(), nn.Linear(12, 3))
+        else:
+            m = nn.Sequential(nn.Linear(6, 12), nn.ReLU(), nn.Dropout(0.2), nn.Linear(12, 3))
+        with torch.no_grad():
+            for p in m.parameters():
+                p.copy_(torch.randn(p.shape, generator=gen) * 0.4)
+        return m
+
+    hps = [dict(seed=s, lr=3e-3 * (s + 1), weight_decay=1e-3 * s, dropout=0.1 * s) for s in range(5)]
+    kw = dict(steps=12, batch_size=15, optimizer="adam", x_val=x, y_val=y, eval_every=4, engine=engine)
+    one = train_many(make, hps, x, y, group_size=5, **kw)
+    split = train_many(make, hps, x, y, group_size=2, **kw)
+    for name in one.params:
+        torch.testing.assert_close(split.params[name], one.params[name], rtol=1e-6, atol=1e-7)
+    torch.testing.assert_close(split.train_loss, one.train_loss, rtol=1e-6, atol=1e-7)
+    assert torch.equal(split.val_acc, one.val_acc) and split.engine == one.engine == engine
+    torch.testing.assert_close(split.predict_proba(x), one.predict_proba(x), rtol=1e-6, atol=1e-7)
+    conv = nn.Sequential(nn.Conv1d(1, 2, 3), nn.Flatten())
+    assert default_group_size(32, torch.device("cpu"), conv) == 8 and default_group_size(32, torch.device("cuda"), conv) == 32
+    assert default_group_size(32, torch.device("cpu"), nn.Sequential(nn.Linear(6, 3))) == 32
+    assert default_group_size(5, torch.device("cpu"), conv) == 5
+    with pytest.raises(UserError, match="group_size"):
+        train_many(make, hps, x, y, group_size=0, **kw)

@@ -46,15 +46,14 @@ from torch import nn
 from trainwell.errors import UserError
 from trainwell.optim.param_groups import classify_parameters
 from trainwell.vectorized.batched_layers import BatchedSequential, compile_sequential
-from trainwell.vectorized.checks import Schedule, accuracy, check_data, check_steps, lr_factor, refuse_buffers
-from trainwell.vectorized.dropout import stacked_masks
+from trainwell.vectorized.checks import Schedule, check_data, check_steps, lr_factor, refuse_buffers
 from trainwell.vectorized.flat import FlatStack
+from trainwell.vectorized.group import Group, default_group_size
 from trainwell.vectorized.hparams import parse_trials
 from trainwell.vectorized.loss import per_trial_cross_entropy
 from trainwell.vectorized.mlp_engine import compile_mlp
-from trainwell.vectorized.result import ManyResult, shared_logits
-from trainwell.vectorized.stacked_optim import StackedOptimizer
-from trainwell.vectorized.streams import BatchOrder, build_model, dropout_generator
+from trainwell.vectorized.result import ManyResult
+from trainwell.vectorized.streams import build_model
 from trainwell.vectorized.vmap_engine import VmapModel
 
 ENGINES = ("auto", "mlp", "batched", "vmap")
@@ -89,22 +88,34 @@ def _same_architecture(models: list[nn.Module]) -> None:
 
 
 def _autograd_step(forward: Forward) -> LossAndGrad:
-    """Loss and gradients through autograd; ``.grad`` of each parameter is its view of ``stack.grad``."""
-    checked = False
+    """Loss and gradients through autograd. The first step checks that every parameter gets a
+    gradient (an unused one would still move under weight decay, unlike in `reference_train_one`,
+    where its gradient is None); from then on each ``.grad`` is its block of ``stack.grad``, which
+    the backward pass accumulates into in place."""
+    calls = 0
 
     def step(stack: FlatStack, x: torch.Tensor, y: torch.Tensor, draw_mask: Callable | None) -> torch.Tensor:
-        nonlocal checked
-        stack.zero_grad()
+        nonlocal calls
+        if calls > 0:
+            stack.zero_grad()
         loss = per_trial_cross_entropy(forward(stack.params, x, draw_mask), y)
         with warnings.catch_warnings():
-            # autograd warns (once) that a strided view of the buffer is not the layout it would pick itself
+            # autograd may warn (once) that a gradient's layout differs from the one it would pick
             warnings.filterwarnings("ignore", message="grad and param do not obey the gradient layout contract")
             loss.sum().backward()
-        if not checked:  # autograd must have accumulated into our views, not replaced them
+        if calls == 0:
+            unused = [name for name, p in stack.params.items() if p.grad is None]
+            if unused:
+                raise UserError(f"train_many: parameters {unused} get no gradient (not used in the forward pass); "
+                                "every parameter of the model must be used")
+            for name, p in stack.params.items():
+                stack.grads[name].copy_(p.grad)
+            stack.attach_grads()
+        elif calls == 1:  # autograd must have accumulated into our blocks, not replaced them
             for name, p in stack.params.items():
                 if p.grad is None or p.grad.data_ptr() != stack.grads[name].data_ptr():
                     raise RuntimeError(f"train_many: the gradient of {name!r} left the flat buffer")
-            checked = True
+        calls += 1
         return loss.detach()
 
     return step
@@ -139,12 +150,6 @@ def make_engine(template: nn.Module, k: int, engine: str, probe_x: torch.Tensor)
     return Engine("vmap", vm.forward, _autograd_step(vm.forward), [name for name, _ in vm.sites], autograd=True)
 
 
-def gather(x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
-    """``x[idx]`` for K×B indices as one ``index_select`` (K×B×...); measured 0.03–0.07 ms vs
-    0.25–0.28 ms for advanced indexing (32×100 rows of 40 numbers, 1 thread)."""
-    return x.index_select(0, idx.reshape(-1)).view(tuple(idx.shape) + tuple(x.shape[1:]))
-
-
 def train_many(
     make_model: Callable[[torch.Generator], nn.Module],
     hparams: list[dict[str, Any]],
@@ -162,6 +167,7 @@ def train_many(
     progress: Progress | None = None,
     engine: str = "auto",
     loss_every: int = 1,
+    group_size: int | None = None,
 ) -> ManyResult:
     """Train K = len(hparams) models of the architecture `make_model` builds, as one batched model.
 
@@ -177,6 +183,9 @@ def train_many(
         progress: called as ``progress(step, steps, {"val_acc": [...]})`` at each evaluation.
         engine: "auto", "mlp", "batched" or "vmap" (see the module docstring).
         loss_every: record the training loss every this many steps (kept on the device).
+        group_size: at most this many trials per batched step (None: `group.default_group_size`:
+            8 for a model with convolutions on a CPU, else all K); the groups step in lockstep and
+            the result does not depend on the grouping.
 
     Returns: a `ManyResult` (stacked params, curves, `predict_proba`, `models()`).
 
@@ -198,74 +207,57 @@ def train_many(
     device = torch.device(device) if device is not None else x_train.device
     k = len(trials)
 
+    if group_size is not None and (not isinstance(group_size, int) or isinstance(group_size, bool) or group_size < 1):
+        raise UserError(f"group_size must be a positive int or None, got {group_size!r}")
+
     models = [build_model(make_model, t.seed, t.init_scale) for t in trials]
     _same_architecture(models)
     refuse_buffers(models[0])
     template = copy.deepcopy(models[0]).to(device)
+    size = group_size if group_size is not None else default_group_size(k, device, template)
     x, y = x_train.to(device), y_train.to(device)
-    eng = make_engine(template, k, engine, x[:batch_size])
     decayed = {name for name, _, d in classify_parameters(template) if d}  # the Trainer's rule: no decay on biases
-    stack = FlatStack.from_models(models, decayed, requires_grad=eng.autograd, device=device)
-    if eng.autograd:
-        stack.attach_grads()
+    groups = []
+    for start in range(0, k, size):
+        part = slice(start, min(start + size, k))
+        eng = make_engine(template, len(trials[part]), engine, x[:batch_size])
+        groups.append(Group(trials[part], models[part], template, eng, optimizer, decayed, x.shape[0], batch_size,
+                            device, x.dtype))
     del models
 
-    order = BatchOrder([t.seed for t in trials], x.shape[0], batch_size, device)
-    drop_gens = [dropout_generator(t.seed, device) for t in trials] if eng.sites else []
-    site_rates = [
-        [t.dropout if t.dropout is not None else float(template.get_submodule(name).p) for t in trials] for name in eng.sites
-    ]
-
-    def draw_mask(site: int, shape: tuple[int, ...], channelwise: bool) -> torch.Tensor | None:
-        rates = site_rates[site]
-        if all(p == 0.0 for p in rates):
-            return None
-        return stacked_masks(drop_gens, rates, shape, channelwise, x.dtype, device)
-
-    fdev = dict(device=device, dtype=stack.data.dtype)
-    lr0 = torch.tensor([t.lr for t in trials], **fdev)
-    opt = StackedOptimizer(
-        stack,
-        optimizer,
-        weight_decay=torch.tensor([t.weight_decay for t in trials], **fdev),
-        momentum=torch.tensor([t.momentum for t in trials], **fdev),
-    )
-
     loss_steps = list(range(0, steps, loss_every))
-    losses = torch.empty(k, len(loss_steps), **fdev)
+    losses = torch.empty(k, len(loss_steps), device=device, dtype=groups[0].stack.data.dtype)
     val_steps: list[int] = []
     val_curve: list[torch.Tensor] = []
     x_val_d = x_val.to(device) if has_val else None
     y_val_d = y_val.to(device) if has_val else None
 
-    def evaluate() -> torch.Tensor:
-        return accuracy(shared_logits(eng.forward, stack.params, x_val_d, k), y_val_d)
-
     for step in range(steps):
-        idx = order.next()
-        loss_k = eng.loss_and_grad(stack, gather(x, idx), gather(y, idx), draw_mask)
-        opt.step(lr0 * lr_factor(schedule, step, steps))
+        factor = lr_factor(schedule, step, steps)
+        loss_k = [g.step(x, y, factor) for g in groups]
         if step % loss_every == 0:
-            losses[:, step // loss_every] = loss_k
+            losses[:, step // loss_every] = loss_k[0] if len(loss_k) == 1 else torch.cat(loss_k)
         done = step + 1
         if has_val and ((eval_every is not None and done % eval_every == 0) or done == steps):
             val_steps.append(done)
-            val_curve.append(evaluate())
+            val_curve.append(torch.cat([g.evaluate(x_val_d, y_val_d) for g in groups]))
             if progress is not None:
                 progress(done, steps, {"val_acc": val_curve[-1].tolist()})
         elif progress is not None and done == steps:
             progress(done, steps, {})
 
     val_acc = torch.stack(val_curve, dim=1) if val_curve else None
+    per_group = [g.params() for g in groups]
+    whole = groups[0].engine if len(groups) == 1 else make_engine(template, k, groups[0].engine.name, x[:batch_size])
     return ManyResult(
         trials=trials,
-        params=stack.detached(),
+        params={name: torch.cat([p[name] for p in per_group]) for name in per_group[0]},
         loss_steps=loss_steps,
         train_loss=losses,
         val_steps=val_steps,
         val_acc=val_acc,
         final_val_acc=val_acc[:, -1] if val_acc is not None else None,
-        engine=eng.name,
+        engine=whole.name,
         template=template,
-        forward=eng.forward,
+        forward=whole.forward,
     )

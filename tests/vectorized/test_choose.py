@@ -1,0 +1,63 @@
+"""`choose_engine`: the documented rule, case by case, and agreement with what train_many runs."""
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from trainwell.vectorized import Choice, choose_engine, train_many
+from trainwell.vectorized.choose import CPU_VECTORIZE, vectorized_engine
+
+
+def mlp():
+    return nn.Sequential(nn.Flatten(), nn.Linear(8, 16), nn.ReLU(), nn.Dropout(0.1), nn.Linear(16, 3))
+
+
+def convnet():
+    return nn.Sequential(nn.Unflatten(1, (1, 8)), nn.Conv1d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool1d(2),
+                         nn.Flatten(), nn.Linear(16, 3))
+
+
+def layernorm_mlp():
+    return nn.Sequential(nn.Linear(8, 16), nn.LayerNorm(16), nn.ReLU(), nn.Linear(16, 3))
+
+
+def batchnorm_mlp():
+    return nn.Sequential(nn.Linear(8, 16), nn.BatchNorm1d(16), nn.ReLU(), nn.Linear(16, 3))
+
+
+@pytest.mark.parametrize("make, engine", [(mlp, "mlp"), (convnet, "batched"), (layernorm_mlp, "vmap")])
+def test_the_engine_named_is_the_one_train_many_runs(make, engine):
+    assert vectorized_engine(make(), 2) == engine
+    x, y = torch.randn(16, 8), torch.arange(16) % 3
+    r = train_many(lambda g: make(), [{"seed": 0, "lr": 1e-3}, {"seed": 1, "lr": 1e-3}], x, y, steps=1, batch_size=8)
+    assert r.engine == engine
+
+
+@pytest.mark.parametrize(
+    "make, k, device, vectorize, engine",
+    [
+        (mlp, 1, "cpu", False, "trainer"),  # rule 1
+        (batchnorm_mlp, 8, "cpu", False, "trainer"),  # rule 2
+        (batchnorm_mlp, 8, "cuda", False, "trainer"),
+        (mlp, 2, "cuda", True, "mlp"),  # rule 3
+        (convnet, 32, "cuda", True, "batched"),
+        (layernorm_mlp, 32, "cuda", True, "vmap"),
+        (mlp, 2, "cpu", True, "mlp"),  # rule 4
+        (mlp, 32, "cpu", True, "mlp"),
+        (convnet, 8, "cpu", "batched" in CPU_VECTORIZE, "batched" if "batched" in CPU_VECTORIZE else "trainer"),
+        (layernorm_mlp, 8, "cpu", "vmap" in CPU_VECTORIZE, "vmap" if "vmap" in CPU_VECTORIZE else "trainer"),
+        (mlp, 32, "meta", False, "trainer"),  # rule 5: a device the rule has no measurement for
+    ],
+)
+def test_the_rule(make, k, device, vectorize, engine):
+    c = choose_engine(make(), k, torch.device(device), 100)
+    assert (c.vectorize, c.engine) == (vectorize, engine), c.reason
+    assert f"K = {k}" in c.reason and c.reason == choose_engine(make(), k, device, 100).reason  # deterministic
+
+
+def test_reasons_name_the_cause():
+    assert "BatchNorm1d" in choose_engine(batchnorm_mlp(), 8, "cpu", 100).reason
+    assert "nothing to batch" in choose_engine(mlp(), 1, "cpu", 100).reason
+    assert choose_engine(mlp(), 4, "cpu", 100) == choose_engine(mlp(), 4, "cpu", 100)
+    assert isinstance(choose_engine(mlp(), 4, "cpu", 100), Choice)
