@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from trainwell.vectorized import Choice, choose_engine, train_many
-from trainwell.vectorized.choose import CPU_VECTORIZE, vectorized_engine
+from trainwell.vectorized.choose import vectorized_engine
 
 
 def mlp():
@@ -20,6 +20,10 @@ def convnet():
 
 def layernorm_mlp():
     return nn.Sequential(nn.Linear(8, 16), nn.LayerNorm(16), nn.ReLU(), nn.Linear(16, 3))
+
+
+def conv_layernorm():
+    return nn.Sequential(nn.Conv1d(1, 4, 3), nn.LayerNorm(6), nn.Flatten(), nn.Linear(24, 3))
 
 
 def batchnorm_mlp():
@@ -45,8 +49,10 @@ def test_the_engine_named_is_the_one_train_many_runs(make, engine):
         (layernorm_mlp, 32, "cuda", True, "vmap"),
         (mlp, 2, "cpu", True, "mlp"),  # rule 4
         (mlp, 32, "cpu", True, "mlp"),
-        (convnet, 8, "cpu", "batched" in CPU_VECTORIZE, "batched" if "batched" in CPU_VECTORIZE else "trainer"),
-        (layernorm_mlp, 8, "cpu", "vmap" in CPU_VECTORIZE, "vmap" if "vmap" in CPU_VECTORIZE else "trainer"),
+        (convnet, 8, "cpu", False, "trainer"),
+        (convnet, 32, "cpu", False, "trainer"),
+        (layernorm_mlp, 2, "cpu", True, "vmap"),
+        (conv_layernorm, 8, "cpu", False, "trainer"),  # a convolution decides, whatever the engine
         (mlp, 32, "meta", False, "trainer"),  # rule 5: a device the rule has no measurement for
     ],
 )
@@ -59,5 +65,6 @@ def test_the_rule(make, k, device, vectorize, engine):
 def test_reasons_name_the_cause():
     assert "BatchNorm1d" in choose_engine(batchnorm_mlp(), 8, "cpu", 100).reason
     assert "nothing to batch" in choose_engine(mlp(), 1, "cpu", 100).reason
+    assert "ConvNet on a CPU" in choose_engine(convnet(), 8, "cpu", 100).reason
     assert choose_engine(mlp(), 4, "cpu", 100) == choose_engine(mlp(), 4, "cpu", 100)
     assert isinstance(choose_engine(mlp(), 4, "cpu", 100), Choice)

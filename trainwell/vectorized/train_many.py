@@ -6,12 +6,12 @@ momentum, dropout rate, init scale, seed; see `hparams.py`). The result equals t
 trial alone with `reference_train_one` (same seeds, batches, dropout masks, optimizer math), up
 to float rounding — that is what the tests check.
 
-Mechanism. Parameters are stacked in one K×P buffer (`flat.FlatStack`: trial k in row k, every
-named parameter a K×... view). One step gathers a K×B batch with one ``index_select`` (each
+Mechanism. Parameters are stacked in one flat buffer (`flat.FlatStack`: every named parameter a
+contiguous K×... block, trial k in row k). One step gathers a K×B batch with one ``index_select`` (each
 trial its own permutation), runs the K models as one, and gets each trial's gradient of its own
 mean loss (trial k's parameters only reach loss k, so the gradient of Σ_k loss_k is per trial);
 `StackedOptimizer` then applies Adam/SGD/AdamW with per-trial hyperparameters as K×1 columns
-over the flat buffer. Three engines compute the loss and gradients:
+(torch's fused Adam kernel over the whole buffer where it runs). Three engines compute the loss and gradients:
 
 * ``"mlp"`` (`mlp_engine.py`): a Sequential of Linear / elementwise activations / Dropout /
   Flatten, with a hand-written backward pass (bmm kernels, no autograd graph);
@@ -21,12 +21,12 @@ over the flat buffer. Three engines compute the loss and gradients:
   built from parameters only, backward by autograd.
 
 ``engine="auto"`` takes the first that applies, in that order (fastest first). Measured side by
-side on this CPU (torch 2.13, 1 thread): 32 MLPs 40→100→100→10 at batch 100, a whole step
-(forward, backward, optimizer) 18–23 ms (batched) vs 22–31 ms (vmap) before this engine existed;
-the "mlp" engine's forward + backward is ~4 ms vs ~7 ms for "batched" (`mlp_engine.py`). For an
-8×100 Conv1d net, batched 34–36 vs vmap 42–45 ms/step: vmap's per-op batching rules add overhead
-that the hand-written bmm / grouped convolution do not have. Whether vectorizing beats training
-one by one at all is `choose.choose_engine`'s question, not this function's.
+side (32 MLPs 40→100→100→10, batch 100, forward + backward + loss of one step, 1 thread, CPU
+time, median of 9 interleaved repeats on a loaded 2-core machine): mlp 3.8 ms, batched 6.2 ms,
+vmap 7.3 ms — vmap's per-op batching rules add overhead that hand-written bmm / grouped
+convolution do not have, and the hand-written backward drops autograd's graph and gradient
+copies. Trials run in lockstep groups (`group.py`: 8 per group for ConvNets on a CPU, else all).
+Whether vectorizing beats training one by one at all is `choose.choose_engine`'s question.
 
 BatchNorm is refused with a UserError naming the module (running statistics are per-trial
 state outside the gradient; see `checks.refuse_buffers`). A trial that diverges (NaN) does not
