@@ -209,3 +209,28 @@ def test_the_grouping_does_not_change_the_result(engine, conv):
     assert default_group_size(5, torch.device("cpu"), conv) == 5
     with pytest.raises(UserError, match="group_size"):
         train_many(make, hps, x, y, group_size=0, **kw)
+
+
+@pytest.mark.parametrize("act", ["relu", "gelu", "tanh", "elu", "leaky_relu", "silu", "selu", "sigmoid", "swish"])
+def test_mlp_engine_handles_every_trainwell_activation(act):
+    """trainwell's MLP (with its dropout) under each parameter-free activation: the mlp engine's
+    gradients equal autograd's through the batched engine (float64)."""
+    from trainwell.models import MODELS
+
+    spec = {"name": "mlp", "widths": [8, 8], "activation": act, "dropout": 0.2}
+    models = [MODELS.build(spec, input_shape=(6,), num_classes=3, generator=torch.Generator().manual_seed(s)).double()
+              for s in range(K)]
+    ops = compile_sequential(models[0])
+    manual = compile_mlp(ops, K)
+    assert manual is not None, act
+    g = torch.Generator().manual_seed(7)
+    x, y = torch.randn(K, B, 6, generator=g, dtype=torch.float64), torch.randint(0, 3, (K, B), generator=g)
+    mask = (torch.rand(K, B, 8, generator=g, dtype=torch.float64) >= 0.2).double() / 0.8
+    stack = FlatStack.from_models(models, set(), requires_grad=False)
+    loss = manual.loss_and_grad(stack.params, stack.grads, x, y, lambda site, shape, cw: mask)
+    params = {n: p.detach().clone().requires_grad_(True) for n, p in stack.params.items()}
+    ref = per_trial_cross_entropy(BatchedSequential(ops, K).forward(params, x, lambda site, shape, cw: mask), y)
+    ref.sum().backward()
+    torch.testing.assert_close(loss, ref.detach(), rtol=1e-12, atol=1e-12)
+    for name, p in params.items():
+        torch.testing.assert_close(stack.grads[name], p.grad, rtol=1e-10, atol=1e-12, msg=f"{act} {name}")
