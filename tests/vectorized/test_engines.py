@@ -89,9 +89,10 @@ def test_per_trial_cross_entropy_and_its_gradient(classes):
     ref = torch.stack([F.cross_entropy(z[i], y[i]) for i in range(K)])
     ref.sum().backward()
     torch.testing.assert_close(per_trial_cross_entropy(z, y), ref, rtol=1e-12, atol=1e-12)
-    loss, grad = cross_entropy_and_grad(z.detach(), y)
-    torch.testing.assert_close(loss, ref.detach(), rtol=1e-12, atol=1e-12)
-    torch.testing.assert_close(grad, z.grad, rtol=1e-12, atol=1e-12)
+    for out in (None, torch.empty(K, classes, B, dtype=torch.float64)):  # allocated, or in a reused buffer
+        loss, grad = cross_entropy_and_grad(z.detach(), y, out)
+        torch.testing.assert_close(loss, ref.detach(), rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(grad, z.grad, rtol=1e-12, atol=1e-12)
     # the documented formula: (softmax − onehot) / B
     torch.testing.assert_close(grad, (torch.softmax(z.detach(), -1) - F.one_hot(y, classes)) / B, rtol=1e-12, atol=1e-12)
 
@@ -234,3 +235,22 @@ def test_mlp_engine_handles_every_trainwell_activation(act):
     torch.testing.assert_close(loss, ref.detach(), rtol=1e-12, atol=1e-12)
     for name, p in params.items():
         torch.testing.assert_close(stack.grads[name], p.grad, rtol=1e-10, atol=1e-12, msg=f"{act} {name}")
+
+
+@pytest.mark.parametrize("engine", ["mlp", "batched"])
+def test_group_evaluation_in_chunks_equals_the_models_accuracy(engine):
+    """The mlp engine evaluates in reused buffers, chunk by chunk: each chunk must be read before the next."""
+    from trainwell.vectorized.group import Group
+    from trainwell.vectorized.hparams import parse_trials
+
+    models = _models(every_activation, dtype=torch.float32)
+    for m in models:
+        m.eval()
+    trials = parse_trials([{"seed": i, "lr": 1e-3} for i in range(K)], "adam")
+    eng = make_engine(models[0], K, engine, torch.randn(4, 6))
+    group = Group(trials, models, models[0], eng, "adam", set(), 50, 10, torch.device("cpu"), torch.float32)
+    g = torch.Generator().manual_seed(8)
+    x, y = torch.randn(23, 2, 3, generator=g), torch.randint(0, 5, (23,), generator=g)
+    expected = torch.stack([(m(x).argmax(-1) == y).float().mean() for m in models])
+    torch.testing.assert_close(group.evaluate(x, y, chunk=7), expected)
+    torch.testing.assert_close(group.evaluate(x, y), expected)

@@ -27,10 +27,16 @@ def per_trial_cross_entropy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tens
 
 
 @torch.no_grad()
-def cross_entropy_and_grad(logits: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(K-vector of mean cross-entropies, ∂Σloss/∂logits as a K×B×C view) without autograd."""
+def cross_entropy_and_grad(logits: torch.Tensor, y: torch.Tensor,
+                           out: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(K-vector of mean cross-entropies, ∂Σloss/∂logits as a K×B×C view) without autograd.
+    `out`: an optional K×C×B buffer to work in (the gradient is a view of it)."""
     b = logits.shape[1]
-    log_p = torch.log_softmax(logits.transpose(1, 2).contiguous(), dim=1)  # K×C×B
+    if out is None:
+        log_p = torch.log_softmax(logits.transpose(1, 2).contiguous(), dim=1)  # K×C×B
+    else:  # log p = z − logsumexp(z), in place in the buffer
+        log_p = out.copy_(logits.transpose(1, 2))
+        log_p.sub_(torch.logsumexp(log_p, dim=1, keepdim=True))
     target = y.unsqueeze(1)  # K×1×B
     loss = log_p.gather(1, target).squeeze(1).mean(1).neg_()
     grad = log_p.exp_()

@@ -67,13 +67,15 @@ LossAndGrad = Callable[[FlatStack, torch.Tensor, torch.Tensor, Callable | None],
 class Engine:
     """How K stacked models run: `forward` (evaluation, no dropout when draw_mask is None) and
     `loss_and_grad` (one training step's losses and gradients); `sites` names the dropout modules
-    in forward order; `autograd` says whether the parameters must require grad."""
+    in forward order; `autograd` says whether the parameters must require grad; `scratch_forward`
+    is `forward` for results read at once (it may reuse its output buffers; default `forward`)."""
 
     name: str
     forward: Forward
     loss_and_grad: LossAndGrad
     sites: list[str]
     autograd: bool
+    scratch_forward: Forward | None = None
 
 
 def _same_architecture(models: list[nn.Module]) -> None:
@@ -132,7 +134,8 @@ def make_engine(template: nn.Module, k: int, engine: str, probe_x: torch.Tensor)
         def mlp_step(stack, x, y, draw_mask):
             return manual.loss_and_grad(stack.params, stack.grads, x, y, draw_mask)
 
-        return Engine("mlp", BatchedSequential(ops, k).forward, mlp_step, sites, autograd=False)
+        return Engine("mlp", BatchedSequential(ops, k).forward, mlp_step, sites, autograd=False,
+                      scratch_forward=lambda params, x, draw_mask: manual.evaluate(params, x))
     if engine == "mlp":
         raise UserError(
             "engine='mlp' needs an nn.Sequential of Linear, parameter-free activations, Flatten and Dropout; "
