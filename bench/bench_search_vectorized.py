@@ -13,12 +13,15 @@ Reported: median wall and CPU seconds, the median of the per-repeat speedups (on
 vectorized time), the largest |Δ final val accuracy| between the paths (they differ by float
 rounding only, so it is ~0 at moderate lr and can reach a few points for the chaotic lr ≈ 0.1
 trials), and what `choose_engine` picks. Then a table over K (the first K trials) at fewer steps.
-Bar: speedup ≥ 4 at N = 32.
+Bar: speedup ≥ 4 at N = 32. train_many flushes subnormal floats to zero on a CPU (`denormal.py`;
+late in the run ~9% of the weights of trials with dead units are subnormal); the plain Trainer
+does not, so ``--trainer-flush`` reruns the comparison with the Trainer flushing too.
 
     .venv/bin/python bench/bench_search_vectorized.py            # 32 trials × 2000 steps, 3 reps; K table 300 steps
     .venv/bin/python bench/bench_search_vectorized.py --quick    # 8 trials × 300 steps, 1 rep; K table 100 steps
 
-Writes bench/results/search_vectorized.json (search_vectorized_quick.json with --quick).
+Writes bench/results/search_vectorized.json (…_quick.json with --quick, …_trainer_flush.json with
+--trainer-flush).
 """
 from __future__ import annotations
 
@@ -54,6 +57,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--ks", type=int, nargs="*", help="K of the table (default 2 4 8 16 32; none: no table)")
     ap.add_argument("--table-steps", type=int)
     ap.add_argument("--threads", type=int, default=1, help="torch threads for both paths (default 1, as each search worker)")
+    ap.add_argument("--trainer-flush", action="store_true",
+                    help="run the Trainer with subnormal floats flushed to zero too, as train_many does")
     args = ap.parse_args(argv)
     n = args.trials or (8 if args.quick else 32)
     steps = args.steps or (300 if args.quick else 2000)
@@ -65,8 +70,8 @@ def main(argv: list[str] | None = None) -> dict:
     trials = search_trials(max([n, *ks]))
     s = Setup.of(RECIPE, [], steps)
     compare(s, 2, 1, trials=trials[:2])  # warm-up of both paths (allocator, kernels, imports)
-    head = compare(s, n, reps, trials=trials[:n])
-    print(f"{n} trials × {steps} steps, median of {reps}: one by one {head['one_by_one_wall_s']:.1f} s, vectorized "
+    head = compare(s, n, reps, trials=trials[:n], trainer_flush=args.trainer_flush)
+    print(f"{n} trials × {steps} steps, median of {reps}{', Trainer flushing subnormals too' if args.trainer_flush else ''}: one by one {head['one_by_one_wall_s']:.1f} s, vectorized "
           f"{head['vectorized_wall_s']:.1f} s → {head['speedup_wall']:.2f}× wall, {head['speedup_cpu']:.2f}× cpu "
           f"(engine {head['engine']}, bar ≥ 4); |Δ val acc| max {head['val_acc_abs_diff_max']:.4f}, "
           f"mean {head['val_acc_abs_diff_mean']:.4f}; choose_engine: {head['choose_engine']}")
@@ -79,11 +84,12 @@ def main(argv: list[str] | None = None) -> dict:
     }
     if ks:
         t = Setup.of(RECIPE, [], table_steps)
-        rows = [compare(t, k, reps, trials=trials[:k]) for k in ks]
+        rows = [compare(t, k, reps, trials=trials[:k], trainer_flush=args.trainer_flush) for k in ks]
         print_table(f"first K trials × {table_steps} steps, median of {reps}", rows)
         result["table"] = {"steps": table_steps, "rows": rows}
         result["table_median_speedup"] = statistics.median(r["speedup_wall"] for r in rows)
-    write_json(RESULTS / ("search_vectorized_quick.json" if args.quick else "search_vectorized.json"), result)
+    name = "search_vectorized" + ("_quick" if args.quick else "") + ("_trainer_flush" if args.trainer_flush else "")
+    write_json(RESULTS / f"{name}.json", result)
     return result
 
 

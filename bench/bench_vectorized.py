@@ -8,7 +8,9 @@ sides run torch with the same thread count (default 1, as a search worker does).
 
 * one by one: `trainwell.train.run.make_trainer` + `Trainer.fit` per trial (the `trainwell
   train` loop, no run directory);
-* vectorized: `trainwell.vectorized.train_many` with engine "auto".
+* vectorized: `trainwell.vectorized.train_many` with engine "auto" (on a CPU it flushes subnormal
+  floats to zero while it trains; the Trainer does not — `compare(..., trainer_flush=True)` and
+  bench_search_vectorized.py --trainer-flush give the Trainer the same).
 
 Cases (MNIST-1D, 3,600 training examples): the paper MLP 40→100→100→10 at batch 100 (the search
 recipe), a wider MLP 512-512 at batch 100, the paper MLP at batch 1000, the 1-D ConvNet of the
@@ -43,6 +45,7 @@ from trainwell.optim import build_schedule
 from trainwell.train.run import Prepared, build_model, make_trainer, pick_device, prepare_data, total_steps_for
 from trainwell.train.trainer import default_eval_every
 from trainwell.vectorized import choose_engine, train_many
+from trainwell.vectorized.denormal import flushing_denormals
 
 OUT = Path(__file__).resolve().parent / "results" / "vectorized.json"
 VECTOR_OPTIMIZERS = {"adam": ("adam", 0.0), "adamw": ("adamw", 0.0), "sgd": ("sgd", 0.0), "momentum": ("sgd", 0.9)}
@@ -98,8 +101,9 @@ def _timed(fn: Callable[[], Any]) -> tuple[float, float, Any]:
     return time.perf_counter() - wall, time.process_time() - cpu, out
 
 
-def one_by_one(s: Setup, trials: list[tuple[int, float, float]]) -> dict[str, Any]:
-    """Train each trial through the Trainer; seconds (wall, cpu) and final validation accuracies."""
+def one_by_one(s: Setup, trials: list[tuple[int, float, float]], flush: bool = False) -> dict[str, Any]:
+    """Train each trial through the Trainer; seconds (wall, cpu) and final validation accuracies.
+    `flush`: run the Trainer with subnormal floats flushed to zero too, as train_many does on a CPU."""
 
     def run():
         accs = []
@@ -110,7 +114,8 @@ def one_by_one(s: Setup, trials: list[tuple[int, float, float]]) -> dict[str, An
             accs.append(float(state.metrics.get("val_accuracy", float("nan"))))
         return accs
 
-    wall, cpu, accs = _timed(run)
+    with flushing_denormals(flush):
+        wall, cpu, accs = _timed(run)
     return {"wall_s": wall, "cpu_s": cpu, "val_acc": accs}
 
 
@@ -136,20 +141,21 @@ def vectorized(s: Setup, trials: list[tuple[int, float, float]], engine: str = "
 
 
 def compare(s: Setup, k: int, repeats: int, engine: str = "auto",
-            trials: list[tuple[int, float, float]] | None = None) -> dict[str, Any]:
-    """Both paths on the same K trials (default `trials_for(k)`), alternating (which goes first flips each repeat)."""
+            trials: list[tuple[int, float, float]] | None = None, trainer_flush: bool = False) -> dict[str, Any]:
+    """Both paths on the same K trials (default `trials_for(k)`), alternating (which goes first flips
+    each repeat); `trainer_flush`: the Trainer also flushes subnormal floats (see `one_by_one`)."""
     trials = trials if trials is not None else trials_for(k)
     vec, seq = [], []
     for rep in range(repeats):
         order = (vectorized, one_by_one) if rep % 2 == 0 else (one_by_one, vectorized)
         for fn in order:
-            (vec if fn is vectorized else seq).append(fn(s, trials, engine) if fn is vectorized else fn(s, trials))
+            (vec if fn is vectorized else seq).append(fn(s, trials, engine) if fn is vectorized else fn(s, trials, trainer_flush))
     med = {f"{side}_{m}": statistics.median(x[m] for x in rows) for side, rows in (("vectorized", vec), ("one_by_one", seq))
            for m in ("wall_s", "cpu_s")}
     diffs = [abs(a - b) for a, b in zip(vec[-1]["val_acc"], seq[-1]["val_acc"])]
     choice = choose_engine(s.template(), k, s.device, s.batch_size)
     return {
-        "k": k, "engine": vec[-1]["engine"], **med,
+        "k": k, "engine": vec[-1]["engine"], "trainer_flush_denormal": trainer_flush, **med,
         "speedup_wall": statistics.median(o["wall_s"] / v["wall_s"] for v, o in zip(vec, seq)),
         "speedup_cpu": statistics.median(o["cpu_s"] / v["cpu_s"] for v, o in zip(vec, seq)),
         "val_acc_abs_diff_max": max(diffs), "val_acc_abs_diff_mean": statistics.mean(diffs), "vectorized_runs": vec, "one_by_one_runs": seq,

@@ -254,3 +254,21 @@ def test_group_evaluation_in_chunks_equals_the_models_accuracy(engine):
     expected = torch.stack([(m(x).argmax(-1) == y).float().mean() for m in models])
     torch.testing.assert_close(group.evaluate(x, y, chunk=7), expected)
     torch.testing.assert_close(group.evaluate(x, y), expected)
+
+
+def test_flushing_denormals_is_scoped_and_restores_the_mode():
+    from trainwell.vectorized.denormal import flush_denormal_enabled, flushing_denormals
+
+    tiny = torch.tensor([1e-39])
+    assert not flush_denormal_enabled() and tiny.mul(1.0).item() > 0  # torch's default: subnormals kept
+    with flushing_denormals():
+        assert flush_denormal_enabled() and tiny.mul(1.0).item() == 0.0
+        with flushing_denormals():  # nested: the inner block leaves the outer mode on
+            pass
+        assert flush_denormal_enabled()
+    assert not flush_denormal_enabled()
+    with flushing_denormals(enabled=False):
+        assert not flush_denormal_enabled()
+    x, y = torch.randn(20, 6), torch.arange(20) % 3
+    train_many(lambda g: nn.Sequential(nn.Linear(6, 3)), [{"seed": 0, "lr": 1e-3}], x, y, steps=2, batch_size=5)
+    assert not flush_denormal_enabled()  # train_many put the mode back

@@ -25,7 +25,8 @@ side (32 MLPs 40→100→100→10, batch 100, forward + backward + loss of one s
 time, median of 9 interleaved repeats on a loaded 2-core machine): mlp 3.8 ms, batched 6.2 ms,
 vmap 7.3 ms — vmap's per-op batching rules add overhead that hand-written bmm / grouped
 convolution do not have, and the hand-written backward drops autograd's graph and gradient
-copies. Trials run in lockstep groups (`group.py`: 8 per group for ConvNets on a CPU, else all).
+copies. Trials run in lockstep groups (`group.py`: 8 per group for ConvNets on a CPU, else all). On a
+CPU the loop runs with subnormal floats flushed to zero (`denormal.py`; the mode is restored after).
 Whether vectorizing beats training one by one at all is `choose.choose_engine`'s question.
 
 BatchNorm is refused with a UserError naming the module (running statistics are per-trial
@@ -47,6 +48,7 @@ from trainwell.errors import UserError
 from trainwell.optim.param_groups import classify_parameters
 from trainwell.vectorized.batched_layers import BatchedSequential, compile_sequential
 from trainwell.vectorized.checks import Schedule, check_data, check_steps, lr_factor, refuse_buffers
+from trainwell.vectorized.denormal import flushing_denormals
 from trainwell.vectorized.flat import FlatStack
 from trainwell.vectorized.group import Group, default_group_size
 from trainwell.vectorized.hparams import parse_trials
@@ -235,19 +237,20 @@ def train_many(
     x_val_d = x_val.to(device) if has_val else None
     y_val_d = y_val.to(device) if has_val else None
 
-    for step in range(steps):
-        factor = lr_factor(schedule, step, steps)
-        loss_k = [g.step(x, y, factor) for g in groups]
-        if step % loss_every == 0:
-            losses[:, step // loss_every] = loss_k[0] if len(loss_k) == 1 else torch.cat(loss_k)
-        done = step + 1
-        if has_val and ((eval_every is not None and done % eval_every == 0) or done == steps):
-            val_steps.append(done)
-            val_curve.append(torch.cat([g.evaluate(x_val_d, y_val_d) for g in groups]))
-            if progress is not None:
-                progress(done, steps, {"val_acc": val_curve[-1].tolist()})
-        elif progress is not None and done == steps:
-            progress(done, steps, {})
+    with flushing_denormals(device.type == "cpu"):  # subnormal floats are slow on x86 (`denormal.py`)
+        for step in range(steps):
+            factor = lr_factor(schedule, step, steps)
+            loss_k = [g.step(x, y, factor) for g in groups]
+            if step % loss_every == 0:
+                losses[:, step // loss_every] = loss_k[0] if len(loss_k) == 1 else torch.cat(loss_k)
+            done = step + 1
+            if has_val and ((eval_every is not None and done % eval_every == 0) or done == steps):
+                val_steps.append(done)
+                val_curve.append(torch.cat([g.evaluate(x_val_d, y_val_d) for g in groups]))
+                if progress is not None:
+                    progress(done, steps, {"val_acc": val_curve[-1].tolist()})
+            elif progress is not None and done == steps:
+                progress(done, steps, {})
 
     val_acc = torch.stack(val_curve, dim=1) if val_curve else None
     per_group = [g.params() for g in groups]
