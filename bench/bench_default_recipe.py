@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 from trainwell.config import load_recipe
-from trainwell.train.run import run_recipe
+from trainwell.assemble import train_recipe as run_recipe
 
 ROOT = Path(__file__).resolve().parent.parent
 

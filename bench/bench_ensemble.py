@@ -6,7 +6,7 @@ ensemble` does, with the same batches, schedule and evaluation steps:
 
 * vectorized: `trainwell.vectorized.train_many` — all K members in one forward/backward per
   step (grouped convolutions, bmm; the "batched" engine);
-* one by one: K runs of `make_trainer` + `Trainer.fit` (the `trainwell train` loop).
+* one by one: K runs of `trainwell.assemble.from_recipe(...).fit()` (the `trainwell train` loop).
 
 Only training is timed (data prepared once, scoring excluded). The two alternate in one process
 (which goes first flips each repeat); reported are the medians of wall-clock and CPU seconds

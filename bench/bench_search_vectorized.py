@@ -6,7 +6,7 @@ sampled with `trainwell.search.sample_points`, seed 0), 2000 steps each. The sam
 ways, alternating in one process (which goes first flips each repeat), data prepared once and
 not timed:
 
-* one by one: `make_trainer` + `Trainer.fit` per trial (the plain Trainer path);
+* one by one: `trainwell.assemble.from_recipe(...).fit()` per trial (the plain Trainer path);
 * vectorized: `train_many` over all N trials (engine "auto").
 
 Reported: median wall and CPU seconds, the median of the per-repeat speedups (one-by-one time /

@@ -2,9 +2,9 @@
 
 The same random search (default: 16 trials × 3000 steps of the MNIST-1D paper MLP through the
 Trainer, --vectorize off, one torch thread per worker) run with --workers 1 and --workers 2; wall
-time of the whole `run_search` (process start, planning, trials) and a check that each slot is
-done exactly once. --synthetic replaces training by a CPU-bound busy loop of --seconds per trial
-(isolates the queue's overhead from torch).
+time of the whole `run_search` (process start, ask/tell, trials) and a check that every
+configuration ran to completion exactly once. --synthetic replaces training by a CPU-bound busy
+loop of --seconds per trial (isolates Optuna's ask/tell and the journal from torch).
 
     .venv/bin/python bench/bench_search_workers.py
     .venv/bin/python bench/bench_search_workers.py --synthetic --trials 12 --seconds 1
@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from trainwell.config import read_toml
+from trainwell.config import read_recipe_raw
 from trainwell.search import RecipeObjective, plan_from_table, run_search
 from trainwell.search.synthetic import SyntheticObjective
 
@@ -39,8 +39,9 @@ def once(plan, objective, workers: int) -> dict:
         t = time.perf_counter()
         result = run_search(plan, objective, search_dir=tmp, workers=workers)
         seconds = time.perf_counter() - t
-    done = collections.Counter(r["slot"] for r in result.records if r["state"] in ("COMPLETE", "FAIL") and not r.get("interrupted"))
-    return {"workers": workers, "seconds": seconds, "trials": len(result.records), "slots_done": len(done),
+    done = collections.Counter(tuple(sorted(r["params"].items())) for r in result.records
+                               if r["state"] in ("COMPLETE", "FAIL") and not r.get("retried"))
+    return {"workers": workers, "seconds": seconds, "trials": len(result.records), "configurations_done": len(done),
             "duplicated": sum(c > 1 for c in done.values()), "load_before": load0,
             "trial_seconds_sum": sum(r.get("train_seconds", 0.0) for r in result.records)}
 
@@ -52,7 +53,7 @@ def main() -> None:
     ap.add_argument("--synthetic", action="store_true")
     ap.add_argument("--seconds", type=float, default=1.0)
     args = ap.parse_args()
-    raw = read_toml(ROOT / "recipes" / "search_mnist1d_mlp.toml")
+    _, raw = read_recipe_raw("search_mnist1d_mlp")
     plan = plan_from_table({**raw["search"], "trials": args.trials, "steps": args.steps, "vectorize": "off"})
     objective = SyntheticObjective(sleep=args.seconds, busy=True) if args.synthetic else RecipeObjective(raw)
     one = once(plan, objective, 1)

@@ -6,8 +6,8 @@ alternating in one process; the table shows the median speedup (one-by-one time 
 time, wall clock; CPU seconds of this process in the JSON) and what `choose_engine` picks. Both
 sides run torch with the same thread count (default 1, as a search worker does).
 
-* one by one: `trainwell.train.run.make_trainer` + `Trainer.fit` per trial (the `trainwell
-  train` loop, no run directory);
+* one by one: `trainwell.assemble.from_recipe(...).fit()` per trial (the `trainwell train` loop,
+  no run directory; what `train_members` runs one by one);
 * vectorized: `trainwell.vectorized.train_many` with engine "auto" (on a CPU it flushes subnormal
   floats to zero while it trains; the Trainer does not — `compare(..., trainer_flush=True)` and
   bench_search_vectorized.py --trainer-flush give the Trainer the same).
@@ -39,11 +39,12 @@ from typing import Any
 
 import torch
 
+from trainwell.assemble import RunData, from_recipe, model_for, total_steps_for
+from trainwell.assemble.data import pick_device, prepare_data
 from trainwell.config import Recipe, default_recipe_path, load_recipe
 from trainwell.models import MODELS
 from trainwell.optim import build_schedule
-from trainwell.train.run import Prepared, build_model, make_trainer, pick_device, prepare_data, total_steps_for
-from trainwell.train.trainer import default_eval_every
+from trainwell.train.settings import default_eval_every
 from trainwell.vectorized import choose_engine, train_many
 from trainwell.vectorized.denormal import flushing_denormals
 
@@ -81,7 +82,7 @@ class Setup:
         return self.recipe.model_copy(update={"seed": seed, "optim": optim})
 
     def template(self) -> torch.nn.Module:
-        return build_model(self.recipe, self.data.input_shape, self.data.num_classes, self.recipe.seed)
+        return model_for(self.recipe, self.data.input_shape, self.data.num_classes, self.recipe.seed)
 
     @property
     def batch_size(self) -> int:
@@ -109,8 +110,9 @@ def one_by_one(s: Setup, trials: list[tuple[int, float, float]], flush: bool = F
         accs = []
         for seed, lr, wd in trials:
             r = s.trial(seed, lr, wd)
-            model = build_model(r, s.data.input_shape, s.data.num_classes, seed).to(s.device)
-            state = make_trainer(Prepared(r, s.data, s.pipeline, model, s.device), None, progress=False).fit()
+            model = model_for(r, s.data.input_shape, s.data.num_classes, seed).to(s.device)
+            run_data = RunData.of_bundle(s.data, s.pipeline)
+            state = from_recipe(r, data=run_data, model=model, device=s.device, progress=False).fit()
             accs.append(float(state.metrics.get("val_accuracy", float("nan"))))
         return accs
 

@@ -1,6 +1,6 @@
 """Run every benchmark one after another (each prints its table and writes bench/results/*.json).
 
-    python bench/run_all.py            # full budgets (about 30-40 minutes on 2 cores)
+    python bench/run_all.py            # full budgets (about 45-55 minutes on 2 cores)
     python bench/run_all.py --quick    # smaller budgets where a benchmark has them
 """
 from __future__ import annotations
@@ -14,8 +14,6 @@ BENCHES = [
     ("bench_default_recipe.py", [], []),
     ("bench_trainer_overhead.py", [], ["--quick"]),
     ("bench_stats_overhead.py", [], ["--repeats", "11"]),
-    ("bench_stats_overhead.py", ["--backend", "torch", "--out", str(HERE / "results" / "stats_overhead_torch.json")],
-     ["--backend", "torch", "--repeats", "11", "--out", str(HERE / "results" / "stats_overhead_torch.json")]),
     ("bench_stats_recipes.py", [], ["--repeats", "5"]),
     ("bench_fold_bn.py", ["--threads", "1"], ["--threads", "1", "--repeats", "10"]),
     ("bench_fold_bn.py", ["--threads", "1", "--malloc", "retain"], ["--threads", "1", "--malloc", "retain", "--repeats", "10"]),
@@ -24,6 +22,9 @@ BENCHES = [
     ("bench_vectorized.py", ["--repeats", "1"], ["--quick"]),
     ("bench_ensemble.py", [], ["--quick"]),
     ("bench_search_workers.py", [], []),
+    ("bench_search_samplers.py", [], ["--steps", "300", "--seeds", "1"]),
+    ("bench_search_pruning.py", [], ["--steps", "300", "--seeds", "1"]),
+    ("bench_ddp.py", [], ["--quick"]),
 ]
 
 

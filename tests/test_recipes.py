@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from trainwell.config import load_recipe
-from trainwell.train.run import make_trainer, prepare
+from trainwell.assemble import from_recipe
 
 RECIPES = sorted((Path(__file__).resolve().parent.parent / "trainwell" / "recipes").glob("*.toml"))
 
@@ -13,8 +13,7 @@ RECIPES = sorted((Path(__file__).resolve().parent.parent / "trainwell" / "recipe
 @pytest.mark.parametrize("path", RECIPES, ids=[p.stem for p in RECIPES])
 def test_recipe_builds_and_trains_ten_steps(path):
     recipe = load_recipe(path, ["train.steps=10", "data.train_subset=64"])  # 10 ≥ any schedule's cycles
-    p = prepare(recipe)
-    state = make_trainer(p, None, progress=False).fit()
+    state = from_recipe(recipe).fit()
     assert state.step == 10 and math.isfinite(state.metrics["loss"])
 
 

@@ -14,6 +14,7 @@ REGISTRIES = [
     ("trainwell.nn.registry", "INITS"),
     ("trainwell.nn.registry", "NORMS"),
     ("trainwell.nn.registry", "REGULARIZERS"),
+    ("trainwell.nn.losses", "LOSSES"),
     ("trainwell.optim.registry", "OPTIMIZERS"),
     ("trainwell.optim.registry", "SCHEDULES"),
     ("trainwell.augment.registry", "AUGMENTATIONS"),

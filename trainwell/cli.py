@@ -19,29 +19,64 @@ COMMANDS = {
     "doctor": "trainwell.commands.doctor",
     "lr-find": "trainwell.commands.lr_find",
     "init-stats": "trainwell.commands.init_stats",
+    "gradcheck": "trainwell.commands.gradcheck",
     "search": "trainwell.commands.search",
     "ensemble": "trainwell.commands.ensemble",
     "finetune": "trainwell.commands.finetune",
     "experiment": "trainwell.commands.experiment",
     "report": "trainwell.commands.report",
+    "predict": "trainwell.commands.predict",
+    "evaluate": "trainwell.commands.evaluate",
+    "export": "trainwell.commands.export",
 }
 
 
-def build_parser() -> tuple[argparse.ArgumentParser, dict]:
+def _chosen(argv: Sequence[str]) -> str | None:
+    """The sub-command named on the command line (the first word that is one), if any."""
+    return next((a for a in argv if a in COMMANDS), None)
+
+
+def build_parser(only: str | None = None) -> tuple[argparse.ArgumentParser, dict]:
+    """The parser; only the chosen command's module is imported (so --help needs no torch).
+
+    Every command's one-line help is its module's HELP, read from the module's source text
+    without importing it."""
+    from trainwell import __version__
+
     parser = argparse.ArgumentParser(prog="trainwell", description="Train neural networks well.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    parser.add_argument("--version", action="version", version=f"trainwell {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     modules = {}
     for name, path in COMMANDS.items():
-        module = modules[name] = importlib.import_module(path)
-        p = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        if name == only:
+            module = modules[name] = importlib.import_module(path)
+            text = module.HELP
+        else:
+            text = command_help(path)
+        p = sub.add_parser(name, help=text, description=text)
         p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks for errors")
-        module.add_args(p)
+        if name in modules:
+            modules[name].add_args(p)
     return parser, modules
 
 
+def command_help(path: str) -> str:
+    """The HELP string of a command module, read from its source (no import)."""
+    import ast
+    from importlib.util import find_spec
+
+    spec = find_spec(path)
+    tree = ast.parse(open(spec.origin, encoding="utf-8").read())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "HELP" for t in node.targets):
+            return ast.literal_eval(node.value)
+    return ""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser, modules = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser, modules = build_parser(_chosen(argv))
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()

@@ -15,12 +15,13 @@ A recipe (see trainwell/recipes/default.toml; `find_recipe("default")` finds the
     [schedule] name = "onecycle"
     [train]    epochs = 20  batch_size = 128  (weight averaging: ema = 0.999 or swa = 0.75)
     [augment]  train = [{name = "shift", max_shift = 4}]  mix = {name = "mixup", alpha = 0.2}
+    [log]      tensorboard = true  csv = true  mlflow = true  (files in the run directory)
 """
 from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -40,9 +41,21 @@ def _check_part(value: Any, where: str) -> Any:
 
 
 class DataConfig(Section):
-    name: str | None = "mnist1d"
-    path: str | None = None
-    label_column: str = "label"
+    """[data]: which data (trainwell/data/sources.py) and how it is split and preprocessed."""
+
+    name: str | None = Field("mnist1d", description="mnist1d, digits, cifar10, cifar100, images, npz, npy, csv "
+                             "(with a path and no name the format is detected)")
+    path: str | None = Field(None, description="a file or folder of data (relative: to the recipe's folder)")
+    label_column: str = Field("label", description="CSV: the column holding the class labels")
+    # values are checked where they are used (trainwell/data: layout.py, image_folder.py), with messages naming the key
+    layout: str | None = Field(None, description=".npz/.npy/.csv: the stored axis order: nchw, nhwc, ncl, nlc, "
+                               "nhw or flat (detected and stated when absent)")
+    shape: list[int] | None = Field(None, min_length=1, max_length=3,
+                                    description="flat rows -> examples of this shape, e.g. [3, 32, 32]")
+    size: list[int] | None = Field(None, min_length=2, max_length=2,
+                                   description="image folders: resize every image to [H, W]")
+    channels: int | None = Field(None, description="image folders: 3 = RGB (default), 1 = greyscale")
+    coarse_labels: bool = Field(False, description="CIFAR-100: the 20 superclasses instead of the 100 classes")
     val_fraction: float = Field(0.1, ge=0.0, lt=1.0)
     test_fraction: float = Field(0.2, gt=0.0, lt=1.0)
     train_subset: int | None = Field(None, ge=1, description="keep only this many training examples (seeded)")
@@ -56,7 +69,8 @@ class OptimConfig(Section):
     l1: float = Field(0.0, ge=0.0, description="L1 penalty added to the loss")
     l2: float = Field(0.0, ge=0.0, description="L2 penalty (0.5·l2·‖w‖²) added to the loss")
     options: dict[str, Any] = Field(default_factory=dict, description="optimizer options (momentum, betas, ...)")
-    grad_clip: float | None = Field(None, gt=0.0, description="clip the global gradient norm to this value")
+    grad_clip: float | None = Field(None, gt=0.0, description="clip the global gradient norm to this value "
+                                    "(the same as train.clip_grad_norm; give one of them)")
 
 
 class TrainConfig(Section):
@@ -72,11 +86,35 @@ class TrainConfig(Section):
     swa: float | None = Field(None, ge=0.0, lt=1.0, description="SWA: average the weights uniformly from this "
                               "fraction of the run on (e.g. 0.75); scored with BatchNorm statistics recomputed")
     checkpoint: bool = True
+    task: Literal["classification", "multilabel", "regression"] | None = Field(
+        None, description="what the model predicts (default: inferred from the training targets, and stated)")
+    loss: PartSpec | None = Field(None, description="cross_entropy | bce_with_logits | mse | huber | l1 "
+                                  "(default: the task's; see `trainwell list loss`)")
+    class_weights: list[float] | Literal["balanced"] | None = Field(
+        None, description="cross-entropy weight per class, or \"balanced\" (n / (C·n_c) from the training labels)")
+    shuffle: bool = Field(True, description="draw a new order of the training examples each epoch")
+    precision: Literal["fp32", "bf16", "fp16"] = Field("fp32", description="autocast precision (fp16: CUDA only)")
+    accumulate: int = Field(1, ge=1, description="micro-batches per optimizer step (gradient accumulation)")
+    compile: bool = Field(False, description="torch.compile the model (falls back to eager if it fails)")
+    clip_grad_norm: float | None = Field(None, gt=0.0, description="clip the global gradient norm to this value")
+    log_grad_norm: bool = Field(False, description="log the global gradient norm")
+    metrics: list[str] = Field(default_factory=list, description="extra validation metrics by name: f1, auroc, "
+                               "ece, precision, recall, top5 (torchmetrics)")
+    sampler: Literal["shuffle", "balanced"] = Field("shuffle", description="balanced: draw each class equally "
+                                                    "often (with replacement; for imbalanced data)")
+    sync_batchnorm: bool = Field(False, description="data-parallel runs: BatchNorm statistics over the global batch "
+                                 "of all processes (SyncBatchNorm); nothing changes on one process")
+    test_weights: Literal["best", "final", "ema", "swa"] = Field(
+        "best", description="the weights the test figure is computed with (best: on validation)")
 
     @model_validator(mode="after")
     def _one_length(self) -> "TrainConfig":
         if self.epochs is not None and self.steps is not None:
             raise ValueError("give train.epochs or train.steps, not both")
+        if self.test_weights == "ema" and self.ema is None:
+            raise ValueError("train.test_weights = \"ema\" needs train.ema (the EMA decay)")
+        if self.test_weights == "swa" and self.swa is None:
+            raise ValueError("train.test_weights = \"swa\" needs train.swa (the SWA start fraction)")
         return self
 
 
@@ -87,17 +125,53 @@ class AugmentConfig(Section):
     tta: PartSpec | None = None
 
 
+class LogConfig(Section):
+    """Loggers that run beside metrics.jsonl (`trainwell.train.loggers`), several at once.
+
+    Each writes into the run directory: tensorboard/ (event files), metrics.csv, mlruns/ (an
+    MLflow store: mlflow.db + artifacts/). A run without a run directory (the doctor's short runs)
+    logs nothing. TensorBoard and MLflow are optional extras: pip install 'trainwell[tensorboard]',
+    pip install 'trainwell[mlflow]'."""
+
+    tensorboard: bool = Field(False, description="TensorBoard event files in <run>/tensorboard (scalars, histograms)")
+    csv: bool = Field(False, description="one row per record in <run>/metrics.csv")
+    mlflow: bool = Field(False, description="an MLflow run: recipe keys as params, metrics with steps")
+    mlflow_uri: str | None = Field(None, description="MLflow tracking URI (default: a local store "
+                                   "sqlite:///<run>/mlruns/mlflow.db, no server)")
+    mlflow_experiment: str | None = Field(None, description="MLflow experiment name (default: the recipe name)")
+    histograms_every: int | None = Field(None, ge=0, description="steps between weight histograms in "
+                                         "TensorBoard (default: at each evaluation; 0: none)")
+
+    @property
+    def active(self) -> bool:
+        """Is any logger on?"""
+        return self.tensorboard or self.csv or self.mlflow
+
+
 class Recipe(Section):
     name: str = "recipe"
     description: str = ""
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=2**62, description="the root of every random stream of the run")
     data: DataConfig = Field(default_factory=DataConfig)
     model: dict[str, Any] = Field(default_factory=lambda: {"name": "mlp"})
     optim: OptimConfig = Field(default_factory=OptimConfig)
     schedule: dict[str, Any] = Field(default_factory=lambda: {"name": "constant"})
     train: TrainConfig = Field(default_factory=TrainConfig)
     augment: AugmentConfig = Field(default_factory=AugmentConfig)
+    log: LogConfig = Field(default_factory=LogConfig)
     search: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _one_clip(self) -> "Recipe":
+        a, b = self.optim.grad_clip, self.train.clip_grad_norm
+        if a is not None and b is not None and a != b:
+            raise ValueError(f"optim.grad_clip = {a} and train.clip_grad_norm = {b} say different things; give one")
+        return self
+
+    @property
+    def clip_grad_norm(self) -> float | None:
+        """The gradient-norm clip of the recipe (train.clip_grad_norm, or its older name optim.grad_clip)."""
+        return self.train.clip_grad_norm if self.train.clip_grad_norm is not None else self.optim.grad_clip
 
     @field_validator("model", "schedule")
     @classmethod
@@ -110,6 +184,7 @@ SECTIONS: dict[str, type[BaseModel]] = {
     "optim": OptimConfig,
     "train": TrainConfig,
     "augment": AugmentConfig,
+    "log": LogConfig,
 }
 
 
@@ -271,7 +346,8 @@ def resolve_data_path(value: str, base: Path) -> str:
 
 
 def recipe_to_dict(recipe: Recipe) -> dict[str, Any]:
-    """Plain data (for the run directory and checkpoints): None values are dropped for TOML."""
+    """Plain JSON data of the whole resolved recipe (for config.json and checkpoints); keys left
+    unset appear with their defaults, None included (TOML has no null: a TOML writer must drop them)."""
     return recipe.model_dump(mode="json")
 
 

@@ -1,9 +1,13 @@
 """Files written so that nothing is ever half-written, and JSON lines read the one way.
 
 Every file trainwell writes goes through `atomic_write`: the bytes go to a temporary file in the
-same directory, are flushed and fsync'ed, and the temporary file is renamed over the target
-(`os.replace`, atomic on POSIX and Windows). A reader — or a run killed mid-write — sees either
-the old file or the new one, never a mix. A failed write removes its temporary file.
+same directory, are flushed, and the temporary file is renamed over the target (`os.replace`,
+atomic on POSIX and Windows). A reader — or a process killed mid-write — sees either the old file
+or the new one, never a mix. A failed write removes its temporary file. (`fsync=True` also forces
+the bytes to the disk before the rename, which only matters for a power loss, and costs time.)
+
+`RunLock` keeps two processes from writing one run directory at once (an exclusive `flock` on
+`<dir>/.lock`, released when the process ends, even by kill -9).
 
 JSON lines (`metrics.jsonl`, `stats.jsonl`, `trials.jsonl`) are appended one record per line.
 A process killed mid-append leaves a torn last line: `read_jsonl` skips it (and only it — a bad
@@ -34,7 +38,7 @@ def _tmp_beside(path: Path) -> tuple[int, str]:
     return tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
 
 
-def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None], *, fsync: bool = True) -> Path:
+def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None], *, fsync: bool = False) -> Path:
     """Write `path` through `write(handle)` on a temp file, then rename it into place."""
     path = Path(path)
     ensure_dir(path.parent)
@@ -127,6 +131,52 @@ def remove_stale_tmp(folder: str | Path) -> list[Path]:
     return removed
 
 
+class RunLock:
+    """An exclusive lock on a folder while this process writes it (`with RunLock(run_dir, "run"):`).
+
+    A second process gets a UserError naming the folder and the pid that holds it. The lock is an
+    `fcntl.flock` on `<folder>/.lock`, so the kernel releases it when the holder dies.
+    """
+
+    def __init__(self, folder: str | Path, what: str = "run directory"):
+        self.folder, self.what = Path(folder), what
+        self._handle: IO[str] | None = None
+
+    def acquire(self) -> "RunLock":
+        import fcntl
+
+        ensure_dir(self.folder, self.what)
+        handle = open(self.folder / ".lock", "a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            handle.close()
+            raise UserError(f"{self.what} {self.folder} is in use by {holder} (a run writing it); wait for it to end, "
+                            "or use another folder") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}")
+        handle.flush()
+        self._handle = handle
+        return self
+
+    def release(self) -> None:
+        if self._handle is not None:
+            import fcntl
+
+            fcntl.flock(self._handle, fcntl.LOCK_UN)
+            self._handle.close()
+            self._handle = None
+
+    def __enter__(self) -> "RunLock":
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
 # ----------------------------------------------------------------------------- JSON lines
 def _decode_lines(data: bytes, path: Path) -> list[dict[str, Any]]:
     try:
@@ -205,5 +255,5 @@ def open_jsonl(path: str | Path) -> IO[str]:
 
 
 __all__ = ["append_jsonl", "atomic_copy", "atomic_torch_save", "atomic_write", "atomic_write_bytes",
-           "atomic_write_json", "atomic_write_text", "check_writable", "ensure_dir", "open_jsonl", "read_jsonl",
+           "atomic_write_json", "atomic_write_text", "RunLock", "check_writable", "ensure_dir", "open_jsonl", "read_jsonl",
            "remove_stale_tmp"]

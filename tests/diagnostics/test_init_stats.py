@@ -5,7 +5,9 @@ import math
 
 import pytest
 
-from trainwell.diagnostics.init_stats import init_stats, layer_verdict
+from trainwell.cli import main
+from trainwell.diagnostics.init_stats import DEAD, SATURATED, init_stats, layer_verdict
+from trainwell.errors import UserError
 
 
 def verdicts(**kw):
@@ -61,9 +63,73 @@ def test_json_record_and_backward():
 
 
 def test_verdict_rules_table():
-    assert layer_verdict(0.5, "tanh", 0.51, 1.0) == "saturated"
-    assert layer_verdict(0.5, "tanh", 0.5, 1.0) == "healthy"
+    assert layer_verdict(0.5, "tanh", 0.21, 1.0) == "saturated"
+    assert layer_verdict(0.5, "tanh", 0.2, 1.0) == "healthy"
+    assert layer_verdict(0.05, "sigmoid", 0.21, 1.0) == "saturated"  # saturation is checked first
+    assert layer_verdict(0.5, "relu", None, 1.0, dead_frac=0.3) == "dead"
+    assert layer_verdict(0.5, "relu", None, 1.0, dead_frac=0.29) == "healthy"
     assert layer_verdict(0.099, "relu", None, 1.0) == "collapsed"
     assert layer_verdict(10.1, "relu", None, 1.0) == "exploded"
     with pytest.raises(ValueError, match="tanh"):
         init_stats(act="tahn")
+
+
+def _tail_mass(layer):
+    """Share of the histogram in its outermost bins (each 1/50 of [min, max])."""
+    return (layer.hist[0] + layer.hist[-1]) / sum(layer.hist)
+
+
+def test_lecture_wide_tanh_with_std_0_05_saturates():
+    # The lectures' second setup: 6 layers of 4096, batch 16, W ~ N(0, 0.05²): gain 4096·0.05² ≈ 10.
+    result = init_stats(depth=6, width=4096, batch=16, act="tanh", init="normal", std=0.05, seed=0)
+    assert result.verdicts == ["saturated"] * 6
+    for layer in result.layers:
+        assert 0.3 < layer.saturated_frac < 0.45
+        assert _tail_mass(layer) > SATURATED  # the histogram piles up at ±1
+
+
+def test_narrow_tanh_with_std_0_05_is_not_saturated():
+    # 10 layers of 500: gain 500·0.05² = 1.25, the std settles near 0.35 and almost nothing reaches the tails.
+    result = init_stats(depth=10, width=500, batch=1000, act="tanh", init="normal", std=0.05, seed=0)
+    assert result.verdicts == ["healthy"] * 10
+    assert max(l.saturated_frac for l in result.layers) <= 0.02
+    assert result.layers[-1].std == pytest.approx(0.35, abs=0.02)
+
+
+def test_saturated_and_collapsed_verdicts_agree_with_the_histograms():
+    saturated = init_stats(depth=10, width=500, act="tanh", init="normal", std=1.0, seed=0)
+    healthy = init_stats(depth=10, width=500, act="tanh", init="xavier", seed=0)
+    collapsed = init_stats(depth=10, width=500, act="tanh", init="normal", std=0.01, seed=0)
+    assert all(_tail_mass(l) > 0.8 for l in saturated.layers)
+    assert all(_tail_mass(l) < 0.06 for l in healthy.layers)  # 5 % at layer 1 (bins |y| > 0.96), then < 0.3 %
+    for layer in collapsed.layers[2:]:  # the whole histogram lies within ±0.1·s₀
+        assert layer.verdict == "collapsed" and max(-layer.lo, layer.hi) < 0.1 * collapsed.input_std
+
+
+def test_sigmoid_unit_normal_saturates():
+    assert verdicts(act="sigmoid", init="normal", std=1.0) == ["saturated"] * 10
+
+
+def test_deep_kaiming_relu_dies():
+    # At depth 50 the mean of the (non-negative) ReLU inputs dominates and units in deep layers
+    # stop firing for every example: ≥ 30 % of them from layer ~30 on.
+    result = init_stats(depth=50, width=500, batch=1000, act="relu", init="kaiming", seed=0)
+    v = result.verdicts
+    assert v[:25] == ["healthy"] * 25 and v[-10:].count("dead") >= 8
+    for layer in result.layers:
+        assert (layer.verdict == "dead") == (layer.dead_frac >= DEAD)
+    # LeakyReLU passes a gradient everywhere: never "dead"
+    assert "dead" not in init_stats(depth=50, width=500, act="leaky_relu", init="kaiming", seed=0).verdicts
+
+
+@pytest.mark.parametrize("std", [float("nan"), float("inf"), -0.01])
+def test_bad_std_is_a_user_error(std, capsys):
+    with pytest.raises(UserError, match="std"):
+        init_stats(depth=2, width=8, std=std)
+    assert main(["init-stats", "--depth", "2", "--width", "8", "--std", str(std)]) == 2
+    assert "std" in capsys.readouterr().err
+
+
+def test_zero_std_is_the_lectures_constant_init():
+    # W = 0: every unit computes tanh(0) = 0 — collapsed, not an error
+    assert init_stats(depth=3, width=8, batch=16, act="tanh", init="normal", std=0.0).verdicts == ["collapsed"] * 3

@@ -8,7 +8,7 @@ import torch
 from trainwell.commands import ensemble as cmd
 from trainwell.config import recipe_from_dict
 from trainwell.ensemble.ensemble import Ensemble
-from trainwell.train.run import prepare_data
+from trainwell.assemble import prepare_data
 
 TOML = """
 name = "tiny"

@@ -7,7 +7,7 @@ from torch import nn
 from trainwell.data import BatchLoader
 from trainwell.ensemble.snapshot import SnapshotCallback, snapshot_steps
 from trainwell.optim import CosineRestarts, LRScheduler, build_optimizer
-from trainwell.train import Callback, Trainer
+from trainwell.train import Callback, Trainer, TrainerSettings
 
 
 class RecordAll(Callback):
@@ -30,7 +30,7 @@ def test_snapshots_at_cycle_ends_with_the_weights_of_those_steps():
     snap, rec = SnapshotCallback(ends), RecordAll()
     loader = BatchLoader(x, y, 16, generator=torch.Generator().manual_seed(1))
     lr = LRScheduler(opt, sched, 0.1, total)
-    Trainer(model, loader, opt, total, lr_scheduler=lr, callbacks=[snap, rec], eval_every=100).fit()
+    Trainer(model, loader, opt, TrainerSettings(total_steps=total, eval_every=100), scheduler=lr, callbacks=[snap, rec]).fit()
     assert snap.taken_at == ends
     for step, saved in zip(ends, snap.snapshots):
         for k in saved:

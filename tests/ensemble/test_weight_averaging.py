@@ -8,7 +8,7 @@ from trainwell.train.ema import WeightAverage, recompute_bn_stats
 from trainwell.train.swa import SWACallback
 from trainwell.errors import UserError
 from trainwell.optim import build_optimizer
-from trainwell.train import Callback, Trainer
+from trainwell.train import Callback, Trainer, TrainerSettings
 
 
 class RecordParams(Callback):
@@ -26,7 +26,7 @@ def _fit(callbacks, total=12):
     model = nn.Sequential(nn.Linear(5, 7), nn.Tanh(), nn.Linear(7, 3))
     opt = build_optimizer(model, "sgd", lr=0.2)
     loader = BatchLoader(x, y, 12, generator=torch.Generator().manual_seed(1))
-    Trainer(model, loader, opt, total, callbacks=callbacks, eval_every=100).fit()
+    Trainer(model, loader, opt, TrainerSettings(total_steps=total, eval_every=100), callbacks=callbacks).fit()
     return model
 
 
@@ -44,14 +44,18 @@ def test_ema_weights_hand_recursion_exact():
     with torch.no_grad():
         model.weight.fill_(0.0)
     wa = WeightAverage(model, decay=0.5)
-    expected = 0.0
-    for t, w in enumerate([1.0, 2.0, 4.0]):
+    expected = None
+    for t, w in enumerate([1.0, 2.0, 4.0, 8.0]):
         with torch.no_grad():
             model.weight.fill_(w)
         wa.update(model)
-        d = min(0.5, (1 + t) / (10 + t))
-        expected = d * expected + (1 - d) * w
+        if t == 0:
+            expected = w  # the first update copies the weights (torch.optim.swa_utils.AveragedModel)
+        else:
+            d = min(0.5, (1 + t) / (10 + t))
+            expected = d * expected + (1 - d) * w
         assert wa.model.weight.item() == pytest.approx(expected)
+    assert wa.updates == 4
 
 
 def test_uniform_average_is_the_plain_mean():

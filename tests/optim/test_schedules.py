@@ -45,6 +45,13 @@ TABLES = [
      [0.1, 0.7, 0.802, 0.406, 0.01]),
     # peak at 0.3 * 10 - 1 = 2; cos rise: 0.04, 0.04 + 0.96/2 = 0.52, 1
     (OneCycle(), 10, [0.04, 0.52, 1.0]),
+    # three phases: up to 1 at 0.25 * 8 - 1 = 1, back to 0.1 at 2 * 0.25 * 8 - 2 = 2, a line to 0.01 at 7
+    (OneCycle(pct_start=0.25, div_factor=10, final_div_factor=10, anneal="linear", three_phase=True), 8,
+     [0.1, 1.0, 0.1, 0.082, 0.064, 0.046, 0.028, 0.01]),
+    # one step is the last step: the final factor 1 / 25 / 1e4, as torch's OneCycleLR gives it
+    (OneCycle(), 1, [4e-6]),
+    # pct_start * T = 1: the rise has length 0 and step 0 is the peak (torch divides 0 by 0 here)
+    (OneCycle(pct_start=0.5, anneal="linear"), 2, [1.0, 4e-6]),
     (Cyclic(min_factor=0.2, cycle_steps=4), 10, [0.2, 0.6, 1, 0.6, 0.2, 0.6, 1, 0.6, 0.2, 0.6]),
     (Cyclic(min_factor=0.2, cycle_steps=4, mode="triangular2"), 10,
      [0.2, 0.6, 1, 0.6, 0.2, 0.4, 0.6, 0.4, 0.2, 0.3]),
@@ -114,7 +121,10 @@ FORMULA_CASES = [
     Linear(start_factor=0.8, end_factor=0.3),
     OneCycle(),
     OneCycle(pct_start=0.25, anneal="linear", div_factor=5, final_div_factor=100),
-    OneCycle(pct_start=0.05),  # peak at or below step 0: starts at the top
+    OneCycle(pct_start=0.05),  # peak at or below step 0: starts near the top
+    OneCycle(three_phase=True),
+    OneCycle(pct_start=0.5, anneal="linear", div_factor=4, final_div_factor=3, three_phase=True),
+    OneCycle(pct_start=0.05, three_phase=True),
     Cyclic(),
     Cyclic(min_factor=0.3, cycle_steps=6, mode="triangular2"),
     Cyclic(cycles=3),
@@ -133,6 +143,13 @@ FORMULA_CASES = [
 def test_docstring_formula_matches_code(schedule, total):
     for t in range(total):
         assert schedule(t, total) == pytest.approx(eval_formula(schedule, t, total), abs=1e-12), t
+
+
+@pytest.mark.parametrize("schedule", [s for s in FORMULA_CASES if isinstance(s, OneCycle)], ids=repr)
+def test_onecycle_docstring_formula_on_short_runs(schedule):
+    for total in range(1, 12):
+        for t in range(total):
+            assert schedule(t, total) == pytest.approx(eval_formula(schedule, t, total), abs=1e-12), (t, total)
 
 
 def test_every_registered_schedule_documents_a_formula():
@@ -178,6 +195,44 @@ REFERENCES = [
 def test_matches_torch_scheduler(schedule, make):
     total = 20
     assert schedule.values(total) == pytest.approx(torch_lrs(make, total), abs=1e-9)
+
+
+ONECYCLE_OPTIONS = [
+    {},
+    {"anneal": "linear"},
+    {"div_factor": 10.0, "final_div_factor": 50.0},
+    {"div_factor": 3.0, "final_div_factor": 7.0, "anneal": "linear"},
+]
+
+
+@pytest.mark.parametrize("three_phase", [False, True])
+@pytest.mark.parametrize("options", ONECYCLE_OPTIONS, ids=repr)
+def test_onecycle_matches_torch_for_every_length(options, three_phase):
+    """Every length 1..50 and several pct_start (incl. pct_start * T < 1 and == 1), within 1e-12 relative.
+
+    Where torch divides 0 by 0 (a rise of length 0: pct_start * T == 1) its scheduler raises at
+    construction; there the value at step 0 is the peak (documented), the rest is checked against
+    the formula test above."""
+    pcts = [0.02, 0.05, 0.1, 0.25, 0.3, 0.37, 0.45, 0.5] + ([] if three_phase else [0.7, 0.95])
+    compared = undefined = 0
+    for pct in pcts:
+        schedule = OneCycle(pct_start=pct, three_phase=three_phase, **options)
+        torch_options = {("anneal_strategy" if k == "anneal" else k): v for k, v in options.items()}
+        for total in range(1, 51):
+            try:
+                ref = torch_lrs(lambda o: S.OneCycleLR(o, max_lr=1.0, total_steps=total, pct_start=pct,
+                                                       three_phase=three_phase, cycle_momentum=False,
+                                                       **torch_options), total)
+            except ZeroDivisionError:
+                assert pct * total == 1.0
+                assert schedule(0, total) == 1.0
+                undefined += 1
+                continue
+            ours = schedule.values(total)
+            for t, (a, b) in enumerate(zip(ours, ref)):
+                assert abs(a - b) <= 1e-12 * abs(b), (pct, total, t, a, b)
+            compared += 1
+    assert compared >= 50 * len(pcts) - 10 and undefined >= 3  # pct_start * T == 1 for 0.02/50, 0.05/20, ...
 
 
 # ---------------------------------------------------------------- boundaries and invariants
@@ -293,6 +348,8 @@ def test_build_schedule_reads_warmup_keys():
         ({"name": "exponential", "gamma": 1.5}, ["gamma"]),
         ({"name": "onecycle", "pct_start": 1.0}, ["pct_start"]),
         ({"name": "onecycle", "anneal": "cosine"}, ["anneal", '"cos"']),
+        ({"name": "onecycle", "three_phase": True, "pct_start": 0.6}, ["three_phase", "pct_start <= 0.5", "0.6"]),
+        ({"name": "onecycle", "three_phase": "yes"}, ["three_phase", "true or false"]),
         ({"name": "cyclic", "mode": "triangle"}, ["mode"]),
         ({"name": "cyclic", "cycles": 2, "cycle_steps": 10}, ["not both"]),
         ({"name": "cosine_restarts", "cycles": 0}, ["cycles", ">= 1"]),
@@ -318,7 +375,6 @@ def test_bad_specs_raise_user_error_naming_the_key(spec, words):
         (with_warmup(Cosine(), warmup_steps=10), 0, 10, ["warmup", "10"]),
         (Cyclic(cycles=4), 0, 6, ["cycles=4", "8"]),
         (CosineRestarts(cycles=5), 0, 4, ["cycles=5"]),
-        (OneCycle(), 0, 1, ["total_steps >= 2"]),
     ],
 )
 def test_bad_positions_raise_user_error(schedule, step, total, words):

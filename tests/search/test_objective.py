@@ -8,7 +8,7 @@ import pytest
 from trainwell.vectorized import reference_train_one
 from trainwell.models import MODELS
 from trainwell.search import RecipeObjective, trial_raw
-from trainwell.search.worker import TrialSpec
+from trainwell.search.objective import TrialSpec
 
 LRS = [0.0015, 0.004, 0.011, 0.03, 0.08]
 
@@ -23,7 +23,7 @@ def test_trial_raw_applies_overrides_and_budget(tiny_raw):
 
 
 def _specs(params_list, steps=60):
-    return [TrialSpec(i, f"s1-t{i:03d}", 1, p, steps) for i, p in enumerate(params_list)]
+    return [TrialSpec(i, 1, p, steps) for i, p in enumerate(params_list)]
 
 
 def test_vectorized_matches_sequential_trainer_without_weight_decay(tiny_raw):
@@ -34,7 +34,7 @@ def test_vectorized_matches_sequential_trainer_without_weight_decay(tiny_raw):
     specs = _specs([{"optim.lr": lr} for lr in LRS])
     seq = [obj(s) for s in specs]
     vec = obj.run_many(specs)
-    n_val = len(obj.prepared(obj.recipe_for({}, 60)).data.y_val)
+    n_val = len(obj.shared_data(obj.recipe_for({}, 60))[0].bundle.y_val)
     for s, v in zip(seq, vec):
         assert abs(s["value"] - v["value"]) <= 1.0 / n_val + 1e-9, (s, v)
     same = sum(round(s["value"] * n_val) == round(v["value"] * n_val) for s, v in zip(seq, vec))
@@ -51,7 +51,7 @@ def test_vectorized_with_weight_decay_matches_the_reference_not_exactly_the_trai
     specs = _specs(params)
     vec = obj.run_many(specs)
     recipe = obj.recipe_for({}, 60)
-    data = obj.prepared(recipe).data
+    data = obj.shared_data(recipe)[0].bundle
     make = lambda g: MODELS.build(recipe.model, input_shape=data.input_shape, num_classes=data.num_classes, generator=g)  # noqa: E731
     for p, v in zip(params, vec):
         ref = reference_train_one(make, {"seed": 0, "lr": p["optim.lr"], "weight_decay": p["optim.weight_decay"]},

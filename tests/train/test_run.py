@@ -5,7 +5,7 @@ import pytest
 
 from trainwell.cli import main
 from trainwell.config import recipe_from_dict
-from trainwell.train.run import run_recipe
+from trainwell.assemble import train_recipe as run_recipe
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from torch import nn
 
 from trainwell.data import BatchLoader
 from trainwell.errors import UserError
-from trainwell.train import Callback, Trainer, load_checkpoint
+from trainwell.train import Callback, Trainer, TrainerSettings, load_checkpoint
 from trainwell.train.checkpoint import check_compatible
 
 
@@ -17,14 +17,22 @@ def problem(seed=0, n=96):
     return x, y
 
 
-def make(seed=0, lr=0.05, total=40, run_dir=None, callbacks=(), eval_every=10, dropout=0.2):
-    torch.manual_seed(seed)  # model init for this test only
+def net(seed=0, dropout=0.2):
+    g = torch.Generator().manual_seed(seed)
     model = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Dropout(dropout), nn.Linear(16, 3))
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(torch.randn(p.shape, generator=g) * 0.3)
+    return model
+
+
+def make(seed=0, lr=0.05, total=40, run_dir=None, callbacks=(), eval_every=10, dropout=0.2, batch=16, **settings):
+    model = net(seed, dropout)
     x, y = problem()
-    loader = BatchLoader(x[:80], y[:80], 16, generator=torch.Generator().manual_seed(seed + 1))
+    loader = BatchLoader(x[:80], y[:80], batch, generator=torch.Generator().manual_seed(seed + 1))
     opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
-    return Trainer(model, loader, opt, total, val=(x[80:], y[80:]), eval_every=eval_every, log_every=5,
-                   callbacks=list(callbacks), seed=seed, run_dir=run_dir)
+    s = TrainerSettings(total_steps=total, eval_every=eval_every, log_every=5, seed=seed, run_dir=run_dir, **settings)
+    return Trainer(model, loader, opt, s, val=(x[80:], y[80:]), callbacks=list(callbacks))
 
 
 def params(model):
@@ -143,8 +151,73 @@ def test_checkpoint_loading_is_safe_and_checked(tmp_path):
 
 
 def test_eval_every_default_caps_evaluations():
-    from trainwell.train.trainer import default_eval_every
+    from trainwell.train.settings import default_eval_every
 
     assert default_eval_every(36, 6000) == 300
     assert default_eval_every(36, 360) == 36
     assert math.ceil(6000 / default_eval_every(36, 6000)) <= 20
+
+
+def test_fit_leaves_the_callers_global_rng_as_it_was():
+    torch.manual_seed(123)
+    trainer = make(total=12)  # (building nn.Linear layers draws from the global RNG: not fit's doing)
+    before = torch.get_rng_state()
+    trainer.fit()  # dropout draws from the default generator inside fit
+    assert torch.equal(torch.get_rng_state(), before)
+    # and the run's own randomness does not depend on the caller's global state
+    torch.manual_seed(999)
+    a = make(total=12)
+    a.fit()
+    torch.manual_seed(5)
+    b = make(total=12)
+    b.fit()
+    assert torch.equal(params(a.model), params(b.model))
+
+
+def test_resuming_a_finished_run_re_evaluates_instead_of_writing_nan(tmp_path):
+    first = make(run_dir=tmp_path, total=20)
+    done = first.fit()
+    again = make(run_dir=tmp_path, total=20)
+    state = again.fit(resume=tmp_path / "last.pt")
+    assert state.step == 20
+    assert state.metrics["val_accuracy"] == pytest.approx(done.metrics["val_accuracy"])
+    assert math.isfinite(state.metrics["loss"]) and state.metrics["loss"] == pytest.approx(done.metrics["loss"])
+
+
+def test_accumulating_4_micro_batches_equals_one_batch_four_times_larger():
+    # no dropout, no batch statistics: the mean of 4 micro-batch mean losses / 4 is the big batch's mean loss
+    x, y = problem()
+
+    def run(batch, accumulate):
+        model = net(0, dropout=0.0)
+        loader = BatchLoader(x[:80], y[:80], batch, shuffle=False, generator=None)
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        s = TrainerSettings(total_steps=5, eval_every=5, log_every=5, accumulate=accumulate)
+        Trainer(model, loader, opt, s, val=(x[80:], y[80:])).fit()
+        return params(model)
+
+    big, small = run(16, 1), run(4, 4)
+    assert torch.allclose(big, small, rtol=1e-5, atol=1e-6)
+    assert not torch.allclose(big, run(4, 1), rtol=1e-3)  # plain batch 4 differs: the test can fail
+
+
+def test_bf16_autocast_trains_on_cpu_and_fp16_asks_for_cuda():
+    state = make(total=10, precision="bf16", dropout=0.0).fit()
+    assert math.isfinite(state.metrics["loss"]) and state.metrics["val_accuracy"] >= 0.0
+    if not torch.cuda.is_available():
+        with pytest.raises(UserError, match="CUDA"):
+            make(total=10, precision="fp16")
+
+
+def test_gradient_clipping_bounds_the_norm_and_logs_it():
+    class Norms(Callback):
+        def __init__(self):
+            self.seen = []
+
+        def on_batch_end(self, state):
+            self.seen.append(float(torch.nn.utils.get_total_norm([p.grad for p in state.model.parameters()])))
+
+    rec = Norms()
+    state = make(total=10, lr=0.5, grad_clip=0.01, callbacks=[rec]).fit()
+    assert max(rec.seen) <= 0.01 * (1 + 1e-4)
+    assert "grad_norm" in state.metrics and state.metrics["grad_norm"] > 0.01  # the norm before clipping

@@ -9,7 +9,7 @@ from trainwell.commands import finetune as cmd
 from trainwell.config import recipe_from_dict
 from trainwell.transfer.finetune import load_pretrained
 from trainwell.errors import UserError
-from trainwell.train.run import run_recipe
+from trainwell.assemble import train_recipe as run_recipe
 
 SOURCE = {"name": "src", "data": {"name": "mnist1d", "preprocess": ["standardize"], "train_subset": 300},
           "model": {"name": "convnet", "channels": [4, 4], "norm": "batch"}, "optim": {"name": "adam", "lr": 3e-3},

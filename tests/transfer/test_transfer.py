@@ -5,7 +5,8 @@ from torch import nn
 
 from trainwell.config import recipe_from_dict
 from trainwell.data import DataBundle
-from trainwell.transfer.finetune import FinetunePlan, finetune, load_into, load_pretrained, phase_trainer
+from trainwell.assemble import RunData, phase
+from trainwell.transfer.finetune import FinetunePlan, finetune, load_into, load_pretrained
 from trainwell.errors import UserError
 from trainwell.models import MODELS
 from trainwell.models.transfer import (
@@ -105,7 +106,8 @@ def test_finetune_phase_lr_and_discriminative_groups():
     model = _conv(num_classes=3)
     freeze_all_but(model, ["conv2", "norm2", "head"])
     scales = discriminative_lr_scales(model, 0.1)
-    trainer = phase_trainer(model, RECIPE, _bundle(), 3, lr=1e-3, seed=0, lr_scales=scales)
+    trainer = phase(model, RECIPE, RunData.of_bundle(_bundle()), trainable=["conv2", "norm2", "head"], steps=3, lr=1e-3,
+                    seed=0, lr_scales=scales, device=torch.device("cpu"))
     lrs = {g["name"].split("/")[0]: g["lr"] for g in trainer.optimizer.param_groups}
     assert lrs == pytest.approx({"head": 1e-3, "norm2": 1e-4, "conv2": 1e-5})
     names = [n for g in trainer.optimizer.param_groups for n in g["param_names"]]

@@ -1,8 +1,8 @@
 """`trainwell ensemble`: an ensemble of a recipe (independent seeds or snapshots) or averaged
 weights (EMA/SWA), compared with the single models in one table.
 
-    trainwell ensemble --recipe recipes/ensemble_mnist1d.toml --members 5
-    trainwell ensemble --recipe recipes/ensemble_snapshot.toml --method snapshot
+    trainwell ensemble --recipe ensemble_mnist1d --members 5
+    trainwell ensemble --recipe ensemble_snapshot --method snapshot
     trainwell ensemble --recipe R --method swa --swa-start 0.75 --tta flip
 
 Independent/snapshot runs write OUT/ensemble.pt (one file: `Ensemble.load`), OUT/result.json and
@@ -25,8 +25,9 @@ def add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--method", choices=METHODS, default="independent",
                    help="independent: K seeds; snapshot: one run with cosine restarts; ema/swa: averaged weights")
     p.add_argument("--members", type=int, default=5, help="independent ensemble size (default 5)")
-    p.add_argument("--engine", choices=("auto", "train_many", "trainer"), default="auto",
-                   help="auto: all members as one batched model when the recipe allows it, else one by one")
+    p.add_argument("--engine", choices=("auto", "vectorized", "one_by_one"), default="auto",
+                   help="auto: all members as one vectorized model when the recipe allows it and it is faster, "
+                        "else one by one")
     p.add_argument("--cycles", type=int, help="snapshot: use cosine_restarts with this many cycles")
     p.add_argument("--decay", type=float, default=0.99, help="ema: decay (default 0.99)")
     p.add_argument("--swa-start", type=float, default=0.75, help="swa: average from this fraction of the run on")
@@ -47,7 +48,7 @@ def _tta(args) -> Any:
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from trainwell.train.run import new_run_dir
+    from trainwell.assemble import new_run_dir
 
     recipe = load_recipe_arg(args)
     out = args.out or new_run_dir(Path("runs"), f"{recipe.name}-{args.method}")

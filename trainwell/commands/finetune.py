@@ -41,17 +41,17 @@ def add_args(p: argparse.ArgumentParser) -> None:
 
 def target_data(recipe, pretrained, refit: bool, device):
     """The target DataBundle, preprocessed by the source's pipeline (or refit on the target)."""
+    from trainwell.assemble.data import load_recipe_data, preprocess
     from trainwell.preprocess import Pipeline
-    from trainwell.train.run import prepare_data
 
+    raw = load_recipe_data(recipe)
     if refit or not pretrained.preprocess:
-        return prepare_data(recipe, device)
-    raw = recipe.model_copy(deep=True)
-    raw.data.preprocess = []
-    data, _ = prepare_data(raw, device)
-    pipeline = Pipeline.from_state_dict(pretrained.preprocess)
-    data.x_train, data.x_val, data.x_test = (pipeline.transform(t) for t in (data.x_train, data.x_val, data.x_test))
-    return data, pipeline
+        data, pipeline = preprocess(raw, recipe.data.preprocess)
+    else:
+        pipeline = Pipeline.from_state_dict(pretrained.preprocess)
+        raw.x_train, raw.x_val, raw.x_test = (pipeline.transform(t) for t in (raw.x_train, raw.x_val, raw.x_test))
+        data = raw
+    return data.to(device), pipeline
 
 
 def run(args: argparse.Namespace) -> int:
@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     from trainwell.transfer.finetune import FinetunePlan, finetune, load_pretrained
     from trainwell.train.checkpoint import save_checkpoint
     from trainwell.train.evaluate import evaluate
-    from trainwell.train.run import new_run_dir, pick_device, total_steps_for
+    from trainwell.assemble import new_run_dir, pick_device, total_steps_for
 
     recipe = load_recipe_arg(args)
     device = pick_device(recipe.train.device)

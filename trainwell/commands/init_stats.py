@@ -2,6 +2,7 @@
 
     trainwell init-stats --depth 10 --width 500 --act tanh --init normal --std 0.01   # collapse
     trainwell init-stats --act tanh --init normal --std 1.0                          # saturation
+    trainwell init-stats --depth 6 --width 4096 --batch 16 --std 0.05                # saturation (wide)
     trainwell init-stats --act tanh --init xavier                                    # healthy
     trainwell init-stats --act relu --init xavier      vs   --init kaiming           # collapse vs healthy
     ... --norm batch                                                                 # BatchNorm fixes all
@@ -9,7 +10,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 HELP = "forward Gaussian data through a deep net and print per-layer activation statistics (init experiment)"
@@ -33,10 +33,11 @@ def add_args(p: argparse.ArgumentParser) -> None:
 
 def layers_json(result) -> dict:
     """{"layers": [{"index", "mean", "std", "verdict", ...}], "config", "input_std", "thresholds"} ."""
-    from trainwell.diagnostics.init_stats import COLLAPSED, EXPLODED, SATURATED
+    from trainwell.diagnostics.init_stats import COLLAPSED, DEAD, EXPLODED, SATURATED
 
     out = result.to_json()
-    out["thresholds"] = {"collapsed_below": COLLAPSED, "exploded_above": EXPLODED, "saturated_above": SATURATED}
+    out["thresholds"] = {"collapsed_below": COLLAPSED, "exploded_above": EXPLODED, "saturated_above": SATURATED,
+                         "dead_from": DEAD}
     return out
 
 
@@ -44,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from trainwell.diagnostics.init_stats import COLLAPSED, EXPLODED, SATURATED, init_stats
+    from trainwell.diagnostics.init_stats import COLLAPSED, DEAD, EXPLODED, SATURATED, init_stats
 
     result = init_stats(depth=args.depth, width=args.width, act=args.act, init=args.init, std=args.std,
                           batch=args.batch, norm=None if args.norm == "none" else args.norm,
@@ -55,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     table = Table(title=f"init-stats · {args.depth}×{args.width} {args.act} · init {what} · norm {args.norm} · batch {args.batch}")
     for col in ("layer", "mean", "std") + (("grad mean", "grad std") if args.backward else ()) + ("extra", "verdict"):
         table.add_column(col, justify="right" if col not in ("verdict", "extra") else "left")
-    colors = {"healthy": "green", "collapsed": "blue", "saturated": "red", "exploded": "magenta"}
+    colors = {"healthy": "green", "collapsed": "blue", "saturated": "red", "exploded": "magenta", "dead": "yellow"}
     for l in result.layers:
         extra = ""
         if l.saturated_frac is not None:
@@ -70,10 +71,12 @@ def run(args: argparse.Namespace) -> int:
     console.print(table)
     console.print(f"input std s₀ = {s0:.4f}. Verdicts (in this order): saturated = tanh/sigmoid with > "
                   f"{SATURATED:.0%} of outputs in the tails (|tanh| > 0.99; sigmoid < 0.01 or > 0.99); "
+                  f"dead = ReLU with ≥ {DEAD:.0%} of units that never fire on the batch; "
                   f"collapsed = std < {COLLAPSED:g}·s₀; exploded = std > {EXPLODED:g}·s₀; healthy otherwise.")
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(layers_json(result), indent=2))
+        from trainwell.io import atomic_write_json
+
+        atomic_write_json(args.json, layers_json(result))
         console.print(f"wrote {args.json}")
     if args.plot:
         from trainwell.report.diagnostics_plots import plot_init_histograms

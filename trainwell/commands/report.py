@@ -6,7 +6,7 @@ from pathlib import Path
 
 from trainwell.errors import UserError
 
-HELP = "write report.html (loss/accuracy/LR plots) for a run directory"
+HELP = "write report.html for a run directory (summary, loss and task metrics, LR, gradient norm, per-layer statistics)"
 
 
 def add_args(p: argparse.ArgumentParser) -> None:
@@ -16,7 +16,9 @@ def add_args(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from trainwell.report.run_report import write_run_report
 
-    if not (args.run_dir / "metrics.jsonl").exists():
+    if not args.run_dir.is_dir():
+        raise UserError(f"{args.run_dir} is not a folder: give a run directory (runs/<name>)")
+    if not (args.run_dir / "metrics.jsonl").is_file():
         raise UserError(f"{args.run_dir} has no metrics.jsonl: not a trainwell run directory (or it logged nothing yet)")
     path = write_run_report(args.run_dir)
     print(path)

@@ -1,17 +1,37 @@
-"""Data sources by name (MNIST-1D, sklearn digits) or by file (.npz, .csv)."""
+"""Data sets by name: the built-in ones (MNIST-1D, sklearn digits) and the formats read from a path.
+
+`DATASETS` holds the built-ins (no path), `FORMATS` the readers of `data.path`; `data.name` is
+either. When `data.name` is absent (or a built-in) and a path is given, the format is detected
+from the path:
+
+    name       data.path                                             options
+    mnist1d    (none: built offline, cached)
+    digits     (none: sklearn)
+    cifar10    cifar-10-batches-py/ or cifar-10-python.tar.gz
+    cifar100   cifar-100-python/ or cifar-100-python.tar.gz          coarse_labels
+    images     a folder of class subfolders (or train/ + test/)     size, channels
+    npz        file.npz (x, y[, x_test, y_test, class_names])       layout, shape
+    npy        a folder with x.npy, y.npy (or its x.npy)            layout, shape
+    csv        file.csv (header, label column)                      label_column, layout, shape
+
+An option given to a source it does not apply to is an error, not silently ignored.
+"""
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-import torch
 
-from trainwell.data.bundle import DataBundle
-from trainwell.data.cache import cache_dir, load_npz_cached, save_npz_atomic
-from trainwell.data.split import train_val_split
-from trainwell.data.validate import check_arrays
-from trainwell.errors import UserError
-from trainwell.registry import Registry
+from trainwell.data.cache import load_npz_cached, save_npz_atomic, usable_cache_dir
+from trainwell.data.cifar import is_archive, looks_like_cifar10, looks_like_cifar100, read_cifar10, read_cifar100
+from trainwell.data.image_folder import looks_like_image_folder, read_image_folder
+from trainwell.data.numpy_files import read_npy, read_npz
+from trainwell.data.raw import RawData
+from trainwell.data.tables import read_csv
+from trainwell.errors import UserError, did_you_mean
+from trainwell.registry import Entry, Registry
 
 Arrays = tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]
 KEYS = ("x", "y", "x_test", "y_test")
@@ -21,16 +41,22 @@ def mnist1d() -> Arrays:
     """MNIST-1D (Greydanus 2020): 4000 train / 1000 test signals of length 40, 10 classes.
 
     Built offline by the `mnist1d` package with its default arguments, then cached under
-    `cache_dir()/mnist1d.npz` (written atomically). Signals come as N×1×40 (one channel).
+    `usable_cache_dir()/mnist1d.npz` (written atomically; not cached when no cache directory is
+    writable). Signals come as N×1×40 (one channel).
     """
-    path = cache_dir() / "mnist1d.npz"
-    arrays = load_npz_cached(path, KEYS)
+    root = usable_cache_dir()
+    path = None if root is None else root / "mnist1d.npz"
+    arrays = None if path is None else load_npz_cached(path, KEYS)
     if arrays is None:
         from mnist1d.data import get_dataset_args, make_dataset
 
         raw = make_dataset(get_dataset_args())
         arrays = {k: np.asarray(raw[k]) for k in KEYS}
-        save_npz_atomic(path, **arrays)
+        if path is not None:
+            try:
+                save_npz_atomic(path, **arrays)
+            except OSError:  # a full disk: the data are built, only the cache is lost
+                pass
     x, xt = arrays["x"][:, None, :], arrays["x_test"][:, None, :]
     return x, arrays["y"], xt, arrays["y_test"]
 
@@ -43,111 +69,103 @@ def digits() -> Arrays:
     return d.images[:, None, :, :].astype(np.float32), d.target, None, None
 
 
+BUILT_IN_LAYOUT = {"mnist1d": "ncl", "digits": "nchw"}
+
 DATASETS = Registry("data set")
 DATASETS.add("mnist1d", mnist1d, "MNIST-1D: 4000/1000 signals of length 40, 10 classes (built offline)")
 DATASETS.add("digits", digits, "sklearn digits: 1797 8×8 images, 10 classes (20% held out as test)")
 
-
-def read_npz(path: Path) -> Arrays:
-    """An .npz with arrays `x`, `y` and optionally `x_test`, `y_test`."""
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            files = set(data.files)
-            missing = [k for k in ("x", "y") if k not in files]
-            if missing:
-                raise UserError(f"{path}: missing array(s) {missing}; found {sorted(files)} (expected x, y, optional x_test, y_test)")
-            if ("x_test" in files) != ("y_test" in files):
-                raise UserError(f"{path}: has only one of x_test / y_test; give both or neither")
-            get = lambda k: data[k] if k in files else None  # noqa: E731
-            return get("x"), get("y"), get("x_test"), get("y_test")
-    except UserError:
-        raise
-    except Exception as exc:  # zipfile/pickle/format problems: a corrupt or foreign file
-        raise UserError(f"{path}: cannot read it as a NumPy .npz archive ({type(exc).__name__}: {exc})") from exc
+# formats read from data.path: a registry of their own, since each needs a path to train from
+FORMATS = Registry("data format")
+FORMATS.add("cifar10", read_cifar10, "CIFAR-10 python version at data.path (cifar-10-batches-py/ or its .tar.gz)")
+FORMATS.add("cifar100", read_cifar100, "CIFAR-100 python version at data.path (fine labels; coarse_labels = true for 20)")
+FORMATS.add("images", read_image_folder, "image folder at data.path: one subfolder per class (needs Pillow)")
+FORMATS.add("npz", read_npz, "NumPy .npz at data.path: x, y[, x_test, y_test, class_names]")
+FORMATS.add("npy", read_npy, "NumPy .npy files x.npy, y.npy[, x_test.npy, y_test.npy] in the folder data.path")
+FORMATS.add("csv", read_csv, "CSV at data.path: a header row, a label column, numeric features")
 
 
-def read_csv(path: Path, label_column: str) -> Arrays:
-    """A .csv with a header row; `label_column` holds integer labels, every other column a feature."""
-    import csv
-
-    try:
-        with open(path, newline="") as handle:
-            rows = list(csv.reader(handle))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"{path}: cannot read it as CSV text ({exc})") from exc
-    if len(rows) < 2:
-        raise UserError(f"{path}: needs a header row and at least one data row, found {len(rows)} row(s)")
-    header = [h.strip() for h in rows[0]]
-    if label_column not in header:
-        from trainwell.errors import did_you_mean
-
-        raise UserError(
-            f"{path}: no label column {label_column!r}{did_you_mean(label_column, header)}; "
-            f"columns: {', '.join(header)} (set data.label_column)"
-        )
-    col = header.index(label_column)
-    values = []
-    for line_no, row in enumerate(rows[1:], start=2):
-        if not row:
-            continue
-        if len(row) != len(header):
-            raise UserError(f"{path}: line {line_no} has {len(row)} fields, the header has {len(header)}")
-        try:
-            values.append([float(v) for v in row])
-        except ValueError as exc:
-            raise UserError(f"{path}: line {line_no}: non-numeric value ({exc})") from exc
-    table = np.asarray(values, dtype=np.float64)
-    y = table[:, col]
-    x = np.delete(table, col, axis=1)
-    return x, y, None, None
+def entry(name: str) -> Entry:
+    """The DATASETS or FORMATS entry of `data.name`; an unknown name lists both."""
+    for registry in (DATASETS, FORMATS):
+        if name in registry:
+            return registry.get(name)
+    names = [*DATASETS.names(), *FORMATS.names()]
+    raise UserError(f"unknown data set {name!r}{did_you_mean(name, names)}; valid names: {', '.join(names)}")
 
 
-def read_file(path: str | Path, label_column: str = "label") -> Arrays:
-    path = Path(path)
+# the options each source takes (label_column has a default and is simply unused elsewhere)
+OPTIONS: dict[str, frozenset[str]] = {
+    "mnist1d": frozenset(), "digits": frozenset(), "cifar10": frozenset(),
+    "cifar100": frozenset({"coarse_labels"}), "images": frozenset({"size", "channels"}),
+    "npz": frozenset({"layout", "shape"}), "npy": frozenset({"layout", "shape"}), "csv": frozenset({"layout", "shape"}),
+}
+ARRAY_FORMATS = frozenset({"npz", "npy", "csv"})
+
+
+def detect_format(path: Path) -> str:
+    """The DATASETS name for what `path` holds (see the module docstring)."""
     if not path.exists():
-        raise UserError(f"data file {path} does not exist")
-    if path.suffix == ".npz":
-        return read_npz(path)
-    if path.suffix == ".csv":
-        return read_csv(path, label_column)
-    raise UserError(f"data file {path}: unsupported type {path.suffix!r}; use .npz (x, y[, x_test, y_test]) or .csv")
+        raise UserError(f"data path {path} does not exist")
+    if path.is_dir():
+        if looks_like_cifar10(path):
+            return "cifar10"
+        if looks_like_cifar100(path):
+            return "cifar100"
+        if (path / "x.npy").is_file():
+            return "npy"
+        if looks_like_image_folder(path):
+            return "images"
+        raise UserError(
+            f"data path {path}: cannot tell what this folder holds; expected CIFAR python batches "
+            "(batches.meta, data_batch_1..5, test_batch), x.npy + y.npy, or one subfolder of images per class"
+        )
+    suffix = path.suffix.lower()
+    if suffix in (".npz", ".npy", ".csv"):
+        return suffix[1:]
+    if is_archive(path):
+        lowered = path.name.lower()
+        if "cifar-100" in lowered or "cifar100" in lowered:
+            return "cifar100"
+        if "cifar-10" in lowered or "cifar10" in lowered:
+            return "cifar10"
+        raise UserError(f"data path {path}: an archive; name its format with data.name = \"cifar10\" or \"cifar100\"")
+    raise UserError(f"data file {path}: unsupported type {suffix!r}; use .npz, .npy or .csv, a CIFAR python "
+                    "folder or .tar.gz, or an image folder (or set data.name)")
 
 
-def load_data(
-    name: str | None = "mnist1d",
-    path: str | Path | None = None,
-    *,
-    label_column: str = "label",
-    val_fraction: float = 0.1,
-    test_fraction: float = 0.2,
-    seed: int = 0,
-) -> DataBundle:
-    """Load a built-in data set (`name`) or a file (`path`), validate it, split off val (and test).
+def read_source(name: str | None, path: str | Path | None, options: dict[str, Any],
+                label_column: str = "label") -> tuple[str, RawData]:
+    """(format name, RawData) for `data.name` / `data.path`; options that do not apply are refused.
 
-    When the source has no test split, `test_fraction` of it is held out with a fixed seed (0),
-    so the test set does not change with the run's seed. The validation split uses `seed`.
+    `options` holds layout, shape, size, channels, coarse_labels; None / False means not given.
+    A path with a built-in name (mnist1d, digits) reads the path: the name is a default.
     """
-    if path is not None:
-        source = str(path)
-        x, y, xt, yt = read_file(path, label_column)
+    if path is not None and (name is None or name in BUILT_IN_LAYOUT):
+        fmt = detect_format(Path(path))
     elif name is not None:
-        source = name
-        x, y, xt, yt = DATASETS.get(name).constructor()
+        fmt = entry(name).name
+        if fmt not in BUILT_IN_LAYOUT and path is None:
+            raise UserError(f"data.name = {fmt!r} reads files: set data.path ({entry(fmt).help})")
+        if path is not None and not Path(path).exists():
+            raise UserError(f"data path {path} does not exist")
     else:
-        raise UserError("data: give data.name (a built-in data set) or data.path (a .npz or .csv file)")
-    num_classes = check_arrays(x, y, f"{source} (train)")
-    if xt is not None:
-        num_classes = max(num_classes, check_arrays(xt, yt, f"{source} (test)"))
-        if xt.shape[1:] != x.shape[1:]:
-            raise UserError(f"{source}: x_test examples have shape {xt.shape[1:]}, x has {x.shape[1:]}")
-    x_t = torch.as_tensor(np.ascontiguousarray(x), dtype=torch.float32)
-    y_t = torch.as_tensor(y.astype(np.int64))
-    if xt is None:
-        if not 0.0 < test_fraction < 1.0:
-            raise UserError(f"data.test_fraction must be in (0, 1) when {source} has no test split, got {test_fraction}")
-        x_t, y_t, xt_t, yt_t = train_val_split(x_t, y_t, test_fraction, seed=0)
-    else:
-        xt_t = torch.as_tensor(np.ascontiguousarray(xt), dtype=torch.float32)
-        yt_t = torch.as_tensor(yt.astype(np.int64))
-    x_tr, y_tr, x_va, y_va = train_val_split(x_t, y_t, val_fraction, seed)
-    return DataBundle(Path(source).stem if path is not None else source, x_tr, y_tr, x_va, y_va, xt_t, yt_t, num_classes)
+        raise UserError("data: give data.name (a built-in data set) or data.path (a file or folder of data)")
+    given = sorted(k for k, v in options.items() if v is not None and v is not False)
+    extra = [k for k in given if k not in OPTIONS[fmt]]
+    if extra:
+        takes = ", ".join(f"data.{o}" for o in sorted(OPTIONS[fmt])) or "none of these"
+        raise UserError(f"data.{extra[0]} does not apply to {fmt} data ({entry(fmt).help}); "
+                        f"{fmt} takes {takes}")
+    reader: Callable[..., Any] = entry(fmt).constructor
+    if fmt in BUILT_IN_LAYOUT:
+        x, y, xt, yt = reader()
+        return fmt, RawData(x, y, xt, yt, source=fmt, layout=BUILT_IN_LAYOUT[fmt])
+    if fmt == "csv":
+        return fmt, reader(path, label_column)
+    if fmt == "cifar100":
+        return fmt, reader(path, coarse=bool(options.get("coarse_labels")))
+    if fmt == "images":
+        channels = options.get("channels")
+        return fmt, reader(path, size=options.get("size"), channels=3 if channels is None else channels)
+    return fmt, reader(path)

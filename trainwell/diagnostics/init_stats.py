@@ -12,20 +12,32 @@ What the lectures show (10 layers of 500, batch 1000), and what this reproduces:
 
     tanh, N(0, 0.01²)   each layer multiplies the std by ≈ √500·0.01 ≈ 0.22 → deep layers collapsed
     tanh, N(0, 1)       pre-activations have std ≈ √500 ≈ 22 → nearly every unit at ±1: saturated
+    tanh, N(0, 0.05²)   saturated only when wide: 6 layers of 4096 (gain 10), not 10 of 500 (gain 1.25)
     tanh, xavier        Var(w) = 2/(fan_in + fan_out) keeps the std order 1: healthy
     relu, xavier        ReLU halves the second moment each layer: std ≈ 0.58·0.707^(l−1) → collapses
-    relu, kaiming       Var(w) = 2/fan_in restores it (He et al. 2015): healthy
+    relu, kaiming       Var(w) = 2/fan_in restores it (He et al. 2015): healthy — for 10 layers; at
+                        depth 50 the layers past ~30 have 30–40 % of units that never fire: dead
     any, norm="batch"   BatchNorm re-standardizes each layer (Ioffe & Szegedy 2015): healthy
 
-Verdict of a layer (thresholds relative to s₀, the std of the input data, ≈ 1):
+Verdict of a layer, from its own histogram and fractions (checked in this order; s₀ is the std
+of the input data, ≈ 1):
 
-    saturated  saturating activation (tanh, sigmoid families) with more than 50 % of its outputs
-               in the flat tails (tanh |y| > 0.99; sigmoid y < 0.01 or y > 0.99)
-    collapsed  std < 0.1·s₀  — the signal has shrunk tenfold; gradients on W (∝ activations)
-               vanish with it (for ReLU this is where dead-looking, near-zero layers begin)
-    exploded   std > 10·s₀   — the signal grows layer by layer (e.g. ReLU with N(0, 1))
-    healthy    otherwise
-(checked in this order).
+    saturated  tanh or sigmoid with more than 20 % of its outputs in the flat tails, where the
+               local gradient is almost 0: |tanh| > 0.99 (tanh' = 1 − y² < 0.02), sigmoid < 0.01
+               or > 0.99 (σ' < 0.0099) — the histogram piles up at the ends.
+    dead       ReLU with at least 30 % of its units ≤ 0 for every example of the batch: they pass
+               no gradient (the doctor's dead_warn). LeakyReLU, GELU, ... always pass some.
+    collapsed  std < 0.1·s₀ — the signal has shrunk tenfold; gradients on W (∝ activations)
+               vanish with it: the histogram is a spike at 0 (at 0.5 for sigmoid).
+    exploded   std > 10·s₀ — the signal grows layer by layer (e.g. ReLU with N(0, 1)).
+    healthy    otherwise.
+
+Where the 20 % sits (10 layers of 500 unless stated, fraction in the tails per layer):
+the lecture's saturating cases have 90 % (tanh, N(0, 1)), 75–84 % (sigmoid, N(0, 1)) and
+33–41 % (tanh, N(0, 0.05²), 6 layers of 4096, batch 16); the healthy ones at most 2 % (tanh with xavier, lecun, orthogonal) and 6 % (tanh with
+kaiming, layer 1). N(0, 0.05²) at width 500 is *not* saturated: its gain 500·0.05² = 1.25 is
+close to 1, the std settles at 0.35 and ≤ 2 % of the outputs reach the tails; the lecture's
+saturation needs width 4096 (gain 10).
 
 Weights come from `trainwell.nn.init.initialize` (biases 0), activations and norms from the
 `trainwell.nn.registry` registries; inits: normal (std), xavier (gain 1, fan_avg), kaiming (fan_in,
@@ -38,6 +50,7 @@ Example:
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,7 +66,8 @@ NORMS = (None, "batch", "layer")
 
 COLLAPSED = 0.1  # std < 0.1·s₀
 EXPLODED = 10.0  # std > 10·s₀
-SATURATED = 0.5  # > 50 % of a saturating activation's outputs in the tails
+SATURATED = 0.2  # > 20 % of a saturating activation's outputs in the tails
+DEAD = 0.3  # ≥ 30 % of a ReLU layer's units never fire on the batch
 
 
 @dataclass
@@ -98,10 +112,15 @@ class InitStatsResult:
         return {"config": self.config, "input_std": self.input_std, "layers": [l.to_json() for l in self.layers]}
 
 
-def layer_verdict(std: float, kind: str | None, saturated_frac: float | None, input_std: float) -> str:
-    """saturated / collapsed / exploded / healthy by the thresholds in the module docstring."""
+def layer_verdict(std: float, kind: str | None, saturated_frac: float | None, input_std: float,
+                  dead_frac: float | None = None) -> str:
+    """saturated / dead / collapsed / exploded / healthy by the thresholds in the module docstring.
+
+    `dead_frac` counts only for a plain ReLU (pass None for the rest of the ReLU family)."""
     if kind in ("tanh", "sigmoid") and saturated_frac is not None and saturated_frac > SATURATED:
         return "saturated"
+    if dead_frac is not None and dead_frac >= DEAD:
+        return "dead"
     if not std == std or std < COLLAPSED * input_std:
         return "collapsed"
     if std > EXPLODED * input_std:
@@ -164,8 +183,11 @@ def init_stats(
         raise UserError(f"init_stats: unknown init {init!r}{did_you_mean(init, INITS)}; choose one of {', '.join(INITS)}")
     if norm not in NORMS:
         raise UserError(f"init_stats: norm must be one of {NORMS}, found {norm!r}")
-    if depth < 1 or width < 1 or batch < 2:
-        raise UserError(f"init_stats: need depth ≥ 1, width ≥ 1, batch ≥ 2; found {depth}, {width}, {batch}")
+    if depth < 1 or width < 1 or batch < 2 or bins < 1:
+        raise UserError(f"init_stats: need depth ≥ 1, width ≥ 1, batch ≥ 2, bins ≥ 1; found {depth}, {width}, "
+                        f"{batch}, {bins}")
+    if not (isinstance(std, (int, float)) and math.isfinite(std) and std >= 0):
+        raise UserError(f"init_stats: std (of --init normal) must be a finite number ≥ 0, found {std!r}")
     from trainwell.nn.registry import initialize
 
     in_dim = width if in_dim is None else in_dim
@@ -201,7 +223,8 @@ def init_stats(
         layer = LayerInitStats(
             index=index, mean=values["mean"], std=values["std"], lo=values["lo"], hi=values["hi"],
             hist=[int(c) for c in summary[len(fields):]],
-            verdict=layer_verdict(values["std"], kind, extra.get("saturated_frac"), input_std),
+            verdict=layer_verdict(values["std"], kind, extra.get("saturated_frac"), input_std,
+                                  extra.get("dead_frac") if act == "relu" else None),
             **extra,
         )
         if backward and out.grad is not None:

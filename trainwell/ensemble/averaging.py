@@ -45,23 +45,23 @@ def scores_of(model: nn.Module, data, tta: Any = None) -> dict[str, float]:
 def train_averaged(recipe: Recipe, method: str = "ema", *, decay: float = 0.99, start_fraction: float = 0.75,
                    progress: bool = False, tta: Any = None) -> dict[str, Any]:
     """Train `recipe` once with weight averaging; {"raw": scores, "averaged": scores, ...}."""
-    from trainwell.train.run import make_trainer, prepare
+    from trainwell.assemble import from_recipe
 
     if method not in METHODS:
         raise UserError(f"weight averaging method must be one of {list(METHODS)}, got {method!r}")
     recipe = recipe.model_copy(deep=True)
     recipe.train.ema = recipe.train.swa = None  # the callback below is the one averaging
     callback = EMACallback(decay) if method == "ema" else SWACallback(start_fraction)
-    p = prepare(recipe)
-    trainer = make_trainer(p, None, progress, [callback])
+    run = from_recipe(recipe, progress=progress, callbacks=[callback])
     start = time.perf_counter()
-    state = trainer.fit()
+    state = run.fit()
     seconds = time.perf_counter() - start
     if state.diverged:
         raise UserError(f"the run diverged: {state.stop_reason}")
     tta = recipe.augment.tta if tta is None else tta
-    averaged = callback.averaged_model(p.data.x_train)
-    if p.device.type == "cuda":
+    data = run.data.bundle
+    averaged = callback.averaged_model(data.x_train)
+    if run.device.type == "cuda":
         torch.cuda.synchronize()
     return {
         "method": method,
@@ -70,11 +70,11 @@ def train_averaged(recipe: Recipe, method: str = "ema", *, decay: float = 0.99, 
         "seed": recipe.seed,
         "steps": state.step,
         "train_seconds": seconds,
-        "raw": scores_of(p.model, p.data, tta),
-        "averaged": scores_of(averaged, p.data, tta),
-        "model": p.model,
+        "raw": scores_of(run.model, data, tta),
+        "averaged": scores_of(averaged, data, tta),
+        "model": run.model,
         "averaged_model": averaged,
-        "data": p.data,
+        "data": data,
     }
 
 

@@ -39,28 +39,28 @@ def with_restarts(recipe: Recipe, cycles: int | None) -> Recipe:
 def train_snapshots(recipe: Recipe, cycles: int | None = None, *, keep_last: int | None = None,
                     out_dir: str | Path | None = None, progress: bool = False, tta: Any = None) -> EnsembleRun:
     """One run, a snapshot at the end of every cycle, the snapshots averaged (Huang et al. 2017)."""
+    from trainwell.assemble import from_recipe
     from trainwell.optim import build_schedule
-    from trainwell.train.run import make_trainer, prepare, total_steps_for
 
     recipe = with_restarts(recipe, cycles)
-    p = prepare(recipe)
-    n = len(p.data.x_train)
-    total = total_steps_for(recipe, n // min(recipe.train.batch_size, n))
-    snap = SnapshotCallback(snapshot_steps(build_schedule(recipe.schedule), total, keep_last))
     run_dir = Path(out_dir) if out_dir is not None and recipe.train.checkpoint else None
-    trainer = make_trainer(p, run_dir, progress, [snap])
+    run = from_recipe(recipe, run_dir=run_dir, progress=progress)
+    total = run.settings.total_steps
+    snap = SnapshotCallback(snapshot_steps(build_schedule(recipe.schedule), total, keep_last))
+    run.callbacks.insert(0, snap)
     start = time.perf_counter()
-    state = trainer.fit(resume=run_dir / "last.pt" if run_dir is not None and (run_dir / "last.pt").exists() else None)
-    if p.device.type == "cuda":
+    state = run.fit(resume=run_dir / "last.pt" if run_dir is not None and (run_dir / "last.pt").exists() else None)
+    if run.device.type == "cuda":
         torch.cuda.synchronize()
     seconds = time.perf_counter() - start
     if state.diverged:
         raise UserError(f"snapshot run diverged: {state.stop_reason}")
-    ens = Ensemble(snap.models(p.model), spec_for(recipe.model, p.data.input_shape, p.data.num_classes),
-                   config=recipe_to_dict(recipe), preprocess=p.pipeline.state_dict())
-    run = EnsembleRun("snapshot", ens, recipe, p.data, p.pipeline, [recipe.seed], "trainer (one run)", seconds,
-                      extra={"snapshot_steps": snap.taken_at, "total_steps": total})
-    return score(run, tta)
+    data, pipeline = run.data.bundle, run.data.pipeline
+    ens = Ensemble(snap.models(run.model), spec_for(recipe.model, data.input_shape, data.num_classes),
+                   config=recipe_to_dict(recipe), preprocess=pipeline.state_dict())
+    result = EnsembleRun("snapshot", ens, recipe, data, pipeline, [recipe.seed], "trainer (one run)", seconds,
+                         extra={"snapshot_steps": snap.taken_at, "total_steps": total})
+    return score(result, tta)
 
 
 __all__ = ["train_snapshots", "with_restarts"]

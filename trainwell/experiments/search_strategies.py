@@ -8,7 +8,8 @@
 2. `coarse_to_fine_vs_random` — with the same total number of training steps, a coarse stage of
    many short trials over the full ranges followed by a fine stage of fewer full-length trials
    around the top-k finds a configuration at least as good as random search of full-length
-   trials. Real runs: the MNIST-1D paper MLP (recipes/search_mnist1d_mlp.toml), trials vectorized.
+   trials. Real runs: the MNIST-1D paper MLP (the packaged recipe search_mnist1d_mlp), trials
+   vectorized. Both searches' best comes from full-length trials (coarse-to-fine: its last stage).
 
 Each returns a result table (a list of plain dicts, one per seed, plus a summary dict).
 
@@ -28,7 +29,6 @@ from typing import Any
 from trainwell.search.sampling import sample_points
 from trainwell.search.space import parse_space
 
-ROOT = Path(__file__).resolve().parent.parent.parent
 SPACE = {"optim.lr": {"dist": "loguniform", "low": 1e-4, "high": 1e-1},
          "optim.weight_decay": {"dist": "loguniform", "low": 1e-6, "high": 1e-2}}
 
@@ -68,17 +68,20 @@ def coarse_to_fine_vs_random(seeds: int = 5, trials: int = 16, steps: int = 1000
                              out: str | Path | None = None) -> dict[str, Any]:
     """Best final val accuracy of random (trials × steps) vs coarse-to-fine (2·trials × steps/4, then
     trials/2 × steps): the same total steps. Search seeds 0..seeds−1; trials vectorized."""
-    from trainwell.config import read_toml
+    from trainwell.config import read_recipe_raw
     from trainwell.search import RecipeObjective, plan_from_table, run_search
 
-    raw = read_toml(recipe or ROOT / "recipes" / "search_mnist1d_mlp.toml")
+    _, raw = read_recipe_raw(recipe or "search_mnist1d_mlp")
     objective = RecipeObjective(raw)
     root = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="search-strategies-"))
     rows = []
     for seed in range(seeds):
         row: dict[str, Any] = {"seed": seed}
         for strategy in ("random", "coarse-to-fine"):
-            table = {**raw["search"], "strategy": strategy, "trials": trials, "steps": steps, "seed": seed}
+            table = {**raw["search"], "sampler": "random", "trials": trials, "steps": steps, "seed": seed}
+            table.pop("strategy", None)
+            if strategy == "coarse-to-fine":
+                table["strategy"] = strategy
             plan = plan_from_table(table)
             result = run_search(plan, objective, search_dir=root / f"{strategy}-seed{seed}", batch=64)
             best = result.best

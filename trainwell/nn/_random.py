@@ -2,8 +2,9 @@
 
 Draws happen on the generator's device (CPU for `torch.Generator()`) and are moved to the data's
 device; give a generator on the data's device (`torch.Generator(device="cuda")`) to avoid the
-copy. With `generator=None` torch's default RNG of the data's device is used — convenient, but
-not reproducible from a seed you control; the trainer sets `.generator` on these modules.
+copy. With `generator=None` torch's default RNG of the data's device is used; inside
+`Trainer.fit` that is the run's own stream (seeded `seed + 4` under `torch.random.fork_rng` and
+saved in checkpoints), so training stays reproducible and the caller's global RNG is untouched.
 """
 from __future__ import annotations
 

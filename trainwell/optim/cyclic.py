@@ -10,43 +10,66 @@ import math
 from typing import ClassVar
 
 from trainwell.errors import UserError
-from trainwell.optim.checks import check_choice, check_float, check_int
+from trainwell.optim.checks import check_bool, check_choice, check_float, check_int
 from trainwell.optim.schedules import Schedule
 
 
 def _cos_anneal(start: float, end: float, q: float) -> float:
-    return end + (start - end) * 0.5 * (1.0 + math.cos(math.pi * q))
+    """Half a cosine from `start` (q = 0) to `end` (q = 1), written as torch's OneCycleLR writes it."""
+    return end + (start - end) / 2.0 * (math.cos(math.pi * q) + 1.0)
 
 
 def _linear_anneal(start: float, end: float, q: float) -> float:
-    return start + (end - start) * q
+    """A straight line from `start` (q = 0) to `end` (q = 1), written as torch's OneCycleLR writes it."""
+    return (end - start) * q + start
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
 class OneCycle(Schedule):
     """The 1cycle policy (Smith & Topin 2018, "Super-Convergence"): up, then far down.
 
-    The factor rises from ``1/div_factor`` to 1 (the base LR is the PEAK LR) until step
-    ``pct_start * T - 1``, then anneals to ``1/(div_factor * final_div_factor)`` at the last step.
-    Both phases use the same shape: half a cosine (`anneal="cos"`) or a straight line
-    (`anneal="linear"`). Boundaries as in ``torch.optim.lr_scheduler.OneCycleLR`` (which this
-    reproduces exactly with ``cycle_momentum=False``; momentum is not scheduled here).
+    The base LR is the PEAK LR (factor 1). With ``lo = 1/div_factor`` and
+    ``end = lo/final_div_factor``, the factor moves through phases, each ending at a (possibly
+    fractional) step:
+
+    * two phases (default): ``lo -> 1`` until step ``pct_start*T - 1``, then ``1 -> end`` at the
+      last step ``T - 1``;
+    * ``three_phase=True`` (Smith's original 1cycle, needs ``pct_start <= 0.5``): ``lo -> 1`` until
+      ``pct_start*T - 1``, back ``1 -> lo`` over the same length until ``2*pct_start*T - 2``, then
+      ``lo -> end`` ("annihilation") at the last step.
+
+    Every phase has the same shape: half a cosine (`anneal="cos"`) or a straight line
+    (`anneal="linear"`). A step belongs to the first phase whose end it does not pass (the last
+    phase takes the rest), and its position in the phase is measured from the previous phase's end,
+    even when that end is negative (short runs): this is exactly ``torch.optim.lr_scheduler.OneCycleLR``
+    with ``cycle_momentum=False`` (momentum is not scheduled here), for every length T >= 1 — a test
+    compares T = 1..50. One case torch leaves undefined (it divides 0 by 0): a first phase of
+    length 0 (``pct_start*T == 1``) at step 0; its value here is the phase's end, the peak 1.
+    A run of one step is its own last step, so it gets `end`.
 
     Formula (Python, executed by the tests)::
 
-        lo, end = 1 / div_factor, 1 / (div_factor * final_div_factor)
-        peak = pct_start * T - 1
+        lo, end = 1 / div_factor, 1 / div_factor / final_div_factor
+        if three_phase:
+            phases = [(pct_start * T - 1, lo, 1.0), (2 * pct_start * T - 2, 1.0, lo), (T - 1, lo, end)]
+        else:
+            phases = [(pct_start * T - 1, lo, 1.0), (T - 1, 1.0, end)]
         if anneal == "cos":
-            shape = lambda a, b, q: b + (a - b) * (1 + cos(pi * q)) / 2
+            shape = lambda a, b, q: b + (a - b) / 2 * (cos(pi * q) + 1)
         else:
-            shape = lambda a, b, q: a + (b - a) * q
-        if peak > 0 and t <= peak:
-            factor = shape(lo, 1, t / peak)
-        else:
-            factor = shape(1, end, (t - max(peak, 0)) / (T - 1 - max(peak, 0)))
+            shape = lambda a, b, q: (b - a) * q + a
+        first = 0.0
+        for i, (last, a, b) in enumerate(phases):
+            if t <= last or i == len(phases) - 1:
+                q = 1.0 if last == first else (t - first) / (last - first)
+                factor = shape(a, b, q)
+                break
+            first = last
 
     Example: ``OneCycle(pct_start=0.5, div_factor=10, final_div_factor=10, anneal="linear")``
-    over 5 steps: peak at 1.5 -> 0.1, 0.7, 0.802, 0.406, 0.01.
+    over 5 steps: peak at 1.5 -> 0.1, 0.7, 0.802, 0.406, 0.01. The same with ``three_phase=True``
+    and ``pct_start=0.25`` over 8 steps: up to 1 at step 1, back to 0.1 at step 2, then a line to
+    0.01 at step 7: 0.1, 1, 0.1, 0.082, 0.064, 0.046, 0.028, 0.01.
     """
 
     name: ClassVar[str] = "onecycle"
@@ -54,26 +77,40 @@ class OneCycle(Schedule):
     div_factor: float = 25.0
     final_div_factor: float = 1e4
     anneal: str = "cos"
+    three_phase: bool = False
 
     def __post_init__(self) -> None:
         check_float(self.pct_start, "onecycle: pct_start", 0.0, 1.0, low_open=True, high_open=True)
         check_float(self.div_factor, "onecycle: div_factor", 1.0)
         check_float(self.final_div_factor, "onecycle: final_div_factor", 1.0)
         check_choice(self.anneal, "onecycle: anneal", ("cos", "linear"))
+        check_bool(self.three_phase, "onecycle: three_phase")
+        if self.three_phase and self.pct_start > 0.5:
+            raise UserError(
+                f"onecycle: three_phase = true needs pct_start <= 0.5 (the way up and the way back down "
+                f"take pct_start of the run each, the final anneal the rest), got pct_start={self.pct_start!r}"
+            )
 
-    def factor(self, t: int, total_steps: int) -> float:
-        shape = _cos_anneal if self.anneal == "cos" else _linear_anneal
+    def phases(self, total_steps: int) -> list[tuple[float, float, float]]:
+        """[(last step of the phase, start factor, end factor), ...]; the last step may be fractional or negative."""
         lo = 1.0 / self.div_factor
         end = lo / self.final_div_factor
-        peak = self.pct_start * total_steps - 1.0
-        if peak > 0 and t <= peak:
-            return shape(lo, 1.0, t / peak)
-        start = max(peak, 0.0)
-        return shape(1.0, end, (t - start) / (total_steps - 1.0 - start))
+        rise = self.pct_start * total_steps - 1.0
+        if self.three_phase:
+            return [(rise, lo, 1.0), (2 * self.pct_start * total_steps - 2.0, 1.0, lo), (total_steps - 1, lo, end)]
+        return [(rise, lo, 1.0), (total_steps - 1, 1.0, end)]
 
-    def check(self, total_steps: int) -> None:
-        if total_steps < 2:
-            raise UserError(f"{self!r} needs total_steps >= 2, got {total_steps}")
+    def factor(self, t: int, total_steps: int) -> float:
+        # Float operations in the same order as torch's OneCycleLR, so the values agree to the last bit.
+        shape = _cos_anneal if self.anneal == "cos" else _linear_anneal
+        phases = self.phases(total_steps)
+        first = 0.0
+        for i, (last, a, b) in enumerate(phases):
+            if t <= last or i == len(phases) - 1:
+                q = 1.0 if last == first else (t - first) / (last - first)
+                return shape(a, b, q)
+            first = last
+        raise AssertionError("unreachable: the last phase takes every step")
 
 
 def _cycles_or_steps(cycles: int | None, cycle_steps: int | None, who: str, min_steps: int) -> int | None:

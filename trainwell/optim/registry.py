@@ -78,12 +78,15 @@ def build_optimizer(
     lr: float,
     weight_decay: float = 0.0,
     lr_scales: Mapping[str, float] | None = None,
+    substitute: Mapping[str, nn.Parameter] | None = None,
 ) -> torch.optim.Optimizer:
     """Build the optimizer named by `spec` over `param_groups(model, weight_decay, lr_scales)`.
 
     `spec` is a name ("sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw") or a table
     {"name": ..., option: value}; see `OPTIMIZERS.entries()` for the options. Every param group
     gets ``lr = initial_lr = lr * lr_scale`` and keeps its "name", "lr_scale" and "param_names".
+    `substitute` ({name: parameter}) builds the same groups over the parameters of a copy of
+    `model` (e.g. the LR finder's), matched by name.
     """
     name, options = split_spec(spec)
     for key in ("lr", "weight_decay", "lr_scales"):
@@ -96,6 +99,8 @@ def build_optimizer(
     groups = param_groups(model, weight_decay, lr_scales)
     for group in groups:
         group["lr"] = lr * group["lr_scale"]
+        if substitute is not None:  # the same groups over another copy's parameters (by name)
+            group["params"] = [substitute[n] for n in group["param_names"]]
     optimizer = OPTIMIZERS.build(spec, groups, lr=lr)
     for group in optimizer.param_groups:
         group["initial_lr"] = lr * group["lr_scale"]

@@ -217,6 +217,14 @@ class Preprocessor:
         self._check_shape(x, shape, who, "examples")
         return self._apply(x, self._params_for(x))
 
+    def as_module(self, dtype: torch.dtype = torch.float32, device: torch.device | str = "cpu") -> "torch.nn.Module":
+        """The fitted transform as an `nn.Module` (its statistics as buffers in `dtype`): the same
+        arithmetic as `transform`, without the Python checks, so it can be traced, compiled and
+        exported (ONNX, torch.export) in front of a model."""
+        self._require_fitted("as_module")
+        probe = torch.empty(0, dtype=dtype, device=device)
+        return FittedTransform(self, {k: v.detach().clone() for k, v in self._params_for(probe).items()})
+
     def inverse_transform(self, y: Tensor) -> Tensor:
         """Map transformed data back to the input space (see each class for exactness)."""
         shape = self._require_fitted("inverse_transform")
@@ -298,3 +306,21 @@ class Preprocessor:
             if extra:
                 state += f", {extra}"
         return f"{type(self).__name__}({opts}{'; ' if opts else ''}{state})"
+
+
+class FittedTransform(torch.nn.Module):
+    """A fitted preprocessor's `_apply` with its statistics as buffers (see `Preprocessor.as_module`)."""
+
+    def __init__(self, step: Preprocessor, params: dict[str, Tensor]):
+        super().__init__()
+        self.step_name = step.name
+        self._apply_fn = step._apply
+        self.names = sorted(params)
+        for key in self.names:
+            self.register_buffer(f"stat_{key}", params[key])
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self._apply_fn(x, {k: getattr(self, f"stat_{k}") for k in self.names})
+
+    def extra_repr(self) -> str:
+        return self.step_name

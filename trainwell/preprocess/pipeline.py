@@ -67,6 +67,13 @@ class Pipeline:
             x = step.transform(x)
         return x
 
+    def as_module(self, dtype=None, device="cpu"):
+        """The fitted pipeline as an `nn.Sequential` of traceable modules (see `Preprocessor.as_module`)."""
+        import torch
+
+        self._require_fitted("as_module")
+        return torch.nn.Sequential(*(s.as_module(dtype or torch.float32, device) for s in self.steps))
+
     def inverse_transform(self, y: Tensor) -> Tensor:
         """Undo the steps in reverse order (PCA with k < D projects, see `PCA`)."""
         self._require_fitted("inverse_transform")

@@ -5,6 +5,11 @@ produce (or the same dicts read back from JSON) — never live models or tensors
     plot_init_histograms(init_stats(...).to_json(), "init.png")    # the lecture figure
     plot_lr_finder(lr_find(...).to_json(), "lr.png")               # loss vs lr, log x axis
     plot_layer_stats(state.records["stats"], "stats.png")          # std / dead / ratio over steps
+
+Values that a log axis cannot show (0, negative, NaN, ±inf) are left out rather than drawn, and
+every log axis is limited to the finite range of what is drawn: one ‖Δw‖/‖w‖ of a zero bias
+(‖w‖ = 0, recorded as ‖Δw‖ divided by float32's tiny 1.2e-38) would otherwise stretch the axis
+to 1e35.
 """
 from __future__ import annotations
 
@@ -17,6 +22,24 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+
+
+def finite(values: Sequence[Any]) -> list[float]:
+    """Each value as a float, NaN where it is None or not finite (matplotlib leaves NaN out)."""
+    return [float(v) if v is not None and math.isfinite(v) else math.nan for v in values]
+
+
+def positive(values: Sequence[Any]) -> list[float]:
+    """`finite`, and NaN also where the value is ≤ 0: what a log axis can show."""
+    return [v if v > 0 else math.nan for v in finite(values)]
+
+
+def log_limits(values: Sequence[float], pad: float = 2.0) -> tuple[float, float] | None:
+    """(min / pad, max * pad) of the finite positive values, or None when there are none."""
+    shown = [v for v in positive(values) if v == v]
+    if not shown:
+        return None
+    return min(shown) / pad, max(shown) * pad
 
 
 def _save(fig: Any, path: str | Path) -> Path:
@@ -47,7 +70,8 @@ def plot_init_histograms(record: dict[str, Any], path: str | Path, title: str | 
         ax.set_xticks(idx)
     x_lo = min(l["lo"] for l in layers)
     x_hi = max(l["hi"] for l in layers)
-    colors = {"healthy": "tab:green", "collapsed": "tab:blue", "saturated": "tab:red", "exploded": "tab:purple"}
+    colors = {"healthy": "tab:green", "collapsed": "tab:blue", "saturated": "tab:red", "exploded": "tab:purple",
+              "dead": "tab:olive"}
     for k, layer in enumerate(layers):
         ax = fig.add_subplot(grid[1, k])
         counts = layer["hist"]
@@ -68,15 +92,15 @@ def plot_init_histograms(record: dict[str, Any], path: str | Path, title: str | 
 
 def plot_lr_finder(record: dict[str, Any], path: str | Path, title: str = "LR range test") -> Path:
     """Raw and smoothed loss against the learning rate (log x), the suggestion marked."""
-    lrs = record["lrs"]
-    raw = [math.nan if v is None else v for v in record["losses"]]
-    smooth = [math.nan if v is None else v for v in record["smoothed"]]
+    lrs = positive(record["lrs"])
+    raw = finite(record["losses"])
+    smooth = finite(record["smoothed"])
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot(lrs, raw, color="tab:gray", alpha=0.4, lw=1, label="loss")
     ax.plot(lrs, smooth, color="tab:blue", lw=2, label="smoothed (EMA)")
-    finite = [v for v in smooth if v == v]
-    if finite:
-        lo, hi = min(finite), max(finite)
+    shown = [v for v in smooth if v == v]
+    if shown:
+        lo, hi = min(shown), max(shown)
         ax.set_ylim(lo - 0.05 * (hi - lo + 1e-12), min(hi, 4 * abs(lo) + lo) + 0.05 * (hi - lo + 1e-12))
     suggestion = record.get("suggestion")
     if suggestion:
@@ -89,30 +113,52 @@ def plot_lr_finder(record: dict[str, Any], path: str | Path, title: str = "LR ra
     return _save(fig, path)
 
 
-def plot_layer_stats(records: Sequence[dict[str, Any]], path: str | Path) -> Path:
-    """From `StatsCallback` records: activation std per layer, dead/saturated fraction, and
-    the update/weight ratio per parameter (log y, the 1e-3 rule of thumb dashed), over steps."""
+UPDATE_RULE = 1e-3  # the lectures' rule of thumb for ‖Δw‖/‖w‖
+
+
+def layer_stats_figure(records: Sequence[dict[str, Any]]) -> Any:
+    """The figure of `plot_layer_stats` (returned, not saved: the tests read its axes)."""
     train = [r for r in records if r.get("phase", "train") == "train"]
     steps = [r["step"] for r in train]
     fig, axes = plt.subplots(1, 3, figsize=(15, 4))
     names = [l["name"] for l in train[0]["layers"]] if train else []
     for name in names:
         per = [next((l for l in r["layers"] if l["name"] == name), {}) for r in train]
-        axes[0].plot(steps, [l.get("std", math.nan) for l in per], label=name)
-        frac = [l.get("dead_frac", l.get("saturated_frac", math.nan)) for l in per]
+        axes[0].plot(steps, finite([l.get("std") for l in per]), label=name)
+        frac = finite([l.get("dead_frac", l.get("saturated_frac")) for l in per])
         if any(f == f for f in frac):
             axes[1].plot(steps, frac, label=name)
     pnames = [p["name"] for p in train[0]["params"]] if train else []
+    drawn, undefined = [], []
     for name in pnames:
-        ratio = [next((p.get("update_ratio", math.nan) for p in r["params"] if p["name"] == name), math.nan)
-                 for r in train]
-        axes[2].plot(steps, ratio, label=name)
-    axes[2].axhline(1e-3, color="k", ls="--", lw=1)
+        per = [next((p for p in r["params"] if p["name"] == name), {}) for r in train]
+        # ‖w‖ = 0 (a zero bias): the ratio is undefined, whatever number the record holds
+        ratio = positive([p.get("update_ratio") if p.get("weight_norm") is None or p["weight_norm"] > 0 else None
+                          for p in per])
+        if any(v == v for v in ratio):
+            axes[2].plot(steps, ratio, label=name)
+            drawn += ratio
+        else:
+            undefined.append(name)
+    axes[2].axhline(UPDATE_RULE, color="k", ls="--", lw=1)
     axes[2].set_yscale("log")
+    limits = log_limits(drawn + [UPDATE_RULE])
+    if limits is not None:
+        axes[2].set_ylim(*limits)
+    if undefined:
+        axes[2].text(0.01, 0.01, "not drawn (‖w‖ = 0 or no finite ratio): " + ", ".join(undefined),
+                     transform=axes[2].transAxes, fontsize=6, va="bottom")
     for ax, t in zip(axes, ("activation std", "dead (ReLU) / saturated (tanh, sigmoid) fraction",
                             "update / weight ratio ‖Δw‖/‖w‖")):
         ax.set_title(t, fontsize=9)
         ax.set_xlabel("step")
         if ax.lines:
             ax.legend(fontsize=6)
-    return _save(fig, path)
+    return fig
+
+
+def plot_layer_stats(records: Sequence[dict[str, Any]], path: str | Path) -> Path:
+    """From `StatsCallback` records: activation std per layer, dead/saturated fraction, and
+    the update/weight ratio per parameter (log y limited to the drawn values, the 1e-3 rule of
+    thumb dashed), over steps. Parameters whose ratio is undefined (‖w‖ = 0) are named, not drawn."""
+    return _save(layer_stats_figure(records), path)

@@ -9,6 +9,8 @@ from rich.table import Table
 
 from trainwell.search.records import ranked
 
+STYLES = {"FAIL": "red", "PRUNED": "magenta", "RUNNING": "yellow", "WAITING": "dim"}
+
 
 def _fmt(value: Any) -> str:
     if isinstance(value, float):
@@ -16,36 +18,45 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def trials_table(records: list[dict[str, Any]], title: str, keys: list[str], limit: int = 15, best_first: bool = False) -> Table:
-    rows = ranked(records)[:limit] if best_first else records[-limit:]
+def _figure(r: dict[str, Any], metric: str) -> str:
+    if r.get("value") is None:
+        return "—"
+    return f"{r['value']:.4f}" if metric == "val_loss" else f"{100 * r['value']:.2f}%"
+
+
+def trials_table(records: list[dict[str, Any]], title: str, keys: list[str], limit: int = 15, best_first: bool = False,
+                 direction: str = "maximize", metric: str = "accuracy") -> Table:
+    rows = ranked(records, direction)[:limit] if best_first else records[-limit:]
     table = Table(title=title)
-    for col in ["#", "slot"] + keys + ["val acc", "state", "note"]:
-        table.add_column(col, justify="right" if col not in ("slot", "state", "note") else "left")
+    for col in ["trial"] + keys + ["val loss" if metric == "val_loss" else "val acc", "steps", "state", "note"]:
+        table.add_column(col, justify="left" if col in ("trial", "state", "note") else "right")
     for r in rows:
-        value = f"{100 * r['value']:.2f}%" if r.get("value") is not None else "—"
-        note = r.get("error", "") if r["state"] == "FAIL" else r.get("engine", "")
-        style = {"FAIL": "red", "RUNNING": "yellow", "WAITING": "dim"}.get(r["state"])
-        table.add_row(str(r["number"]), str(r["slot"]), *[_fmt(r["params"].get(k)) for k in keys], value,
-                      r["state"], str(note)[:60], style=style)
+        note = r.get("error") or r.get("pruned") or r.get("engine", "")
+        steps = f"{r.get('steps_run', '—')}/{r.get('steps_budget', r.get('steps', '—'))}"
+        table.add_row(str(r["trial"]), *[_fmt(r["params"].get(k)) for k in keys], _figure(r, metric), steps,
+                      r["state"], str(note)[:60], style=STYLES.get(r["state"]))
     return table
 
 
-def progress_line(records: list[dict[str, Any]], stage: int, total: int) -> str:
+def progress_line(records: list[dict[str, Any]], stages: int, direction: str = "maximize", metric: str = "accuracy") -> str:
+    stage = max((r["stage"] for r in records), default=1)
     mine = [r for r in records if r["stage"] == stage]
-    done = sum(r["state"] == "COMPLETE" or (r["state"] == "FAIL" and not r.get("interrupted")) for r in mine)
+    done = sum(r["state"] in ("COMPLETE", "PRUNED") or (r["state"] == "FAIL" and not r.get("retried")) for r in mine)
     running = sum(r["state"] == "RUNNING" for r in mine)
-    best = ranked(records)
-    top = f", best so far {100 * best[0]['value']:.2f}% (trial {best[0]['number']})" if best else ""
-    return f"stage {stage}: {done}/{total} done, {running} running{top}"
+    best = ranked(mine, direction)
+    top = f", best so far {_figure(best[0], metric)} ({best[0]['trial']})" if best else ""
+    return f"stage {stage}/{stages}: {done} done, {running} running{top}"
 
 
 class LiveView:
     """A rich Live table refreshed from study records (no-op when `enabled` is False)."""
 
-    def __init__(self, keys: list[str], enabled: bool = True, console: Console | None = None):
+    def __init__(self, keys: list[str], enabled: bool = True, console: Console | None = None,
+                 direction: str = "maximize", metric: str = "accuracy"):
         self.keys = keys
         self.enabled = enabled
         self.console = console or Console(stderr=True)
+        self.direction, self.metric = direction, metric
         self.live: Live | None = None
 
     def __enter__(self) -> "LiveView":
@@ -54,9 +65,10 @@ class LiveView:
             self.live.__enter__()
         return self
 
-    def update(self, records: list[dict[str, Any]], stage: int, total: int) -> None:
+    def update(self, records: list[dict[str, Any]], stages: int) -> None:
         if self.live is not None:
-            self.live.update(trials_table(records, progress_line(records, stage, total), self.keys))
+            title = progress_line(records, stages, self.direction, self.metric)
+            self.live.update(trials_table(records, title, self.keys, direction=self.direction, metric=self.metric))
 
     def __exit__(self, *exc: Any) -> None:
         if self.live is not None:

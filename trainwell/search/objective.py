@@ -1,26 +1,29 @@
-"""The objective of a search over a recipe: train it with the trial's overrides, return validation accuracy.
+"""The objective of a search over a recipe: train it with the trial's overrides, return its final validation figure.
 
 A trial's recipe is the raw recipe dict with each sampled value applied by `apply_override`
 (``optim.lr=0.0031``), ``train.steps`` set to the stage's budget (``train.epochs`` dropped) and
 ``train.checkpoint = false`` (short trials need no checkpoints), then `recipe_from_dict`.
 
-The value maximized is the **final** validation accuracy (the evaluation after the last step),
-not the best one seen during training: the best of ~20 noisy evaluations on the same validation
-set is biased upwards, and the final one is what `trainwell train` of the written best recipe
-reproduces. ``best_val_accuracy`` is kept as a user attribute. The test split is never looked at.
+The figure is the **final** validation accuracy (``objective = "accuracy"``, maximized) or the
+final validation loss (``"val_loss"``, minimized) — the evaluation after the last step, not the
+best one seen during training: the best of ~20 noisy evaluations on the same validation set is
+biased, and the final one is what `trainwell train` of the written best recipe reproduces. Both
+final figures and ``best_val_accuracy`` are kept as user attributes. The test split is never
+looked at.
 
-Two engines:
+Trials are built and trained by the assembly (`trainwell.assemble`), one function per engine:
 
-* **trainer** (`__call__`): one trial through `make_trainer` + `Trainer.fit` — the exact
-  semantics of `trainwell train`; the run directory gets ``config.json``, ``metrics.jsonl`` and
+* `train_one(recipe, data, device, run_dir, callbacks)` — one trial through
+  `trainwell.assemble.from_recipe`, the exact semantics of `trainwell train`, with the search's
+  callbacks (pruning) in the list; the run directory gets ``config.json``, ``metrics.jsonl`` and
   ``summary.json``.
-* **vectorized** (`run_many`): K trials that differ only in ``optim.lr``, ``optim.weight_decay``,
-  ``optim.options.momentum`` and ``model.dropout`` train as ONE batched model with
-  `trainwell.vectorized.train_many` (same init, batch order, schedule and evaluation
-  steps as the Trainer). Where it differs from the Trainer (see `vectorize_problem` for what it
-  refuses): weight decay also applies to biases (the Trainer's parameter groups exempt biases and
-  norm parameters), and dropout masks come from a per-trial generator instead of torch's global
-  one, so with dropout the two paths agree statistically, not bit for bit.
+* `train_batch(recipes, data, device)` — K trials that differ only in ``optim.lr``,
+  ``optim.weight_decay``, ``optim.options.momentum`` and ``model.dropout`` as ONE vectorized model
+  through `trainwell.assemble.train_members` (same init, batch order, schedule, evaluation steps and
+  weight-decay rule as the Trainer). Dropout masks come from a per-trial generator instead of
+  torch's default one, so with dropout the two paths agree statistically, not bit for bit.
+  `vectorize_problem` says what it refuses (`trainwell.assemble.support`); a pruner is one of
+  those things, since a batch cannot stop one of its members early.
 """
 from __future__ import annotations
 
@@ -28,6 +31,7 @@ import copy
 import json
 import math
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,16 +40,29 @@ import torch
 from trainwell.config import Recipe, apply_override, recipe_from_dict, recipe_to_dict
 from trainwell.errors import UserError
 from trainwell.io import atomic_write_json
-from trainwell.search.toml_out import format_value
-from trainwell.search.worker import TrialSpec
-
-VECTOR_KEYS = {"optim.lr": "lr", "optim.weight_decay": "weight_decay", "optim.options.momentum": "momentum",
-               "model.dropout": "dropout"}
-VECTOR_OPTIMIZERS = {"adam": "adam", "adamw": "adamw", "sgd": "sgd", "momentum": "sgd"}
-
+from trainwell.search.prune_callback import PruningCallback, TrialPruning
+from trainwell.toml_text import format_value
+from trainwell.train.tasks import majority_rate
 
 class TrialFailed(RuntimeError):
     """The trial ran but its result is unusable (diverged: NaN/Inf loss)."""
+
+
+@dataclass
+class TrialSpec:
+    """One trial as an objective sees it.
+
+    metric: "accuracy" or "val_loss" (which final figure is ``value``). pruning: the trial's
+    pruning state (its Optuna trial, pruner, hopeless test), None for no pruning.
+    """
+
+    number: int
+    stage: int
+    params: dict[str, Any]
+    steps: int | None
+    run_dir: Path | None = None
+    metric: str = "accuracy"
+    pruning: TrialPruning | None = None
 
 
 def trial_raw(raw: dict[str, Any], params: dict[str, Any], steps: int | None) -> dict[str, Any]:
@@ -62,8 +79,19 @@ def trial_raw(raw: dict[str, Any], params: dict[str, Any], steps: int | None) ->
     return out
 
 
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    atomic_write_json(path, data)
+# ---------------------------------------------------------------------------------- the two engines
+def train_one(recipe: Recipe, data: Any, device: torch.device, run_dir: Path | None, callbacks: list) -> Any:
+    """Train one trial with `callbacks` on the shared `data`; the final `TrainState`."""
+    from trainwell.assemble import from_recipe
+
+    return from_recipe(recipe, data=data, device=device, run_dir=run_dir, callbacks=list(callbacks)).fit()
+
+
+def train_batch(recipes: list[Recipe], data: Any, device: torch.device) -> Any:
+    """Train K trials (recipes differing only in the vectorized keys) as one model; a `MembersResult`."""
+    from trainwell.assemble import train_members
+
+    return train_members(recipes, data, device, engine="vectorized")
 
 
 class RecipeObjective:
@@ -84,147 +112,103 @@ class RecipeObjective:
     def recipe_for(self, params: dict[str, Any], steps: int | None) -> Recipe:
         return recipe_from_dict(trial_raw(self.raw, params, steps), f"{self.source} (trial overrides {params})")
 
-    def prepared(self, recipe: Recipe):
-        """`Prepared` with data cached per (data section, seed, device): trials share one copy."""
-        from trainwell.train.run import Prepared, build_model, pick_device, prepare_data
+    def shared_data(self, recipe: Recipe):
+        """(RunData, device), cached per (data section, seed, device): trials share one copy."""
+        from trainwell.assemble import pick_device, prepare
 
         device = pick_device(recipe.train.device)
         key = json.dumps([recipe.data.model_dump(mode="json"), recipe.seed, str(device)], sort_keys=True)
         if key not in self._data:
-            self._data = {key: prepare_data(recipe, device)}
-        data, pipeline = self._data[key]
-        model = build_model(recipe, data.input_shape, data.num_classes, recipe.seed).to(device)
-        return Prepared(recipe, data, pipeline, model, device)
+            self._data = {key: prepare(recipe)}
+        return self._data[key]
 
     # ------------------------------------------------------------------ one trial, the Trainer way
     def __call__(self, spec: TrialSpec) -> dict[str, Any]:
-        from trainwell.train.callbacks import Callback
-        from trainwell.train.run import make_trainer
-
         recipe = self.recipe_for(spec.params, spec.steps)
         if spec.run_dir is not None:
             spec.run_dir.mkdir(parents=True, exist_ok=True)
-            _write_json(spec.run_dir / "config.json", recipe_to_dict(recipe))
-        p = self.prepared(recipe)
-
-        class Heartbeat(Callback):
-            def on_log(self, state, record):  # noqa: D401 — keeps the trial alive in the study
-                if spec.heartbeat is not None:
-                    spec.heartbeat()
-
-        trainer = make_trainer(p, spec.run_dir, progress=False, callbacks=[Heartbeat()])
+            atomic_write_json(spec.run_dir / "config.json", recipe_to_dict(recipe))
+        data, device = self.shared_data(recipe)
+        callbacks = []
+        if spec.pruning is not None:
+            y_val = data.bundle.y_val
+            callbacks.append(PruningCallback(spec.pruning, majority_rate(y_val), len(y_val)))
         start = time.perf_counter()
-        state = trainer.fit()
+        state = train_one(recipe, data, device, spec.run_dir, callbacks)
         seconds = time.perf_counter() - start
-        if state.diverged:
+        verdict = spec.pruning.verdict if spec.pruning is not None else None
+        if state.diverged and verdict is None:
             raise TrialFailed(state.stop_reason)
+        m = state.metrics
         result = {
-            "value": state.metrics.get("val_accuracy", float("nan")),
+            "value": m.get("val_loss" if spec.metric == "val_loss" else "val_accuracy", float("nan")),
+            "val_accuracy": m.get("val_accuracy", float("nan")),
+            "val_loss": m.get("val_loss", float("nan")),
             "best_val_accuracy": state.best_val_accuracy,
-            "train_loss": state.metrics.get("loss", float("nan")),
-            "train_accuracy": state.metrics.get("accuracy", float("nan")),
-            "steps": state.step,
+            "train_loss": m.get("loss", float("nan")),
+            "train_accuracy": m.get("accuracy", float("nan")),
+            "steps_run": state.step,
+            "steps_budget": state.total_steps,
             "train_seconds": seconds,
             "engine": "trainer",
         }
+        if verdict is not None:
+            result["pruned"] = verdict
         if spec.run_dir is not None:
-            _write_json(spec.run_dir / "summary.json", {**result, "slot": spec.slot, "params": spec.params})
+            atomic_write_json(spec.run_dir / "summary.json", {**result, "number": spec.number, "stage": spec.stage,
+                                                              "params": spec.params})
         return result
 
     # ------------------------------------------------------------------ many trials as one model
-    def vectorize_problem(self, keys: list[str], steps: int | None = None) -> str | None:
-        """Why these trials cannot train as one batched model (None: they can)."""
+    def vectorize_problem(self, keys: list[str], steps: int | None = None, pruner: str = "none") -> str | None:
+        """Why these trials cannot train as one vectorized model (None: they can)."""
+        from trainwell.assemble.run import model_for
+        from trainwell.assemble.support import VECTOR_KEYS, members_blockers
+
+        if pruner != "none":
+            return (f"pruner {pruner!r}: a pruner stops single trials early, and a vectorized batch trains all of its "
+                    "trials to the end")
         other = [k for k in keys if k not in VECTOR_KEYS]
         if other:
             return (f"the space has {other}, which change more than the continuous hyperparameters "
-                    f"{sorted(VECTOR_KEYS)} that train_many batches")
+                    f"{sorted(k for k in VECTOR_KEYS if k != 'seed')} that the vectorized engine batches")
         try:
             recipe = self.recipe_for({}, steps)
         except UserError as exc:
             return str(exc)
-        o, t, a = recipe.optim, recipe.train, recipe.augment
-        if o.name not in VECTOR_OPTIMIZERS:
-            return f"optim.name={o.name!r} (train_many supports {sorted(VECTOR_OPTIMIZERS)})"
-        extra = [k for k in o.options if not (k == "momentum" and VECTOR_OPTIMIZERS[o.name] == "sgd")]
-        if extra:
-            return f"optim.options {extra} (train_many supports momentum for sgd only)"
-        if "optim.options.momentum" in keys and VECTOR_OPTIMIZERS[o.name] != "sgd":
-            return f"optim.options.momentum with optim.name={o.name!r} (momentum applies to sgd)"
-        for what, bad in (("optim.l1", o.l1), ("optim.l2", o.l2), ("optim.grad_clip", o.grad_clip),
-                          ("train.label_smoothing", t.label_smoothing), ("train.ema", t.ema), ("train.swa", t.swa),
-                          ("augment.train", a.train), ("augment.mix", a.mix)):
-            if bad:
-                return f"{what}={bad!r} (not supported by train_many)"
+        if "optim.options.momentum" in keys and recipe.optim.name not in ("sgd", "momentum"):
+            return f"optim.options.momentum with optim.name={recipe.optim.name!r} (momentum applies to sgd)"
         if "model.dropout" in keys and "dropout" not in recipe.model and recipe.model.get("name") not in ("mlp", "convnet"):
             return "model.dropout on a model without a dropout option"
-        from trainwell.vectorized.checks import refuse_buffers
-
         try:
-            p = self.prepared(recipe)
-            refuse_buffers(p.model)
+            data, device = self.shared_data(recipe)
+            blockers = members_blockers([recipe], model_for(recipe, data.input_shape, data.num_classes), device)
         except UserError as exc:
             return str(exc)
-        return None
+        return "; ".join(blockers) or None
 
     def run_many(self, specs: list[TrialSpec]) -> list[dict[str, Any] | BaseException]:
-        from trainwell.vectorized import train_many
-        from trainwell.models import MODELS
-        from trainwell.optim import build_schedule
-        from trainwell.train.run import total_steps_for
-        from trainwell.train.trainer import default_eval_every
-
+        """K trials as one vectorized model: one outcome (a result dict or an exception) per spec."""
         recipes = [self.recipe_for(s.params, s.steps) for s in specs]
         problem = self.vectorize_problem(sorted(specs[0].params), specs[0].steps)
         if problem is not None:
             raise UserError(f"these trials cannot be vectorized: {problem}")
-        base = recipes[0]
-        p = self.prepared(base)
-        data = p.data
-        t = base.train
-        batch_size = min(t.batch_size, len(data.x_train))
-        spe = len(data.x_train) // batch_size
-        steps = total_steps_for(base, spe)
-        eval_every = t.eval_every or default_eval_every(spe, steps)
-        opt_name = VECTOR_OPTIMIZERS[base.optim.name]
-        hparams = []
-        for r in recipes:
-            h: dict[str, Any] = {"seed": r.seed, "lr": r.optim.lr, "weight_decay": r.optim.weight_decay}
-            if opt_name == "sgd":
-                h["momentum"] = float(r.optim.options.get("momentum", 0.9 if r.optim.name == "momentum" else 0.0))
-            if "dropout" in r.model:
-                h["dropout"] = float(r.model["dropout"])
-            hparams.append(h)
-
-        def make_model(generator: torch.Generator):
-            return MODELS.build(base.model, input_shape=tuple(data.input_shape), num_classes=data.num_classes, generator=generator)
-
-        def progress(step, total, info):
-            for s in specs:
-                if s.heartbeat is not None:
-                    s.heartbeat()
-
-        schedule = build_schedule(base.schedule)
-        start = time.perf_counter()
-        result = train_many(make_model, hparams, data.x_train, data.y_train, steps=steps, batch_size=batch_size,
-                            optimizer=opt_name, schedule=schedule, x_val=data.x_val, y_val=data.y_val,
-                            eval_every=eval_every, device=p.device, progress=progress)
-        seconds = time.perf_counter() - start
-        final = result.final_val_acc.tolist()
-        best = result.val_acc.max(dim=1).values.tolist()
-        finite = torch.isfinite(result.train_loss).all(dim=1).tolist()
-        last_loss = result.train_loss[:, -1].tolist()
+        data, device = self.shared_data(recipes[0])
+        result = train_batch(recipes, data, device)
         outcomes: list[dict[str, Any] | BaseException] = []
-        for k, (spec, recipe) in enumerate(zip(specs, recipes)):
-            if not finite[k]:
-                outcomes.append(TrialFailed(f"the training loss became non-finite (lr={recipe.optim.lr:.3g}); "
-                                            "the learning rate is likely too high"))
+        for spec, recipe, r in zip(specs, recipes, result.results):
+            if r.diverged:
+                outcomes.append(TrialFailed(r.message))
                 continue
-            out = {"value": final[k], "best_val_accuracy": best[k], "train_loss": last_loss[k], "steps": steps,
-                   "train_seconds": seconds / len(specs), "engine": f"vectorized-{result.engine}", "batched_trials": len(specs)}
+            out = {"value": r.val_loss if spec.metric == "val_loss" else r.value, "val_accuracy": r.value,
+                   "val_loss": r.val_loss, "best_val_accuracy": r.best_val_accuracy, "train_loss": r.train_loss,
+                   "steps_run": r.steps, "steps_budget": r.steps, "train_seconds": r.seconds, "engine": result.engine,
+                   "batched_trials": len(specs)}
             if spec.run_dir is not None:
                 spec.run_dir.mkdir(parents=True, exist_ok=True)
-                _write_json(spec.run_dir / "config.json", recipe_to_dict(recipe))
-                _write_json(spec.run_dir / "summary.json", {**out, "slot": spec.slot, "params": spec.params})
+                atomic_write_json(spec.run_dir / "config.json", recipe_to_dict(recipe))
+                atomic_write_json(spec.run_dir / "summary.json", {**out, "number": spec.number, "stage": spec.stage,
+                                                                  "params": spec.params})
             outcomes.append(out)
         return outcomes
 

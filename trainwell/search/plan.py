@@ -1,14 +1,18 @@
-"""What a search runs: the strategy, its stages (trials × steps), and the space.
+"""What a search runs: the sampler, the pruner, the objective, its stages (trials × steps), the space.
 
 From the recipe's ``[search]`` table (every key optional except the space), overridden by the
 command line:
 
     [search]
-    strategy = "coarse-to-fine"   # "random" (default), "grid", "coarse-to-fine"
-    trials = 32                   # random/grid: trials (a grid gets m^d <= trials points)
+    sampler = "tpe"               # "random" (default), "grid", "tpe", "cmaes" (see `samplers`)
+    pruner = "median"             # "none" (default), "median", "hyperband" (see `pruning`)
+    objective = "accuracy"        # maximize final val accuracy (default), or "val_loss": minimize final val loss
+    hopeless = true               # with a pruner: also stop diverged / not learning / at-chance trials
+    trials = 32                   # trials of a one-stage search (a grid gets m^d <= trials points)
     steps = 2000                  # train.steps of each trial (default: the recipe's own budget)
-    seed = 0                      # sampling seed (the trials' training seed is the recipe's seed)
-    stages = [{trials = 64, steps = 500}, {trials = 16, steps = 2000}]   # coarse-to-fine
+    seed = 0                      # sampling seed, 0 <= seed < 2**32 (the trials train with the recipe's seed)
+    strategy = "coarse-to-fine"   # two stages derived from trials/steps (below); "random"/"grid" = sampler
+    stages = [{trials = 64, steps = 500}, {trials = 16, steps = 2000}]   # explicit coarse-to-fine stages
     top_k = 4                     # best trials of a stage that the next one narrows around
     margin = 0.25                 # narrowing: pad of the top-k span (fraction of it) ...
     min_width = 0.2               # ... and least width of the new range (fraction of the full one)
@@ -16,29 +20,37 @@ command line:
     [search.space]
     "optim.lr" = {dist = "loguniform", low = 1e-4, high = 1e-1}
 
-Coarse-to-fine without `stages`: two stages with the budget of a random search of `trials` ×
+Coarse-to-fine without `stages`: two stages with the budget of a one-stage search of `trials` ×
 `steps`: stage 1 runs 2·trials short trials of steps/4 (full ranges), stage 2 runs trials/2 trials
 of `steps` (2T·S/4 + T/2·S = T·S). The lectures' advice in numbers: many cheap runs to find the
-region, few long runs inside it.
+region, few long runs inside it. Trials are compared only within a stage (the same budget): stage
+2 narrows around stage 1's best, and the search's best is the best of the last stage.
 
 Example:
     >>> plan = plan_from_table({"strategy": "coarse-to-fine", "trials": 8, "steps": 400,
     ...                         "space": {"optim.lr": {"dist": "loguniform", "low": 1e-4, "high": 1e-1}}})
-    >>> [(s.trials, s.steps) for s in plan.stages], plan.total_steps()
-    ([(16, 100), (4, 400)], 3200)
+    >>> [(s.trials, s.steps) for s in plan.stages], plan.total_steps(), plan.sampler
+    ([(16, 100), (4, 400)], 3200, 'random')
 """
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+import math
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from trainwell.errors import UserError, did_you_mean
-from trainwell.search.sampling import STRATEGIES, grid_points_per_dim
+from trainwell.search.pruning import PRUNERS
+from trainwell.search.samplers import SAMPLERS, check_sampler
+from trainwell.search.sampling import grid_points_per_dim
 from trainwell.search.space import Dim, parse_space, space_to_dict
 
-KEYS = ("strategy", "trials", "steps", "seed", "stages", "top_k", "margin", "min_width", "vectorize", "space")
+KEYS = ("strategy", "sampler", "pruner", "objective", "hopeless", "trials", "steps", "seed", "stages", "top_k",
+        "margin", "min_width", "vectorize", "space")
+STRATEGIES = ("random", "grid", "coarse-to-fine")
+OBJECTIVES = ("accuracy", "val_loss")
 VECTORIZE = ("auto", "on", "off")
+SEED_MAX = 2**32 - 1
 
 
 @dataclass(frozen=True)
@@ -49,24 +61,35 @@ class Stage:
 
 @dataclass
 class SearchPlan:
-    strategy: str
     space: list[Dim]
     stages: list[Stage]
+    sampler: str = "random"
+    pruner: str = "none"
+    objective: str = "accuracy"
+    hopeless: bool = True
     seed: int = 0
     top_k: int = 4
     margin: float = 0.25
     min_width: float = 0.2
     vectorize: str = "auto"
-    extra: dict[str, Any] = field(default_factory=dict)
 
-    def stage_trials(self, index: int) -> int:
-        """Trials of stage `index` (0-based); a grid's size is its number of points."""
+    @property
+    def direction(self) -> str:
+        """"maximize" (accuracy) or "minimize" (val_loss)."""
+        return "minimize" if self.objective == "val_loss" else "maximize"
+
+    @property
+    def strategy(self) -> str:
+        """A label: the sampler, and "coarse-to-fine" with several stages ("tpe coarse-to-fine")."""
+        return f"{self.sampler} coarse-to-fine" if len(self.stages) > 1 else self.sampler
+
+    def stage_trials(self, index: int, space: list[Dim] | None = None) -> int:
+        """Trials of stage `index` (0-based); a grid's size is its number of points (over `space`)."""
         stage = self.stages[index]
-        if self.strategy == "grid":
-            import math
-
-            m = grid_points_per_dim(self.space, stage.trials)
-            return math.prod(len(d.grid(m)) for d in self.space)
+        if self.sampler == "grid":
+            space = space or self.space
+            m = grid_points_per_dim(space, stage.trials)
+            return math.prod(len(d.grid(m)) for d in space)
         return stage.trials
 
     def total_steps(self) -> int | None:
@@ -77,15 +100,22 @@ class SearchPlan:
     def identity(self) -> str:
         """What must not change when a stopped search is resumed (JSON, stored in the study)."""
         return json.dumps({
-            "strategy": self.strategy, "space": space_to_dict(self.space),
-            "stages": [asdict(s) for s in self.stages], "seed": self.seed, "top_k": self.top_k,
-            "margin": self.margin, "min_width": self.min_width,
+            "sampler": self.sampler, "pruner": self.pruner, "objective": self.objective, "hopeless": self.hopeless,
+            "space": space_to_dict(self.space), "stages": [asdict(s) for s in self.stages], "seed": self.seed,
+            "top_k": self.top_k, "margin": self.margin, "min_width": self.min_width,
         }, sort_keys=True)
 
 
-def _int(value: Any, where: str, low: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise UserError(f"{where} must be an integer >= {low}, got {value!r}")
+def _int(value: Any, where: str, low: int = 1, high: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
+        bound = f">= {low}" if high is None else f"in [{low}, {high}]"
+        raise UserError(f"{where} must be an integer {bound}, got {value!r}")
+    return value
+
+
+def _choice(value: Any, where: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise UserError(f"{where} must be one of {list(choices)}, got {value!r}{did_you_mean(str(value), choices)}")
     return value
 
 
@@ -117,9 +147,20 @@ def plan_from_table(table: dict[str, Any], source: str = "search") -> SearchPlan
     if "space" not in table:
         raise UserError(f"{source}: no search space; add a [search.space] table to the recipe or pass --space FILE")
     space = parse_space(table["space"], f"{source}.space")
-    strategy = table.get("strategy", "random")
-    if strategy not in STRATEGIES:
-        raise UserError(f"{source}.strategy must be one of {list(STRATEGIES)}, got {strategy!r}{did_you_mean(str(strategy), STRATEGIES)}")
+    strategy = _choice(table.get("strategy", "random"), f"{source}.strategy", STRATEGIES)
+    sampler = table.get("sampler")
+    if strategy in ("random", "grid") and "strategy" in table:
+        if sampler is not None and sampler != strategy:
+            raise UserError(f"{source}: strategy = {strategy!r} and sampler = {sampler!r} disagree; "
+                            "strategy \"random\"/\"grid\" is the old name of the sampler: set only sampler")
+        sampler = strategy
+    sampler = _choice(sampler or "random", f"{source}.sampler", SAMPLERS)
+    check_sampler(sampler, space, f"{source}.sampler")
+    pruner = _choice(table.get("pruner", "none"), f"{source}.pruner", PRUNERS)
+    objective = _choice(table.get("objective", "accuracy"), f"{source}.objective", OBJECTIVES)
+    hopeless = table.get("hopeless", True)
+    if not isinstance(hopeless, bool):
+        raise UserError(f"{source}.hopeless must be true or false, got {hopeless!r}")
     trials = _int(table.get("trials", 20), f"{source}.trials")
     steps = table.get("steps")
     if steps is not None:
@@ -130,6 +171,8 @@ def plan_from_table(table: dict[str, Any], source: str = "search") -> SearchPlan
     if vectorize not in VECTORIZE:
         raise UserError(f"{source}.vectorize must be one of {list(VECTORIZE)}, got {vectorize!r}")
     stages_raw = table.get("stages")
+    if stages_raw is not None and "strategy" not in table:
+        strategy = "coarse-to-fine"
     if stages_raw is not None and strategy != "coarse-to-fine":
         raise UserError(f"{source}.stages is for strategy = \"coarse-to-fine\" (got strategy = {strategy!r}); use trials/steps")
     if strategy == "coarse-to-fine":
@@ -145,11 +188,14 @@ def plan_from_table(table: dict[str, Any], source: str = "search") -> SearchPlan
             if not isinstance(st, dict) or set(st) - {"trials", "steps"} or "trials" not in st or "steps" not in st:
                 raise UserError(f"{where} must be a table {{trials = N, steps = S}}, got {st!r}")
             stages.append(Stage(_int(st["trials"], f"{where}.trials"), _int(st["steps"], f"{where}.steps")))
+        if any(st.steps > stages[-1].steps for st in stages[:-1]):
+            raise UserError(f"{source}.stages: the last stage must have the longest trials (its best is the search's "
+                            f"best, trained with that budget), got steps {[st.steps for st in stages]}")
     else:
         stages = [Stage(trials, steps)]
     return SearchPlan(
-        strategy=strategy, space=space, stages=stages,
-        seed=_int(table.get("seed", 0), f"{source}.seed", 0),
+        space=space, stages=stages, sampler=sampler, pruner=pruner, objective=objective, hopeless=hopeless,
+        seed=_int(table.get("seed", 0), f"{source}.seed", 0, SEED_MAX),
         top_k=_int(table.get("top_k", 4), f"{source}.top_k"),
         margin=_frac(table.get("margin", 0.25), f"{source}.margin"),
         min_width=_frac(table.get("min_width", 0.2), f"{source}.min_width"),

@@ -1,9 +1,15 @@
 """Plain records of a search's trials (what the table, the report and the JSON files read).
 
-One dict per trial: ``number, slot, stage, state ("COMPLETE" | "FAIL" | "RUNNING" | "WAITING"),
-value (final validation accuracy or None), params {key: value}, error, interrupted`` and the
-objective's extra numbers (best_val_accuracy, train_seconds, engine, ...). `ranked` sorts the
-complete ones best first (ties: lower trial number first).
+One dict per trial that ran or runs: ``number`` (in its stage's study), ``stage``, ``trial`` (the
+label ``s1-007``), ``state`` ("COMPLETE" | "PRUNED" | "FAIL" | "RUNNING" | "WAITING"), ``value``
+(the final validation figure of a COMPLETE trial, else None), ``params``, ``steps`` (the stage's
+budget), ``steps_run``, ``pruned`` (why it was stopped) and ``last_value`` (its figure then), ``error``, ``retried`` (a FAIL whose
+configuration was run again by a later trial) and the objective's extra numbers (val_accuracy,
+val_loss, best_val_accuracy, train_seconds, engine, ...). Surplus trials (see `worker`) never ran
+and have no record.
+
+`ranked(records, direction)` sorts the COMPLETE ones best first (ties: lower number first);
+`compute_summary(records)` is the "compute saved by pruning" figure.
 """
 from __future__ import annotations
 
@@ -14,57 +20,80 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial
 
-from trainwell.io import atomic_write_text, read_jsonl  # noqa: F401 (read_jsonl re-exported)
+from trainwell.io import atomic_write_text
 from trainwell.search.space import Dim, decode_choice
+from trainwell.search.worker import retried_numbers
 
-SKIP = {"slot", "stage", "index", "worker", "heartbeat"}
+SKIP = {"surplus", "interrupted"}
 
 
-def record_of(trial: FrozenTrial, dims: dict[str, Dim] | None = None) -> dict[str, Any]:
-    params = dict(trial.params) or dict(trial.system_attrs.get("fixed_params", {}))
+def trial_label(stage: int, number: int) -> str:
+    """'s1-007': trial 7 of stage 1."""
+    return f"s{stage}-{number:03d}"
+
+
+def record_of(trial: FrozenTrial, stage: int, dims: dict[str, Dim] | None = None, retried: set[int] = frozenset()) -> dict[str, Any]:
+    params = dict(trial.params)
     if dims:
         params = {k: decode_choice(dims[k], v) if k in dims and not dims[k].numeric else v for k, v in params.items()}
     attrs = trial.user_attrs
     rec: dict[str, Any] = {
         "number": trial.number,
-        "slot": attrs.get("slot"),
-        "stage": attrs.get("stage"),
+        "stage": stage,
+        "trial": trial_label(stage, trial.number),
         "state": trial.state.name,
         "value": trial.value if trial.state.name == "COMPLETE" else None,
         "params": params,
     }
+    if trial.state.name == "PRUNED" and trial.value is not None:
+        rec["last_value"] = trial.value  # the figure reported at the step it was stopped
+    if trial.state.name == "FAIL" and trial.number in retried:
+        rec["retried"] = True
+    if attrs.get("interrupted"):
+        rec["interrupted"] = True
     rec.update({k: v for k, v in attrs.items() if k not in SKIP and k not in rec})
     return rec
 
 
-def study_records(study: optuna.Study, dims: dict[str, Dim] | None = None) -> list[dict[str, Any]]:
-    """Records of the search's trials (those with a slot), in trial-number order."""
-    return [record_of(t, dims) for t in study.get_trials(deepcopy=False) if "slot" in t.user_attrs]
+def study_records(study: optuna.Study, stage: int, dims: dict[str, Dim] | None = None) -> list[dict[str, Any]]:
+    """Records of one stage's study, in trial-number order (surplus trials left out)."""
+    trials = study.get_trials(deepcopy=False)
+    retried = retried_numbers(trials)
+    return [record_of(t, stage, dims, retried) for t in trials if not t.user_attrs.get("surplus")]
 
 
-def ranked(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    done = [r for r in records if r["state"] == "COMPLETE"]
-    return sorted(done, key=lambda r: (-r["value"], r["number"]))
+def ranked(records: list[dict[str, Any]], direction: str = "maximize") -> list[dict[str, Any]]:
+    sign = -1.0 if direction == "maximize" else 1.0
+    done = [r for r in records if r["state"] == "COMPLETE" and r["value"] is not None]
+    return sorted(done, key=lambda r: (sign * r["value"], r["stage"], r["number"]))
+
+
+def settled(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Finished trials that took a place of the budget (not the FAILs that were retried)."""
+    return [r for r in records if r["state"] in ("COMPLETE", "PRUNED", "FAIL") and not r.get("retried")]
+
+
+def compute_summary(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Steps run vs steps budgeted over the settled trials, and how many were pruned (and why).
+
+    ``saved`` = 1 − steps_run / steps_budgeted: the share of the training budget that pruning
+    (and failures) did not spend. Trials without a known budget or step count are left out.
+    """
+    rows = [r for r in settled(records) if isinstance(r.get("steps_budget", r.get("steps")), int)
+            and isinstance(r.get("steps_run"), int)]
+    run = sum(r["steps_run"] for r in rows)
+    budget = sum(r.get("steps_budget", r.get("steps")) for r in rows)
+    pruned = [r for r in settled(records) if r["state"] == "PRUNED"]
+    return {
+        "steps_run": run,
+        "steps_budgeted": budget,
+        "saved": (1.0 - run / budget) if budget else 0.0,
+        "pruned": len(pruned),
+        "pruned_hopeless": sum(str(r.get("pruned", "")).startswith("hopeless") for r in pruned),
+        "trials": len(rows),
+    }
 
 
 def write_jsonl(path: str | Path, records: list[dict[str, Any]]) -> Path:
     """All records as a JSON-lines file, written atomically."""
     return atomic_write_text(path, "".join(json.dumps(r, default=str) + "\n" for r in records))
-
-
-def other_studies(storage: str, study_name: str) -> dict[str, list[dict[str, Any]]]:
-    """{strategy: records} of the other searches in the same storage (for the random-vs-grid comparison)."""
-    from trainwell.search.storage import open_storage
-
-    store = open_storage(storage)
-    out: dict[str, list[dict[str, Any]]] = {}
-    for name in optuna.get_all_study_names(store):
-        if name == study_name or ".lock." in name:
-            continue
-        study = optuna.load_study(study_name=name, storage=store)
-        plan = study.user_attrs.get("plan")
-        if plan is None:
-            continue
-        strategy = json.loads(plan)["strategy"]
-        out[f"{strategy} ({name})"] = study_records(study)
-    return out

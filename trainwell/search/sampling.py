@@ -1,9 +1,9 @@
-"""Where the trials of a stage go: random points, a grid, and the coarse→fine narrowing.
+"""Grids, the coarse→fine narrowing, and `sample_points` (a stage's points drawn at once).
 
-The points of a stage are a pure function of (space, strategy, number of trials, seed), drawn by
-Optuna's samplers on a throw-away in-memory study — ``RandomSampler(seed)`` for random search,
-``GridSampler(grid, seed)`` for grid search — so every process (local workers, other machines)
-computes the same plan and an interrupted search re-plans exactly what it had planned.
+`sample_points(space, trials, strategy, seed)` draws the points of a random or grid search at
+once, as a pure function of its arguments, with Optuna's samplers on a throw-away in-memory study
+(``RandomSampler(seed)``, ``GridSampler(grid, seed)``) — what the random-vs-grid experiment
+compares. A search itself asks its study for one trial at a time (see `samplers`, `worker`).
 
 Grid: ``m`` points per numeric dimension (log-spaced for log-scaled dims, ends included), all
 values of a choice dim; ``m = floor(trials ** (1 / d))`` over the d numeric dims so the grid has
@@ -35,9 +35,6 @@ from optuna.distributions import BaseDistribution, CategoricalDistribution, IntD
 from trainwell.errors import UserError
 from trainwell.search.space import Dim, decode_choice
 
-STRATEGIES = ("random", "grid", "coarse-to-fine")
-
-
 def grid_points_per_dim(space: list[Dim], trials: int) -> int:
     """m with m ** d_numeric * prod(len(choices)) <= trials (at least 1)."""
     choices = math.prod(len(d.values) for d in space if not d.numeric)
@@ -66,7 +63,7 @@ def sample_points(space: list[Dim], trials: int, strategy: str, seed: int) -> li
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     dists = {d.name: d.distribution() for d in space}
     if strategy == "grid":
-        grid = {d.name: _encoded_grid(d, trials, space) for d in space}
+        grid = {d.name: encoded_grid(d, trials, space) for d in space}
         n = math.prod(len(v) for v in grid.values())
         sampler: optuna.samplers.BaseSampler = optuna.samplers.GridSampler(grid, seed=seed)
     else:
@@ -92,7 +89,7 @@ def suggest(trial: optuna.Trial, name: str, dist: BaseDistribution) -> Any:
     return trial.suggest_float(name, dist.low, dist.high, log=dist.log)
 
 
-def _encoded_grid(dim: Dim, trials: int, space: list[Dim]) -> list:
+def encoded_grid(dim: Dim, trials: int, space: list[Dim]) -> list:
     values = dim.grid(grid_points_per_dim(space, trials))
     if dim.numeric:
         return values

@@ -95,6 +95,16 @@ class Dim:
             return IntDistribution(int(self.low), int(self.high), log=self.log)
         return FloatDistribution(float(self.low), float(self.high), log=self.log)
 
+    def contains(self, value: Any) -> bool:
+        """Whether `value` is a point of this dim (what a trial read back from a storage must be)."""
+        if self.dist == "choice":
+            return any(_plain(v) == value for v in self.values)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            return False
+        if self.dist == "int" and not float(value).is_integer():
+            return False
+        return self.low <= value <= self.high
+
     def describe(self) -> str:
         if self.dist == "choice":
             return f"{self.name} ∈ {list(self.values)}"

@@ -9,6 +9,7 @@ Events per fit, in order:
         on_eval_end(metrics) after each evaluation (every `eval_every` steps and at the end)
         on_epoch_end
     on_fit_end
+    on_exception(exc)   instead of on_fit_end when fit raises (also KeyboardInterrupt); then it re-raises
 
 Callbacks run in ascending `order`. Only the events a callback overrides are called, so an idle
 callback costs nothing per step.
@@ -29,6 +30,7 @@ EVENTS = (
     "on_eval_end",
     "on_epoch_end",
     "on_fit_end",
+    "on_exception",
 )
 
 
@@ -46,6 +48,7 @@ class Callback:
     def on_eval_end(self, state: TrainState, metrics: dict[str, Any]) -> None: ...
     def on_epoch_end(self, state: TrainState) -> None: ...
     def on_fit_end(self, state: TrainState) -> None: ...
+    def on_exception(self, state: TrainState, exc: BaseException) -> None: ...
 
     def state_dict(self) -> dict[str, Any]:
         """Saved in checkpoints (plain data and tensors only)."""

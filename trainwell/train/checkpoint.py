@@ -27,11 +27,17 @@ def safe_load(path: Path, map_location: str | torch.device = "cpu", kind: str = 
     a missing, truncated, corrupt or foreign file raises UserError naming it."""
     if not path.exists():
         raise UserError(f"{kind} {path} does not exist")
+    if path.is_dir():
+        raise UserError(f"{kind} {path} is a folder, not a file")
+    if path.stat().st_size == 0:
+        raise UserError(f"{kind} {path} is empty (0 bytes): it was never completely written")
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
-    except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError, OSError) as exc:
+    except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError, OSError, ValueError, KeyError,
+            IndexError, TypeError, AttributeError, UnicodeDecodeError) as exc:
+        first = (str(exc).splitlines() or [""])[0][:200]
         raise UserError(
-            f"{kind} {path} cannot be loaded safely ({type(exc).__name__}: {str(exc).splitlines()[0][:200]}); "
+            f"{kind} {path} cannot be loaded safely ({type(exc).__name__}{': ' + first if first else ''}); "
             f"it is truncated, corrupt, or not a trainwell {kind}"
         ) from exc
 

@@ -1,73 +1,87 @@
-"""Weight averaging during training: exponential moving average (EMA) and Polyak/SWA averages.
+"""Weight averaging during training: exponential moving average (EMA) and Polyak/SWA averages,
+on PyTorch's own `torch.optim.swa_utils` (AveragedModel, update_bn).
 
-EMA (Polyak & Juditsky 1992; as used by e.g. Tan & Le 2019):
-    θ̄ ← d_t·θ̄ + (1 − d_t)·θ   after every optimizer step, with d_t = min(decay, (1 + t)/(10 + t))
-so early averages are not dominated by the random initialisation.
+EMA (Polyak & Juditsky 1992; as used by e.g. Tan & Le 2019): the first update copies the weights,
+then after optimizer step t (t = 1, 2, ...)
+    θ̄ ← d_t·θ̄ + (1 − d_t)·θ,   d_t = min(decay, (1 + t)/(10 + t))
+so early averages are not dominated by the first weights (the warm-up of TensorFlow's
+ExponentialMovingAverage with num_updates).
 Polyak/SWA averaging (Izmailov et al. 2018) is the plain mean of the weights from a start step on:
-    θ̄ ← θ̄ + (θ − θ̄)/(n + 1).
+    θ̄ ← θ̄ + (θ − θ̄)/(n + 1)   (AveragedModel's default).
 Averaged weights come with stale BatchNorm statistics; `recompute_bn_stats` re-estimates them with
-one pass over training data (cumulative average, momentum=None) for the averaged weights.
+one pass over training data (`update_bn`: cumulative average, momentum=None) for the averaged weights.
 """
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import torch
 from torch import nn
+from torch.optim.swa_utils import AveragedModel, update_bn
 
-from trainwell.nn.kinds import batchnorms
 from trainwell.train.callbacks import Callback
 from trainwell.train.evaluate import evaluate
 from trainwell.train.state import TrainState
 
+
+def ema_avg_fn(decay: float):
+    """AveragedModel's multi-tensor averaging function for the warmed-up EMA above."""
+
+    @torch.no_grad()
+    def update(averaged: list[torch.Tensor], current: list[torch.Tensor], num_averaged: torch.Tensor) -> None:
+        t = int(num_averaged)  # updates already averaged (>= 1 here: the first update copies)
+        weight = 1.0 - min(decay, (1 + t) / (10 + t))
+        torch._foreach_lerp_(averaged, current, weight)
+
+    return update
+
+
 class WeightAverage:
-    """A copy of `model` whose floating-point parameters are averaged (EMA or uniform)."""
+    """An `AveragedModel` of `model`: EMA with warm-up (`decay`) or the uniform mean (decay None)."""
 
     def __init__(self, model: nn.Module, decay: float | None = 0.999):
         if decay is not None and not 0.0 < decay < 1.0:
             raise ValueError(f"EMA decay must be in (0, 1), got {decay}")
         self.decay = decay
-        self.model = copy.deepcopy(model)
-        self.model.requires_grad_(False)
-        self.updates = 0
-        self._src = [p for p in model.parameters()]
-        self._dst = [p for p in self.model.parameters()]
+        self.averaged = AveragedModel(model, multi_avg_fn=ema_avg_fn(decay) if decay is not None else None)
+        self.averaged.requires_grad_(False)
+
+    @property
+    def model(self) -> nn.Module:
+        """The averaged network itself (same class and parameter names as the trained one)."""
+        return self.averaged.module
+
+    @property
+    def updates(self) -> int:
+        return int(self.averaged.n_averaged)
 
     @torch.no_grad()
     def update(self, model: nn.Module) -> None:
-        """One averaging step from the current weights of `model` (the one given at construction)."""
-        t = self.updates
-        weight = 1.0 - min(self.decay, (1 + t) / (10 + t)) if self.decay is not None else 1.0 / (t + 1)
-        torch._foreach_lerp_(self._dst, self._src, weight)
+        """One averaging step from the current weights of `model`; buffers follow the model."""
+        self.averaged.update_parameters(model)
         for dst, src in zip(self.model.buffers(), model.buffers()):
             dst.copy_(src)
-        self.updates += 1
 
     def state_dict(self) -> dict[str, Any]:
         return {"model": self.model.state_dict(), "updates": self.updates}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.model.load_state_dict(state["model"])
-        self.updates = int(state["updates"])
+        self.averaged.n_averaged.fill_(int(state["updates"]))
 
 
 @torch.no_grad()
 def recompute_bn_stats(model: nn.Module, x: torch.Tensor, batch_size: int = 256) -> nn.Module:
-    """Re-estimate every BatchNorm's running mean/var on `x` for the model's current weights."""
-    norms = [m for _, m in batchnorms(model)]
-    if not norms:
+    """Re-estimate every BatchNorm's running mean/var on `x` for the model's current weights
+    (`update_bn` over whole batches of `batch_size`; the model's train/eval mode is kept)."""
+    from trainwell.nn.kinds import batchnorms
+
+    if not batchnorms(model):
         return model
-    saved = [(m.momentum, m.training) for m in norms]
     was_training = model.training
-    model.train()
-    for m in norms:
-        m.reset_running_stats()
-        m.momentum = None  # cumulative moving average over the pass
-    for i in range(0, len(x) - batch_size + 1 if len(x) >= batch_size else 1, batch_size):
-        model(x[i : i + batch_size])
-    for m, (momentum, _) in zip(norms, saved):
-        m.momentum = momentum
+    n = len(x)
+    batches = [x[i:i + batch_size] for i in range(0, n - batch_size + 1, batch_size)] if n >= batch_size else [x]
+    update_bn(batches, model)
     model.train(was_training)
     return model
 

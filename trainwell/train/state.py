@@ -18,7 +18,9 @@ class TrainState:
 
     `step` counts optimizer steps done; `loss` is the last step's loss as a 0-dim tensor on the
     device (reading it with `.item()` forces a sync — callbacks that run every step should not).
-    `metrics` holds the latest synced values (train loss/accuracy, val loss/accuracy, lr).
+    `metrics` holds the latest synced values (train loss and task metrics, val_* figures, lr).
+    `monitor` names the validation figure that picks the best weights ("val_accuracy" for
+    classification, "val_loss" for regression); `best_value`/`best_step` are its best so far.
     """
 
     model: nn.Module
@@ -33,13 +35,29 @@ class TrainState:
     lr: float = 0.0
     batch: tuple[torch.Tensor, torch.Tensor] | None = None
     metrics: dict[str, float] = field(default_factory=dict)
-    best_val_accuracy: float = -1.0
+    monitor: str = "val_accuracy"
+    higher_is_better: bool = True
+    best_value: float = float("nan")
     best_step: int = -1
+    micro_batches: int = 0
     stop: bool = False
     stop_reason: str = ""
     diverged: bool = False
     records: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     _files: dict[str, IO[str]] = field(default_factory=dict, repr=False)
+
+    @property
+    def best_val_accuracy(self) -> float:
+        """The best validation accuracy (when accuracy is what is monitored), else -1."""
+        return self.best_value if self.monitor == "val_accuracy" and self.best_step >= 0 else -1.0
+
+    def improves(self, value: float) -> bool:
+        """Is `value` of the monitored figure better than the best so far?"""
+        if value != value:  # NaN
+            return False
+        if self.best_step < 0 or self.best_value != self.best_value:
+            return True
+        return value > self.best_value if self.higher_is_better else value < self.best_value
 
     def emit(self, stream: str, record: dict[str, Any]) -> None:
         """Append a record to run_dir/<stream>.jsonl, or to `records[stream]` without a run dir."""

@@ -1,40 +1,63 @@
 """The `Trainer`: a fast, deterministic, resumable training loop with ordered callbacks.
 
-It takes any `nn.Module`, pre-loaded tensors (sliced by index, see `BatchLoader`), a loss, an
-optimizer and an LR schedule. Per step the loss and accuracy are accumulated ON THE DEVICE; the
-host reads them once every `log_every` steps (one transfer), which is also when a NaN/Inf loss is
-detected. Evaluation runs every `eval_every` steps and at the end; a checkpoint (`last.pt`, and
-`best.pt` on a new best validation accuracy) is written atomically after each evaluation.
+It takes any `nn.Module`, a batch source (`trainwell.data.adapt.as_source`: tensors resident on the
+device, a torch Dataset or your DataLoader), an optimizer, `TrainerSettings`, and optionally an LR
+scheduler, a loss, a task (classification, multi-label, regression), validation data,
+augmentation, a mixer, a penalty and callbacks.
 
-Determinism: the model is built by the caller (seeded); the batch order comes from the loader's
-generator, augmentation from a device generator seeded `seed + 2`, mixing decisions from a CPU
-generator seeded `seed + 3`, and modules that use torch's default RNG (e.g. nn.Dropout) from the
-default generator seeded `seed + 4` at the start of `fit`. All of these states go into the
+Per step the loss and the task's running sums stay ON THE DEVICE (small outputs are kept and scored
+in one batched call at the log step); the host reads them once every `log_every` steps (one
+transfer), which is also when a NaN/Inf loss is detected. Evaluation runs
+every `eval_every` steps and at the end; a resumable checkpoint (`last.pt`) is written atomically
+after each evaluation (the best weights are kept by the `BestWeights` callback).
+
+A step: `accumulate` micro-batches, each forward (under autocast for bf16/fp16) and backward with
+its loss divided by `accumulate`; then `on_after_backward`, gradient clipping, the optimizer step
+(through a gradient scaler for fp16) and `on_batch_end`. Steps, schedules and `total_steps` count
+optimizer steps.
+
+Randomness (see `TrainerSettings`): the batch order is the data source's; augmentation draws from
+a generator seeded `seed + 2`, mixing decisions from one seeded `seed + 3`, and modules that use
+torch's default generator (nn.Dropout) see it seeded `seed + 4` — inside `torch.random.fork_rng`,
+so the caller's global RNG state is the same after `fit` as before. All of these states go into the
 checkpoint, so `fit(resume=...)` continues a killed run to the same result as an uninterrupted one.
+
+Data-parallel runs (torch.distributed initialized with several processes, e.g. under torchrun):
+the few lines marked "data-parallel" train through DistributedDataParallel, shard validation, sum
+the metrics of each log window and evaluation over the processes (one all_reduce each), give each
+process its own random streams and leave every file to rank 0 — see `trainwell.train.distributed`.
+A single process (`self.procs is None`) runs none of them.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from trainwell.data.loader import BatchLoader
 from trainwell.errors import UserError
+from trainwell.io import ensure_dir
+from trainwell.train import distributed
 from trainwell.train.callbacks import Callback, Dispatcher
-from trainwell.io import atomic_copy
 from trainwell.train.checkpoint import check_compatible, load_checkpoint, save_checkpoint
-from trainwell.train.evaluate import evaluate
+from trainwell.train.evaluate import evaluate, evaluate_batches
+from trainwell.train.settings import TrainerSettings, default_eval_every
 from trainwell.train.state import TrainState
+from trainwell.train.tasks import Classification, LossFn, Task
 
-LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 Mixer = Callable[[torch.Tensor, torch.Tensor, int, torch.Generator], tuple[torch.Tensor, torch.Tensor]]
+
+
+# outputs of at most this many elements are kept until the log step and scored there in one call
+# (fewer small ops per step); larger ones (images, sequences) are reduced at once to save memory
+DEFER_ELEMENTS = 1 << 16
 
 
 class Diverged(RuntimeError):
@@ -43,190 +66,315 @@ class Diverged(RuntimeError):
 
 def cross_entropy(label_smoothing: float = 0.0) -> LossFn:
     """Cross-entropy on logits with hard (int) or soft (N×C probabilities) targets."""
-
-    def loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return F.cross_entropy(logits, target, label_smoothing=label_smoothing)
-
-    return loss
+    return Classification(label_smoothing=label_smoothing).default_loss()
 
 
-def default_eval_every(steps_per_epoch: int, total_steps: int) -> int:
-    """Once per epoch, but at most ~20 evaluations per run."""
-    return max(steps_per_epoch, math.ceil(total_steps / 20))
+def autocast_for(device: torch.device, precision: str) -> Callable[[], contextlib.AbstractContextManager]:
+    """A factory of autocast contexts for `precision` on `device` (a no-op context for fp32)."""
+    if precision == "fp32":
+        return contextlib.nullcontext
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float16
+    if precision == "fp16" and device.type != "cuda":
+        raise UserError("train.precision = \"fp16\" needs a CUDA device (its gradient scaler is for GPUs); "
+                        "use \"bf16\" on the CPU")
+    return lambda: torch.autocast(device_type=device.type, dtype=dtype)
 
 
 class Trainer:
-    """Train `model` on `loader` for `total_steps` optimizer steps.
+    """Train `model` on `source` for `settings.total_steps` optimizer steps (see the module docstring).
 
     Args:
-        model: any nn.Module mapping a batch x to logits N×C.
-        loader: a BatchLoader over the training tensors (on the device).
+        model: any nn.Module mapping a batch x to outputs (logits N×C for classification).
+        source: a batch source (`next_batch()`, `len`, `state_dict`): `trainwell.data.BatchLoader`,
+            or what `trainwell.data.adapt.as_source` makes of a Dataset or DataLoader.
         optimizer: a torch optimizer over the model's parameters.
-        total_steps: optimizer steps to take.
-        lr_scheduler: an object with `.set(step) -> lr` (trainwell.optim.LRScheduler), or None.
-        loss_fn: loss(logits, target); default cross-entropy. Targets are labels, or N×C soft
-            targets when a mixer is used.
-        val: (x_val, y_val) evaluated every `eval_every` steps and at the end.
+        settings: `TrainerSettings` (steps, evaluation and logging cadence, seed, clipping,
+            accumulation, precision, compile, run directory, checkpoints).
+        scheduler: an object with `.set(step) -> lr` (trainwell.optim.LRScheduler), or None.
+        loss: loss(outputs, target); default: the task's (cross-entropy for classification).
+        task: a `trainwell.train.tasks.Task` (default classification).
+        val: validation data — (x, y) tensors on the device, or a Dataset/DataLoader.
+        eval_loss: the loss reported on validation data (default: the task's plain loss, e.g.
+            cross-entropy without label smoothing).
         augment: callable(x, generator) applied to each training batch.
-        mixer: callable(x, y, num_classes, generator) -> (x, soft targets), used on a fraction
-            `mix_prob` of the batches (Mixup/CutMix).
-        penalty: callable(model) -> scalar added to the loss (L1/L2/elastic net), or None.
-        grad_clip: clip the global gradient norm to this value.
-        callbacks: extra Callback objects.
-        run_dir: where metrics JSONL and checkpoints go (None: keep records in memory).
-        extra_checkpoint: plain data saved in every checkpoint (config, preprocessing state).
+        mixer: callable(x, y, num_classes, generator) -> (x, soft targets) (Mixup/CutMix) on a
+            fraction `settings.mix_prob` of the batches; needs `num_classes`.
+        penalty: callable(model) -> scalar added to the loss (L1/L2/elastic net).
+        callbacks: Callback objects (run in ascending `order`).
+        metrics: extra validation metrics {name: torchmetrics Metric or fn(outputs, targets)}
+            (`trainwell.train.metrics`), logged as val_<name> at each evaluation.
     """
 
     def __init__(
         self,
         model: nn.Module,
-        loader: BatchLoader,
+        source: Any,
         optimizer: torch.optim.Optimizer,
-        total_steps: int,
+        settings: TrainerSettings,
         *,
-        lr_scheduler: Any = None,
-        loss_fn: LossFn | None = None,
-        val: tuple[torch.Tensor, torch.Tensor] | None = None,
-        eval_every: int | None = None,
-        log_every: int = 20,
+        scheduler: Any = None,
+        loss: LossFn | None = None,
+        task: Task | None = None,
+        val: Any = None,
+        eval_loss: LossFn | None = None,
         augment: Augment | None = None,
         mixer: Mixer | None = None,
-        mix_prob: float = 1.0,
         num_classes: int | None = None,
         penalty: Callable[[nn.Module], torch.Tensor] | None = None,
-        grad_clip: float | None = None,
         callbacks: Sequence[Callback] = (),
-        seed: int = 0,
-        run_dir: str | Path | None = None,
-        checkpoint: bool = True,
-        extra_checkpoint: dict[str, Any] | None = None,
+        metrics: dict[str, Any] | None = None,
     ):
-        if total_steps < 1:
-            raise UserError(f"total_steps must be >= 1, got {total_steps}")
+        if not isinstance(settings, TrainerSettings):
+            raise UserError(f"Trainer expects TrainerSettings as `settings`, got {type(settings).__name__}")
+        if not hasattr(source, "next_batch"):
+            raise UserError(f"Trainer expects a batch source (trainwell.data.adapt.as_source(...)), got "
+                            f"{type(source).__name__}")
         if mixer is not None and num_classes is None:
             raise UserError("a mixer needs num_classes (to build soft targets)")
         self.model = model
-        self.loader = loader
+        self.source = source
         self.optimizer = optimizer
-        self.total_steps = total_steps
-        self.lr_scheduler = lr_scheduler
-        self.loss_fn = loss_fn or cross_entropy()
+        self.settings = s = settings
+        self.scheduler = scheduler
+        self.task = task or Classification()
+        self.loss_fn = loss or self.task.default_loss()
+        self.eval_loss = eval_loss or type(self.task)().default_loss()
         self.val = val
-        self.steps_per_epoch = len(loader)
-        self.eval_every = eval_every or default_eval_every(self.steps_per_epoch, total_steps)
-        self.log_every = log_every
         self.augment = augment
         self.mixer = mixer
-        self.mix_prob = mix_prob
         self.num_classes = num_classes
         self.penalty = penalty
-        self.grad_clip = grad_clip
         self.callbacks = list(callbacks)
         self.dispatch = Dispatcher(self.callbacks)
-        self.seed = seed
-        self.run_dir = Path(run_dir) if run_dir is not None else None
-        self.checkpoint = checkpoint and self.run_dir is not None
-        self.extra_checkpoint = extra_checkpoint or {}
-        self.device = loader.x.device
-        self.aug_generator = torch.Generator(device=self.device).manual_seed(seed + 2)
-        self.mix_generator = torch.Generator().manual_seed(seed + 3)
-        self._sums = torch.zeros(2, device=self.device)  # loss sum and correct count of the log window
-        self._sums_n = 0  # examples in the log window
-        self._window_start = 0
+        self.metrics = None
+        if metrics:
+            from trainwell.train.metrics import MetricSet
+
+            self.metrics = MetricSet(metrics, self.task.name)
+        self.steps_per_epoch = max(len(source) // s.accumulate, 1)
+        self.eval_every = s.eval_every or default_eval_every(self.steps_per_epoch, s.total_steps)
+        self.run_dir = s.run_dir
+        self.checkpoint = s.checkpoint and self.run_dir is not None
+        self.device = self._device()
+        self.procs = distributed.current()  # data-parallel: the process group (None: one process)
+        self._ddp: nn.Module | None = None
+        self._val_reduce: Callable[[torch.Tensor], torch.Tensor] | None = None
+        self._seed = s.seed
+        if self.procs is not None:  # data-parallel: DDP, sharded validation, own streams, rank 0 writes
+            distributed.check_sharded(source, self.procs)
+            self._ddp = distributed.wrap(model, self.device)
+            self.val, self._val_reduce = distributed.shard_val(val, self.procs, self.device)
+            self._seed = distributed.rank_seed(s.seed, self.procs.rank)
+            self.run_dir = self.run_dir if self.procs.is_main else None
+        self.autocast = autocast_for(self.device, s.precision)
+        self.scaler = torch.amp.GradScaler("cuda") if s.precision == "fp16" else None
+        self.aug_generator = torch.Generator(device=self.device).manual_seed(self._seed + 2)
+        self.mix_generator = torch.Generator().manual_seed(self._seed + 3)
+        self.default_rng: dict[str, Any] | None = None  # the run's own default-generator states
         self.params = [p for p in model.parameters() if p.requires_grad]
+        self.forward: Callable[[Any], torch.Tensor] = model if self._ddp is None else self._ddp
+        if s.compile:
+            self.forward = self._compiled(self.forward)
+        self._fp32 = s.precision == "fp32"
+        self._losses: list[torch.Tensor] = []
+        self._sizes: list[int] = []
+        self._sums: list[torch.Tensor] = []
+        self._pending: list[tuple[torch.Tensor, torch.Tensor]] = []
+        self._window_start = 0
+        self._t0 = time.perf_counter()
+        self._evaluated_at = -1
+
+    # ------------------------------------------------------------------ set-up helpers
+    def _device(self) -> torch.device:
+        x = getattr(self.source, "x", None)
+        if isinstance(x, torch.Tensor):
+            return x.device
+        device = getattr(self.source, "device", None)
+        if isinstance(device, torch.device):
+            return device
+        first = next(iter(self.model.parameters()), None)
+        return first.device if first is not None else torch.device("cpu")
+
+    def _compiled(self, model: Callable[[Any], torch.Tensor]) -> Callable[[Any], torch.Tensor]:
+        try:
+            compiled = torch.compile(model)
+        except Exception as exc:  # noqa: BLE001 — any failure means: run eager
+            warnings.warn(f"torch.compile is not available here ({type(exc).__name__}: {exc}); training eagerly",
+                          stacklevel=3)
+            return model
+        state = {"fn": compiled}
+
+        def forward(x: Any) -> torch.Tensor:
+            try:
+                return state["fn"](x)
+            except Exception as exc:  # noqa: BLE001 — the first call compiles; a failure falls back
+                if state["fn"] is model:
+                    raise
+                warnings.warn(f"torch.compile failed ({type(exc).__name__}: {str(exc).splitlines()[0][:160]}); "
+                              "training eagerly", stacklevel=2)
+                state["fn"] = model
+                return model(x)
+
+        return forward
+
+    @property
+    def total_steps(self) -> int:
+        return self.settings.total_steps
+
+    def _cuda_devices(self) -> list[int]:
+        if self.device.type == "cuda":
+            return [self.device.index if self.device.index is not None else torch.cuda.current_device()]
+        return []
 
     # ------------------------------------------------------------------ the loop
     def fit(self, resume: str | Path | dict[str, Any] | None = None) -> TrainState:
         """Run training to `total_steps` (or from a checkpoint onwards). Returns the final state."""
-        state = TrainState(
-            model=self.model,
-            optimizer=self.optimizer,
-            total_steps=self.total_steps,
-            device=self.device,
-            run_dir=self.run_dir,
-            steps_per_epoch=self.steps_per_epoch,
-        )
+        s = self.settings
+        state = TrainState(model=self.model, optimizer=self.optimizer, total_steps=s.total_steps,
+                           device=self.device, run_dir=self.run_dir, steps_per_epoch=self.steps_per_epoch,
+                           monitor=f"val_{self.task.monitor}", higher_is_better=self.task.higher_is_better)
         if self.run_dir is not None:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
-        torch.manual_seed(self.seed + 4)
-        if resume is not None:
-            self._restore(resume if isinstance(resume, dict) else load_checkpoint(resume, self.device), state)
-        self.model.train()
-        self.dispatch("on_fit_start", state)
-        self._window_start, self._t0 = state.step, time.perf_counter()
-        try:
-            while state.step < self.total_steps and not state.stop:
-                self._step(state)
-            if not state.diverged and state.step % self.eval_every:  # final evaluation unless one just ran
-                self._evaluate(state)
-            self.dispatch("on_fit_end", state)
-        finally:
-            state.close()
+            ensure_dir(self.run_dir, "run directory")
+        with torch.random.fork_rng(devices=self._cuda_devices()):
+            self._seed_default_rng()
+            if resume is not None:
+                self._restore(resume if isinstance(resume, dict) else load_checkpoint(resume, self.device), state)
+            self.model.train()
+            self.dispatch("on_fit_start", state)
+            self._window_start, self._t0 = state.step, time.perf_counter()
+            try:
+                while state.step < s.total_steps and not state.stop:
+                    self._step(state)
+                if self._losses:
+                    self._log(state)
+                if not state.diverged and self._evaluated_at != state.step:
+                    self._evaluate(state)  # the final evaluation, unless one just ran (also on a finished resume)
+                self.dispatch("on_fit_end", state)
+            except BaseException as exc:
+                self.dispatch("on_exception", state, exc)
+                raise
+            finally:
+                state.close()
         return state
 
+    def _seed_default_rng(self) -> None:
+        seed = self._seed + 4
+        torch.default_generator.manual_seed(seed)
+        if self.device.type == "cuda":
+            torch.cuda.manual_seed(seed)
+
+    def _rng_state(self) -> dict[str, Any]:
+        return {
+            "default": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None,
+            "augment": self.aug_generator.get_state(),
+            "mix": self.mix_generator.get_state(),
+        }
+
     def _step(self, state: TrainState) -> None:
-        spe = self.steps_per_epoch
+        spe, s = self.steps_per_epoch, self.settings
         if state.step % spe == 0:
             state.epoch = state.step // spe
             self.dispatch("on_epoch_start", state)
-        x, y = self.loader.next_batch()
-        state.batch = (x, y)
-        self.dispatch("on_batch_start", state)
-        if self.lr_scheduler is not None:
-            state.lr = self.lr_scheduler.set(state.step)
-        if self.augment is not None:
-            x = self.augment(x, self.aug_generator)
-        target = y
-        if self.mixer is not None and (
-            self.mix_prob >= 1.0 or torch.rand((), generator=self.mix_generator).item() < self.mix_prob
-        ):
-            x, target = self.mixer(x, y, self.num_classes, self.aug_generator)
-        logits = self.model(x)
-        loss = self.loss_fn(logits, target)
-        objective = loss + self.penalty(self.model) if self.penalty is not None else loss
+        if self.scheduler is not None:
+            state.lr = self.scheduler.set(state.step)
         self.optimizer.zero_grad(set_to_none=True)
-        objective.backward()
+        for micro in range(s.accumulate):
+            x, y = self.source.next_batch()
+            state.batch = (x, y)
+            if micro == 0:
+                self.dispatch("on_batch_start", state)
+            if self._ddp is not None and micro < s.accumulate - 1:
+                with self._ddp.no_sync():  # data-parallel: gradients are averaged on the last micro-batch only
+                    self._forward_backward(x, y, state)
+            else:
+                self._forward_backward(x, y, state)
         self.dispatch("on_after_backward", state)
-        if self.grad_clip is not None:
-            torch.nn.utils.clip_grad_norm_(self.params, self.grad_clip, foreach=True)
-        self.optimizer.step()
+        if self.scaler is not None:
+            self.scaler.unscale_(self.optimizer)
+        if s.grad_clip is not None:
+            norm = torch.nn.utils.clip_grad_norm_(self.params, s.grad_clip, foreach=True)
+            state.grad_norm = norm
+        elif s.log_grad_norm:
+            state.grad_norm = torch.nn.utils.get_total_norm([p.grad for p in self.params if p.grad is not None])
+        if self.scaler is not None:
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        else:
+            self.optimizer.step()
         state.step += 1
-        loss = loss.detach()
-        state.loss = loss
-        self._sums[0].add_(loss, alpha=len(y))  # on the device: no sync
-        self._sums[1].add_((logits.detach().argmax(1) == y).sum())
-        self._sums_n += len(y)
         self.dispatch("on_batch_end", state)
-        eval_due = state.step % self.eval_every == 0 or state.step == self.total_steps
-        if state.step % self.log_every == 0 or eval_due:
+        eval_due = state.step % self.eval_every == 0 or state.step == s.total_steps
+        if state.step % s.log_every == 0 or eval_due:
             self._log(state)
         if eval_due and not state.diverged:
             self._evaluate(state)
         if state.step % spe == 0:
             self.dispatch("on_epoch_end", state)
 
+    def _forward_backward(self, x: Any, y: torch.Tensor, state: TrainState) -> None:
+        if self.augment is not None:
+            x = self.augment(x, self.aug_generator)
+        target = y
+        if self.mixer is not None and (self.settings.mix_prob >= 1.0
+                                       or torch.rand((), generator=self.mix_generator).item() < self.settings.mix_prob):
+            x, target = self.mixer(x, y, self.num_classes, self.aug_generator)
+        if self._fp32:
+            out = self.forward(x)
+            loss = self.loss_fn(out, target)
+        else:
+            with self.autocast():
+                out = self.forward(x)
+                loss = self.loss_fn(out, target)
+        objective = loss
+        if self.penalty is not None:
+            objective = objective + self.penalty(self.model)
+        if self.settings.accumulate > 1:
+            objective = objective / self.settings.accumulate
+        if self.scaler is not None:
+            self.scaler.scale(objective).backward()
+        else:
+            objective.backward()
+        loss = loss.detach()
+        state.loss = loss
+        self._losses.append(loss)
+        self._sizes.append(len(y))
+        out = out.detach()
+        if out.numel() <= DEFER_ELEMENTS and isinstance(y, torch.Tensor):
+            self._pending.append((out, y))  # scored at the log step, all at once
+        else:
+            self._sums.append(self.task.sums(out, y))
+
     # ------------------------------------------------------------------ logging / eval
     def _log(self, state: TrainState) -> None:
-        loss_sum, correct = self._sums.tolist()  # the one host transfer of the window
-        n = max(self._sums_n, 1)
+        sizes = self._sizes
+        n = sum(sizes)
+        losses = torch.stack(self._losses).float()
+        if len(set(sizes)) == 1:
+            loss_sum = losses.sum() * sizes[0]
+        else:
+            loss_sum = (losses * torch.tensor(sizes, dtype=losses.dtype, device=losses.device)).sum()
+        if self._pending:
+            self._sums.append(self._score_pending())
+        packed = [loss_sum.reshape(1).double(), torch.stack(self._sums).sum(0).double()]
+        if getattr(state, "grad_norm", None) is not None:
+            packed.append(state.grad_norm.detach().reshape(1).double())
+        if self.procs is None:
+            values = torch.cat(packed).tolist()  # the one host transfer of the window
+        else:  # data-parallel: every process's sums and examples (one all_reduce), then the one transfer
+            values, n = distributed.sum_window(torch.cat(packed), n, 1 + len(self.task.sum_names))
         now = time.perf_counter()
         seconds = max(now - self._t0, 1e-9)
         steps = state.step - self._window_start
-        record = {
-            "split": "train",
-            "step": state.step,
-            "epoch": state.step / self.steps_per_epoch,
-            "loss": loss_sum / n,
-            "accuracy": correct / n,
-            "lr": state.lr,
-            "steps_per_s": steps / seconds,
-            "examples_per_s": n / seconds,
-        }
-        self._sums.zero_()
-        self._sums_n = 0
+        k = len(self.task.sum_names)
+        record: dict[str, Any] = {"split": "train", "step": state.step, "epoch": state.step / self.steps_per_epoch,
+                                  "loss": values[0] / n, **self.task.metrics(values[1:1 + k], n), "lr": state.lr,
+                                  "steps_per_s": steps / seconds, "examples_per_s": n / seconds}
+        if len(values) > 1 + k:
+            record["grad_norm"] = values[1 + k]
+        self._losses, self._sizes, self._sums, self._pending = [], [], [], []
         self._window_start, self._t0 = state.step, now
-        state.metrics.update({"loss": record["loss"], "accuracy": record["accuracy"], "lr": state.lr,
-                              "steps_per_s": record["steps_per_s"]})
+        state.metrics.update({key: v for key, v in record.items() if key not in ("split", "step", "epoch", "examples_per_s")})
         state.emit("metrics", record)
         self.dispatch("on_log", state, record)
         if not math.isfinite(record["loss"]):
@@ -237,62 +385,118 @@ class Trainer:
                 "(optim.grad_clip). The last good checkpoint was kept."
             )
 
+    def _score_pending(self) -> torch.Tensor:
+        """The task's sums over the window's small outputs, in one batched call."""
+        outs, ys = zip(*self._pending)
+        if len(outs) > 1 and all(o.shape[1:] == outs[0].shape[1:] for o in outs) \
+                and all(t.shape[1:] == ys[0].shape[1:] for t in ys):
+            return self.task.sums(torch.cat(outs), torch.cat(ys))
+        return torch.stack([self.task.sums(o, t) for o, t in self._pending]).sum(0)
+
+    def evaluate_val(self) -> dict[str, float] | None:
+        """Loss and metrics of the model on the validation data (None without validation data)."""
+        if self.val is None:
+            return None
+        if isinstance(self.val, (tuple, list)) and len(self.val) == 2 and isinstance(self.val[0], torch.Tensor):
+            if len(self.val[0]) == 0 and self._val_reduce is None:
+                return None
+            return evaluate(self.model, self.val[0], self.val[1], task=self.task, loss_fn=self.eval_loss,
+                            autocast=None if self.settings.precision == "fp32" else self.autocast,
+                            extra=self.metrics, reduce=self._val_reduce)
+        from trainwell.data.adapt import iter_batches
+
+        batches = iter_batches(self.val, batch_size=1024, device=self.device)
+        return evaluate_batches(self.model, batches, self.task, self.eval_loss,
+                                None if self.settings.precision == "fp32" else self.autocast, extra=self.metrics, reduce=self._val_reduce)
+
     def _evaluate(self, state: TrainState) -> None:
+        self._evaluated_at = state.step
         metrics: dict[str, Any] = {"split": "val", "step": state.step, "epoch": state.step / self.steps_per_epoch}
-        if self.val is not None and len(self.val[0]):
-            result = evaluate(self.model, *self.val)
+        if self.procs is not None:  # data-parallel: every process evaluates with rank 0's BatchNorm statistics
+            distributed.broadcast_buffers(self.model)
+        result = self.evaluate_val()
+        improved = False
+        if result is not None:
             metrics.update(result)
-            state.metrics.update({"val_loss": result["loss"], "val_accuracy": result["accuracy"]})
+            state.metrics.update({f"val_{k}": v for k, v in result.items()})
             state.emit("metrics", metrics)
-        improved = metrics.get("accuracy", -1.0) > state.best_val_accuracy
-        if improved:
-            state.best_val_accuracy, state.best_step = metrics.get("accuracy", -1.0), state.step
+            value = result.get(self.task.monitor, float("nan"))
+            improved = state.improves(value)
+            if improved:
+                state.best_value, state.best_step = value, state.step
         self.dispatch("on_eval_end", state, metrics)
         finite = math.isfinite(state.metrics.get("loss", 0.0)) and math.isfinite(metrics.get("loss", 0.0))
         if self.checkpoint and finite:
-            save_checkpoint(self.run_dir / "last.pt", self.checkpoint_payload(state))
-            if improved:  # the same bytes: copy the file instead of serializing twice
-                atomic_copy(self.run_dir / "last.pt", self.run_dir / "best.pt")
+            payload = self.checkpoint_payload(state)
+            if self.procs is not None:  # data-parallel: every process's random streams; rank 0 writes
+                payload["rng_ranks"] = distributed.gather(self._rng_state())
+            if self.run_dir is not None:
+                save_checkpoint(self.run_dir / "last.pt", payload)
 
     # ------------------------------------------------------------------ checkpoints
+    def _callback_keys(self) -> list[tuple[str, Callback]]:
+        """Each callback under "<class name>#<k>" (its k-th of that class): a callback added or
+        removed between a run and its resume does not shift the others' saved states."""
+        seen: dict[str, int] = {}
+        out = []
+        for c in self.callbacks:
+            name = type(c).__name__
+            out.append((f"{name}#{seen.get(name, 0)}", c))
+            seen[name] = seen.get(name, 0) + 1
+        return out
+
     def checkpoint_payload(self, state: TrainState) -> dict[str, Any]:
         return {
-            "format": "trainwell-checkpoint-1",
+            "format": "trainwell-checkpoint-2",
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
+            "scaler": self.scaler.state_dict() if self.scaler is not None else None,
             "step": state.step,
             "epoch": state.epoch,
-            "total_steps": self.total_steps,
-            "best_val_accuracy": state.best_val_accuracy,
+            "total_steps": self.settings.total_steps,
+            "monitor": state.monitor,
+            "best_value": state.best_value,
             "best_step": state.best_step,
-            "loader": self.loader.state_dict(),
-            "rng": {
-                "torch": torch.get_rng_state(),
-                "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-                "augment": self.aug_generator.get_state(),
-                "mix": self.mix_generator.get_state(),
-            },
-            "window": {"sums": self._sums.cpu(), "n": self._sums_n},
-            "callbacks": [c.state_dict() for c in self.callbacks],
-            **self.extra_checkpoint,
+            "metrics": dict(state.metrics),
+            "loader": self.source.state_dict(),
+            "rng": self._rng_state(),
+            "callbacks": {key: c.state_dict() for key, c in self._callback_keys()},
+            **self.settings.extra_checkpoint,
         }
 
     def _restore(self, ckpt: dict[str, Any], state: TrainState) -> None:
         check_compatible(self.model, ckpt["model"], "checkpoint")
+        if int(ckpt.get("total_steps", self.settings.total_steps)) != self.settings.total_steps:
+            raise UserError(f"the checkpoint was made for a run of {ckpt['total_steps']} steps, this one has "
+                            f"{self.settings.total_steps}; resume with the settings it was made with")
         self.model.load_state_dict(ckpt["model"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
+        if self.scaler is not None and ckpt.get("scaler"):
+            self.scaler.load_state_dict(ckpt["scaler"])
         state.step, state.epoch = int(ckpt["step"]), int(ckpt["epoch"])
-        state.best_val_accuracy, state.best_step = float(ckpt["best_val_accuracy"]), int(ckpt["best_step"])
-        self.loader.load_state_dict(ckpt["loader"])
-        rng = ckpt["rng"]
-        torch.set_rng_state(rng["torch"])
-        if rng["cuda"] and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(rng["cuda"])
-        self.aug_generator.set_state(rng["augment"])
-        self.mix_generator.set_state(rng["mix"])
-        self._sums.copy_(ckpt["window"]["sums"].to(self.device))
-        self._sums_n = int(ckpt["window"]["n"])
-        for callback, saved in zip(self.callbacks, ckpt.get("callbacks", [])):
-            callback.load_state_dict(saved)
-        if self.lr_scheduler is not None:
-            state.lr = self.lr_scheduler.set(state.step)
+        if "best_value" in ckpt:
+            state.best_value, state.best_step = float(ckpt["best_value"]), int(ckpt["best_step"])
+        else:  # trainwell-checkpoint-1
+            state.best_value, state.best_step = float(ckpt["best_val_accuracy"]), int(ckpt["best_step"])
+        state.metrics.update({k: float(v) for k, v in (ckpt.get("metrics") or {}).items() if isinstance(v, (int, float))})
+        self.source.load_state_dict(ckpt["loader"])
+        # data-parallel: this process's own saved streams (a process the saved run lacked keeps fresh ones)
+        rng = ckpt["rng"] if self.procs is None else distributed.rank_rng(ckpt, self.procs.rank)
+        if rng is not None:
+            torch.set_rng_state(rng.get("default", rng.get("torch")))
+            if self.device.type == "cuda" and rng.get("cuda") is not None and not isinstance(rng["cuda"], list):
+                torch.cuda.set_rng_state(rng["cuda"], self.device)
+            self.aug_generator.set_state(rng["augment"])
+            self.mix_generator.set_state(rng["mix"])
+        saved = ckpt.get("callbacks") or {}
+        if isinstance(saved, list):  # trainwell-checkpoint-1: by position
+            saved = {key: state for (key, _), state in zip(self._callback_keys(), saved)}
+        for key, callback in self._callback_keys():
+            if key in saved:
+                callback.load_state_dict(saved[key])
+        if self.scheduler is not None:
+            state.lr = self.scheduler.set(min(state.step, self.settings.total_steps - 1))
+        self._evaluated_at = -1
+
+
+__all__ = ["Diverged", "Trainer", "autocast_for", "cross_entropy", "default_eval_every"]

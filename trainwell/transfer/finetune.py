@@ -1,9 +1,9 @@
 """Fine-tuning a pretrained model on a new task: load it, new head, train the head, then unfreeze.
 
-This is the training half of transfer learning (the model surgery is in
-`trainwell.models.transfer`; it lives here, in the after-training package, because it drives the
-`Trainer`, which sits below `models/` in the layering). The protocol (lectures; Yosinski et al.
-2014; Howard & Ruder 2018):
+This is the training half of transfer learning; the model surgery (find and replace the head,
+freeze, per-layer LR scales) is the part `trainwell.models.transfer`, and each phase is built by
+`trainwell.assemble.phase` — the same translation of the recipe as `trainwell train`. The protocol
+(lectures; Yosinski et al. 2014; Howard & Ruder 2018):
 
     phase 1  backbone frozen (requires_grad False), head re-initialized; train the head at lr
     phase 2  (optional) unfreeze the top `unfreeze` layers (or all) and train them at lr · lr_factor
@@ -191,9 +191,11 @@ def finetune(
 
     The model is changed in place: new head (if `plan.reinit_head`), then phase 1 and phase 2.
     The recipe's [model] section is not used (the architecture is the pretrained one); its
-    seed seeds the new head (seed + 7) and the training streams (seed + 100·phase).
+    seed seeds the new head (seed + 7) and the training streams (seed + 100·phase). Every recipe key
+    of `trainwell train` applies to each phase (EMA, augmentation, precision, ...).
     `evaluate_on`: (x, y) scored after each phase (``phases[i]["accuracy"]``), e.g. the test set.
     """
+    from trainwell.assemble import RunData, phase
 
     head = prepare_head(model, data.num_classes, recipe.seed + 7, plan.reinit_head)
     out = FinetuneResult(model)
@@ -206,13 +208,15 @@ def finetune(
     if plan.finetune_steps:
         names = layers(model) if plan.unfreeze is None else top_layers(model, plan.unfreeze)
         phases.append(("finetune", names, plan.finetune_steps, plan.lr_factor, plan.discriminative))
+    run_data = RunData.of_bundle(data)
+    device = data.x_train.device
     for i, (label, trainable, steps, factor, decay) in enumerate(phases):
         freeze_all_but(model, trainable)
         scales = discriminative_lr_scales(model, decay) if decay is not None else None
         lr = recipe.optim.lr * factor
-        trainer = phase_trainer(model, recipe, data, steps, lr, seed=recipe.seed + 100 * i, lr_scales=scales,
-                                callbacks=extra, progress=progress, label=f"{recipe.name}: {label}")
-        state = trainer.fit()
+        run = phase(model, recipe, run_data, trainable=trainable, steps=steps, lr=lr, seed=recipe.seed + 100 * i,
+                    device=device, lr_scales=scales, callbacks=extra, progress=progress, label=f"{recipe.name}: {label}")
+        state = run.fit()
         if state.diverged:
             raise UserError(f"fine-tuning phase {label!r} diverged: {state.stop_reason}")
         info = {"phase": label, "trainable": trainable, "steps": steps, "lr": lr, "lr_scales": scales}
@@ -226,41 +230,5 @@ def finetune(
     return out
 
 
-def phase_trainer(model: nn.Module, recipe: Recipe, data, steps: int, lr: float, *, seed: int,
-                  lr_scales: dict[str, float] | None = None, callbacks: list[Callback] = (),
-                  progress: bool = False, label: str = "finetune"):
-    """A Trainer for one phase: the recipe's optimizer/schedule/batch/augmentation/loss over the
-    trainable parameters only, at base LR `lr` (times `lr_scales` per layer prefix)."""
-    from trainwell.data import BatchLoader
-    from trainwell.optim import LRScheduler, Penalty, build_optimizer, build_schedule
-    from trainwell.train.progress import ProgressBar
-    from trainwell.train.trainer import Trainer, cross_entropy
-
-    t, o, a = recipe.train, recipe.optim, recipe.augment
-    batch = min(t.batch_size, len(data.x_train))
-    loader = BatchLoader(data.x_train, data.y_train, batch, shuffle=True, drop_last=True,
-                         generator=torch.Generator().manual_seed(seed + 1))
-    optimizer = build_optimizer(model, {"name": o.name, **o.options}, lr=lr, weight_decay=o.weight_decay,
-                                lr_scales=lr_scales)
-    augment = mixer = None
-    if a.train:
-        from trainwell.augment import build_augmentation
-
-        augment = build_augmentation(a.train)
-    if a.mix is not None:
-        from trainwell.augment import MIXERS
-
-        mixer = MIXERS.build(a.mix)
-    penalty = Penalty(l1=o.l1, l2=o.l2)
-    cbs = list(callbacks) + ([ProgressBar(label)] if progress else [])
-    has_val = len(data.x_val) > 0
-    return Trainer(model, loader, optimizer, steps,
-                   lr_scheduler=LRScheduler(optimizer, build_schedule(recipe.schedule), lr, steps),
-                   loss_fn=cross_entropy(t.label_smoothing), val=(data.x_val, data.y_val) if has_val else None,
-                   eval_every=t.eval_every, log_every=min(t.log_every, steps), augment=augment, mixer=mixer,
-                   mix_prob=a.mix_prob, num_classes=data.num_classes, penalty=penalty if penalty.active else None,
-                   grad_clip=o.grad_clip, callbacks=cbs, seed=seed, run_dir=None, checkpoint=False)
-
-
 __all__ = ["FinetunePlan", "FinetuneResult", "FreezeBatchNorm", "Pretrained", "finetune", "load_into",
-           "load_pretrained", "phase_trainer", "prepare_head"]
+           "load_pretrained", "prepare_head"]
