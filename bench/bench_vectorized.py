@@ -160,9 +160,16 @@ def compare(s: Setup, k: int, repeats: int, engine: str = "auto",
         "k": k, "engine": vec[-1]["engine"], "trainer_flush_denormal": trainer_flush, **med,
         "speedup_wall": statistics.median(o["wall_s"] / v["wall_s"] for v, o in zip(vec, seq)),
         "speedup_cpu": statistics.median(o["cpu_s"] / v["cpu_s"] for v, o in zip(vec, seq)),
+        "speedup_wall_quartiles": _quartiles([o["wall_s"] / v["wall_s"] for v, o in zip(vec, seq)]),
+        "speedup_cpu_quartiles": _quartiles([o["cpu_s"] / v["cpu_s"] for v, o in zip(vec, seq)]),
         "val_acc_abs_diff_max": max(diffs), "val_acc_abs_diff_mean": statistics.mean(diffs), "vectorized_runs": vec, "one_by_one_runs": seq,
         "choose_engine": {"vectorize": choice.vectorize, "engine": choice.engine, "reason": choice.reason},
     }
+
+
+def _quartiles(xs: list[float]) -> list[float]:
+    """[Q1, median, Q3] of the per-repeat ratios (inclusive method; one value: itself thrice)."""
+    return statistics.quantiles(xs, n=4, method="inclusive") if len(xs) > 1 else [xs[0]] * 3
 
 
 def print_table(title: str, rows: list[dict[str, Any]]) -> None:
