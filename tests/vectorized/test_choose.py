@@ -49,11 +49,14 @@ def test_the_engine_named_is_the_one_train_many_runs(make, engine):
         (layernorm_mlp, 32, "cuda", True, "vmap"),
         (mlp, 2, "cpu", True, "mlp"),  # rule 4
         (mlp, 32, "cpu", True, "mlp"),
-        (convnet, 8, "cpu", False, "trainer"),
-        (convnet, 32, "cpu", False, "trainer"),
+        (convnet, 8, "cpu", False, "trainer"),  # rule 5: a ConvNet below K = 16
+        (convnet, 15, "cpu", False, "trainer"),
+        (convnet, 16, "cpu", True, "batched"),  # rule 5: from K = 16
+        (convnet, 32, "cpu", True, "batched"),
+        (conv_layernorm, 32, "cpu", False, "trainer"),  # rule 5: a ConvNet only vmap runs
         (layernorm_mlp, 2, "cpu", True, "vmap"),
         (conv_layernorm, 8, "cpu", False, "trainer"),  # a convolution decides, whatever the engine
-        (mlp, 32, "meta", False, "trainer"),  # rule 5: a device the rule has no measurement for
+        (mlp, 32, "meta", False, "trainer"),  # rule 6: a device the rule has no measurement for
     ],
 )
 def test_the_rule(make, k, device, vectorize, engine):

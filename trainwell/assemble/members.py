@@ -6,8 +6,8 @@
 Members are recipes that share data (prepared once). With ``engine="auto"`` they train as ONE
 batched model (`trainwell.vectorized.train_many`) when `support.members_blockers` finds nothing
 against it (what the engine cannot do) AND `trainwell.vectorized.choose_engine` says it is faster
-on this device (its rule: on a CPU nets without convolutions vectorize, ConvNets do not — measured;
-on CUDA all vectorize) — the same init, batch order, schedule and evaluation steps as the Trainer —
+on this device (its measured rule on a CPU: nets without convolutions vectorize, ConvNets from
+K = 16 members; on CUDA all vectorize) — the same init, batch order, schedule and evaluation steps as the Trainer —
 and otherwise one by one through `build_run` (exactly the `trainwell train` loop), with the reasons
 returned. ``engine="vectorized"`` refuses (UserError with the reasons) instead of falling back,
 and vectorizes even where the rule expects no gain; ``engine="one_by_one"`` never vectorizes.

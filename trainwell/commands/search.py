@@ -18,10 +18,10 @@ Vectorized trials (--vectorize auto, the default): when the space only varies op
 optim.weight_decay, optim.options.momentum and model.dropout, no pruner is set and the recipe has
 nothing that `train_many` does not support (BatchNorm, augmentation, label smoothing, penalties,
 EMA, ...) and vectorizing is faster on this device (`trainwell.vectorized.choose_engine`: on a
-CPU nets without convolutions, measured 1.3-5.8×; ConvNets train one by one there), the trials of
-a stage train in batches as one model; either way the reason is printed. --vectorize on refuses
-(exit 2, naming what is unsupported) instead of falling back, and vectorizes a ConvNet on a CPU
-too; --vectorize off always uses the Trainer.
+CPU nets without convolutions, measured 1.3-6.0×, and ConvNets in batches of 16 or more), the
+trials of a stage train in batches as one model; either way the reason is printed. --vectorize on
+refuses (exit 2, naming what is unsupported) instead of falling back, and vectorizes where the
+rule expects no gain too; --vectorize off always uses the Trainer.
 """
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ members (prepared once), so the members' probabilities on the same test inputs c
 
 The members train through `trainwell.assemble.train_members`: as ONE vectorized model when the
 recipe and model allow it and it is faster on this device (`trainwell.vectorized.choose_engine`:
-on a CPU ConvNets train one by one), else one by one through the same loop as `trainwell train`;
+on a CPU a ConvNet vectorizes from 16 members), else one by one through the same loop as `trainwell train`;
 the decision and its reason are returned (`EnsembleRun.decision`, `.fallback`) and printed by
 `trainwell ensemble`. Both paths use the Trainer's decay rule (no weight decay on biases and
 normalization parameters).
