@@ -187,6 +187,17 @@ class RecipeObjective:
             return str(exc)
         return "; ".join(blockers) or None
 
+    def vectorize_choice(self, k: int, steps: int | None = None):
+        """Whether K trials that CAN train as one model (`vectorize_problem` is None) are faster so:
+        `trainwell.vectorized.choose_engine`'s `Choice` (its reason names the measured rule)."""
+        from trainwell.assemble.run import model_for
+        from trainwell.vectorized import choose_engine
+
+        recipe = self.recipe_for({}, steps)
+        data, device = self.shared_data(recipe)
+        batch = min(recipe.train.batch_size, len(data.train[0]))
+        return choose_engine(model_for(recipe, data.input_shape, data.num_classes), k, device, batch)
+
     def run_many(self, specs: list[TrialSpec]) -> list[dict[str, Any] | BaseException]:
         """K trials as one vectorized model: one outcome (a result dict or an exception) per spec."""
         recipes = [self.recipe_for(s.params, s.steps) for s in specs]
