@@ -107,39 +107,61 @@ def train_recipe(recipe: Recipe, out_dir: str | Path | None = None, *, runs_root
         if not resume and run_dir.exists() and _has_run_files(run_dir) and not overwrite:
             raise UserError(f"{run_dir} already holds a run; continue it with --resume {run_dir}, "
                             "pick another --out, or pass --overwrite")
-    with RunLock(run_dir):
-        remove_stale_tmp(run_dir)
-        checkpoint = None
-        if resume:
-            path = run_dir / "last.pt"
-            if not path.exists():
-                raise UserError(f"--resume {run_dir}: no checkpoint last.pt there (the run saved none yet)")
-            checkpoint = load_checkpoint(path)
-        data, device = prepare(recipe)                      # validates the data ...
-        best = BestWeights()
-        run = from_recipe(recipe, data=data, device=device, run_dir=run_dir, progress=progress,
-                          callbacks=[*callbacks, best])     # ... and the model, optimizer, schedule
-        best.path, best.meta = run_dir / "best.pt", weights_meta(run)
-        if overwrite and not resume:                        # only now may the old run go
-            for stale in RUN_FILES:
-                path = run_dir / stale
-                if path.is_dir():
-                    import shutil
+    created = not run_dir.exists()
+    try:
+        with RunLock(run_dir):
+            return _train_locked(recipe, run_dir, resume, overwrite, progress, callbacks)
+    except BaseException:
+        if created:
+            _remove_if_unused(run_dir)  # a refused run leaves no empty folder behind
+        raise
 
-                    shutil.rmtree(path)
-                else:
-                    path.unlink(missing_ok=True)
-        atomic_write_json(run_dir / "config.json", recipe_to_dict(recipe))
-        start = time.perf_counter()
-        state = run.fit(resume=checkpoint)
-        train_seconds = time.perf_counter() - start
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        summary = _summary(run, state, train_seconds, resume, run_dir)
-        if summary["status"] == "done":
-            summary.update(_finish(run, state, best, run_dir))
-        summary = _finite_or_none(summary)  # JSON has no NaN: an absent figure is null
-        atomic_write_json(run_dir / "summary.json", summary)
+
+def _remove_if_unused(run_dir: Path) -> None:
+    """Remove `run_dir` (made by this process) if it holds nothing but the lock and temp files."""
+    try:
+        if all(p.name == ".lock" or p.name.endswith(".tmp") for p in run_dir.iterdir()):
+            for p in run_dir.iterdir():
+                p.unlink()
+            run_dir.rmdir()
+    except OSError:
+        pass
+
+
+def _train_locked(recipe: Recipe, run_dir: Path, resume: bool, overwrite: bool, progress: bool,
+                  callbacks: list[Callback]) -> dict[str, Any]:
+    remove_stale_tmp(run_dir)
+    checkpoint = None
+    if resume:
+        path = run_dir / "last.pt"
+        if not path.exists():
+            raise UserError(f"--resume {run_dir}: no checkpoint last.pt there (the run saved none yet)")
+        checkpoint = load_checkpoint(path)
+    data, device = prepare(recipe)                      # validates the data ...
+    best = BestWeights()
+    run = from_recipe(recipe, data=data, device=device, run_dir=run_dir, progress=progress,
+                      callbacks=[*callbacks, best])     # ... and the model, optimizer, schedule
+    best.path, best.meta = run_dir / "best.pt", weights_meta(run)
+    if overwrite and not resume:                        # only now may the old run go
+        for stale in RUN_FILES:
+            path = run_dir / stale
+            if path.is_dir():
+                import shutil
+
+                shutil.rmtree(path)
+            else:
+                path.unlink(missing_ok=True)
+    atomic_write_json(run_dir / "config.json", recipe_to_dict(recipe))
+    start = time.perf_counter()
+    state = run.fit(resume=checkpoint)
+    train_seconds = time.perf_counter() - start
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    summary = _summary(run, state, train_seconds, resume, run_dir)
+    if summary["status"] == "done":
+        summary.update(_finish(run, state, best, run_dir))
+    summary = _finite_or_none(summary)  # JSON has no NaN: an absent figure is null
+    atomic_write_json(run_dir / "summary.json", summary)
     return summary
 
 
