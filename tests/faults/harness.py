@@ -80,11 +80,13 @@ def ok(res: Result) -> Result:
 
 
 def tree(folder: Path) -> dict[str, str]:
-    """relative path → sha256 of every file (a link → its target), to prove nothing changed."""
+    """relative path → sha256 of every file (a link → its target; not .lock), to prove nothing changed."""
     folder = Path(folder)
     out = {}
     for p in sorted(folder.rglob("*")):
         rel = str(p.relative_to(folder))
+        if p.name == ".lock":  # holds the pid of the last process that locked the folder
+            continue
         if p.is_symlink():
             out[rel] = "-> " + os.readlink(p)
         elif p.is_file():

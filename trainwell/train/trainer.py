@@ -38,7 +38,7 @@ from torch import nn
 from trainwell.errors import UserError
 from trainwell.io import ensure_dir
 from trainwell.train.callbacks import Callback, Dispatcher
-from trainwell.train.checkpoint import check_compatible, load_checkpoint, save_checkpoint
+from trainwell.train.checkpoint import check_compatible, check_resumable, load_checkpoint, save_checkpoint
 from trainwell.train.evaluate import evaluate, evaluate_batches
 from trainwell.train.settings import TrainerSettings, default_eval_every
 from trainwell.train.state import TrainState
@@ -221,7 +221,14 @@ class Trainer:
         with torch.random.fork_rng(devices=self._cuda_devices()):
             self._seed_default_rng()
             if resume is not None:
-                self._restore(resume if isinstance(resume, dict) else load_checkpoint(resume, self.device), state)
+                ckpt = resume if isinstance(resume, dict) else load_checkpoint(resume, self.device)
+                try:
+                    self._restore(ckpt, state)
+                except (KeyError, ValueError, TypeError, IndexError, RuntimeError) as exc:
+                    if isinstance(exc, UserError):
+                        raise
+                    raise UserError(f"the checkpoint cannot be resumed: one of its states does not fit this run "
+                                    f"({type(exc).__name__}: {str(exc)[:300]}); it is damaged or from another run") from None
             self.model.train()
             self.dispatch("on_fit_start", state)
             self._window_start, self._t0 = state.step, time.perf_counter()
@@ -434,6 +441,7 @@ class Trainer:
         }
 
     def _restore(self, ckpt: dict[str, Any], state: TrainState) -> None:
+        check_resumable(ckpt)
         check_compatible(self.model, ckpt["model"], "checkpoint")
         if int(ckpt.get("total_steps", self.settings.total_steps)) != self.settings.total_steps:
             raise UserError(f"the checkpoint was made for a run of {ckpt['total_steps']} steps, this one has "
