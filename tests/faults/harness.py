@@ -162,3 +162,27 @@ steps = 30
 [search.space]
 "optim.lr" = { dist = "loguniform", low = 0.001, high = 0.1 }
 """
+
+
+@contextlib.contextmanager
+def read_only(path: Path):
+    """`path` (a new folder) made unwritable while the block runs: mode 0555, or — for root, whom
+    modes do not stop — the immutable attribute (`chattr +i`); skipped where neither works."""
+    import pytest
+
+    path.mkdir(exist_ok=True)
+    if os.geteuid() != 0:
+        path.chmod(0o555)
+        try:
+            yield path
+        finally:
+            path.chmod(0o755)
+        return
+    import shutil
+
+    if shutil.which("chattr") is None or subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode:
+        pytest.skip("running as root where chattr +i does not work: no way to make a folder read-only for root")
+    try:
+        yield path
+    finally:
+        subprocess.run(["chattr", "-i", str(path)], check=True)

@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from trainwell.commands.common import add_recipe_args, load_recipe_arg
@@ -27,12 +26,14 @@ def run(args: argparse.Namespace) -> int:
     from trainwell.doctor.config import DoctorConfig
     from trainwell.doctor.lr_check import check_lr, lr_at_min, run_lr_find
     from trainwell.errors import UserError
+    from trainwell.io import atomic_write_json, check_writable
     from trainwell.report.diagnostics_plots import plot_lr_finder
     from trainwell.doctor.common import prepare
 
     if args.steps < 2 or not 0 < args.start_lr < args.end_lr:
         raise UserError(f"lr-find: need --steps ≥ 2 and 0 < --start-lr < --end-lr, found {args.steps}, "
                         f"{args.start_lr}, {args.end_lr}")
+    check_writable(args.out, "output folder (--out)")
     recipe = load_recipe_arg(args)
     console = Console()
     with console.status(f"LR range test on {recipe.name} ({args.steps} steps)"):
@@ -40,11 +41,10 @@ def run(args: argparse.Namespace) -> int:
         cfg = DoctorConfig(lr_steps=args.steps, lr_start=args.start_lr, lr_end=args.end_lr, seed=recipe.seed)
         result = run_lr_find(p.model, recipe, p.data.x_train, p.data.y_train, cfg)
     finding = check_lr(recipe.optim.lr, result, cfg)
-    args.out.mkdir(parents=True, exist_ok=True)
     record = result.to_json()
     record.update({"recipe": recipe.name, "recipe_lr": recipe.optim.lr, "lr_min_loss": lr_at_min(result),
                    "verdict": finding.to_json()})
-    (args.out / "lr_find.json").write_text(json.dumps(record, indent=2))
+    atomic_write_json(args.out / "lr_find.json", record)
     plot_lr_finder(record, args.out / "lr_find.png", title=f"LR range test · {recipe.name} · {recipe.optim.name}")
     s = result.suggestion
     console.print(f"suggestion (steepest descent): {s:.3g}" if s else "suggestion: none")
