@@ -1,7 +1,7 @@
 """Issue bar: the default `trainwell train` reaches >= 99.0% MNIST-1D test accuracy (median of 3
 seeds) within 30 s of training wall time on 2 CPU cores.
 
-Runs `run_recipe` on recipes/default.toml for each seed (2 torch threads), and reports test
+Runs `run_recipe` on the default recipe for each seed (2 torch threads), and reports test
 accuracy, the training-loop wall time (summary.json's train_seconds) and the process CPU time of
 the same loop. Medians over seeds.
 
@@ -29,7 +29,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--recipe", type=Path, default=ROOT / "recipes" / "default.toml")
+    ap.add_argument("--recipe", default="default")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "default_recipe.json")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)

@@ -1,11 +1,10 @@
-"""Per-layer statistics on the recipe models: every step, native C kernels vs torch ops vs none.
+"""Per-layer statistics on the recipe models: every step, with statistics vs none.
 
 For each recipe (default: the default 1-D ConvNet, the resnet recipe, the channels_last digits
 ConvNet), one model and optimizer (Adam 1e-3, the recipe's batch size) train in chunks of
-`--steps` hand-loop steps: no statistics, `LayerStats(every=1, backend="native")` and
-`backend="torch"`, interleaved per repeat. Reported: the median over repeats of each path's
-paired ratio to the no-statistics chunk, minus 1 (the every-step overhead; every-10 is about a
-tenth of it plus the hook registration).
+`--steps` hand-loop steps: no statistics and `LayerStats(every=1)`, interleaved per repeat.
+Reported: the median over repeats of the paired ratio to the no-statistics chunk, minus 1 (the
+every-step overhead; every-10 is about a tenth of it plus the hook registration).
 
     taskset -c 0,1 .venv/bin/python bench/bench_stats_recipes.py [--threads 2] [--repeats 15] [--steps 20]
 
@@ -24,9 +23,8 @@ from torch import nn
 
 from trainwell.config import load_recipe
 from trainwell.diagnostics.capture import LayerStats
-from trainwell.train.run import prepare
+from trainwell.assemble.run import from_recipe
 
-ROOT = Path(__file__).resolve().parent.parent
 RECIPES = ["default", "resnet_mnist1d", "digits"]
 
 
@@ -49,13 +47,13 @@ def chunk(model, opt, x, y, batch, stats, steps) -> float:
 
 
 def measure(recipe_path: str, threads: int, repeats: int, steps: int) -> dict:
-    prepared = prepare(load_recipe(ROOT / recipe_path))
+    recipe = load_recipe(recipe_path)
+    prepared = from_recipe(recipe)
     torch.set_num_threads(threads)
-    model, x, y = prepared.model, prepared.data.x_train, prepared.data.y_train
-    batch = prepared.recipe.train.batch_size
+    (x, y), model = prepared.data.train, prepared.model
+    batch = recipe.train.batch_size
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    paths = {"none": None, "native": LayerStats(model, every=1, backend="native"),
-             "torch": LayerStats(model, every=1, backend="torch")}
+    paths = {"none": None, "stats": LayerStats(model, every=1)}
     for stats in paths.values():
         chunk(model, opt, x, y, batch, stats, 3)  # warm-up (layouts, allocator)
     times: dict[str, list[float]] = {name: [] for name in paths}
@@ -67,8 +65,7 @@ def measure(recipe_path: str, threads: int, repeats: int, steps: int) -> dict:
             stats.close()
     return {"recipe": recipe_path, "batch": batch, "threads": threads,
             "step_ms": 1e3 * statistics.median(times["none"]),
-            "overhead": {name: statistics.median(a / b for a, b in zip(times[name], times["none"])) - 1
-                         for name in ("native", "torch")}}
+            "overhead": statistics.median(a / b for a, b in zip(times["stats"], times["none"])) - 1}
 
 
 def main() -> None:
@@ -80,12 +77,11 @@ def main() -> None:
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "stats_recipes.json"))
     args = ap.parse_args()
     rows = []
-    print(f"{'recipe':32s} {'batch':>5} {'step ms':>8} {'native':>8} {'torch':>8}   (every step, {args.threads} threads)")
+    print(f"{'recipe':32s} {'batch':>5} {'step ms':>8} {'stats':>8}   (every step, {args.threads} threads)")
     for recipe in args.recipes:
         row = measure(recipe, args.threads, args.repeats, args.steps)
         rows.append(row)
-        o = row["overhead"]
-        print(f"{recipe:32s} {row['batch']:5d} {row['step_ms']:8.2f} {o['native']:+8.1%} {o['torch']:+8.1%}", flush=True)
+        print(f"{recipe:32s} {row['batch']:5d} {row['step_ms']:8.2f} {row['overhead']:+8.1%}", flush=True)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"repeats": args.repeats, "steps": args.steps, "rows": rows}, indent=2) + "\n")

@@ -14,8 +14,6 @@ BENCHES = [
     ("bench_default_recipe.py", [], []),
     ("bench_trainer_overhead.py", [], ["--quick"]),
     ("bench_stats_overhead.py", [], ["--repeats", "11"]),
-    ("bench_stats_overhead.py", ["--backend", "torch", "--out", str(HERE / "results" / "stats_overhead_torch.json")],
-     ["--backend", "torch", "--repeats", "11", "--out", str(HERE / "results" / "stats_overhead_torch.json")]),
     ("bench_stats_recipes.py", [], ["--repeats", "5"]),
     ("bench_fold_bn.py", ["--threads", "1"], ["--threads", "1", "--repeats", "10"]),
     ("bench_fold_bn.py", ["--threads", "1", "--malloc", "retain"], ["--threads", "1", "--malloc", "retain", "--repeats", "10"]),
@@ -26,6 +24,7 @@ BENCHES = [
     ("bench_search_workers.py", [], []),
     ("bench_search_samplers.py", [], ["--steps", "300", "--seeds", "1"]),
     ("bench_search_pruning.py", [], ["--steps", "300", "--seeds", "1"]),
+    ("bench_ddp.py", [], ["--quick"]),
 ]
 
 

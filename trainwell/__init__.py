@@ -3,6 +3,8 @@
     import trainwell
     fitted = trainwell.fit(model, train_loader, val_loader, epochs=5)   # any nn.Module, Dataset or DataLoader
     trainwell.evaluate(model, test_loader)
+    model.load_state_dict(trainwell.load_weights("runs/mine"))          # a run directory's best weights
+    trainwell.doctor(model, train_loader, val_loader)                     # what is wrong, and the fix
 
 Heavy modules (torch) are imported on first use, so `import trainwell` and the CLI's --help stay fast.
 """
@@ -12,7 +14,8 @@ from typing import Any
 
 __version__ = "0.2.0"
 
-_LAZY = {"fit": "trainwell.api", "evaluate": "trainwell.api", "Fitted": "trainwell.api"}
+_LAZY = {"fit": "trainwell.api", "evaluate": "trainwell.api", "Fitted": "trainwell.api", "load_weights": "trainwell.api",
+         "doctor": "trainwell.doctor"}
 
 
 def __getattr__(name: str) -> Any:
@@ -24,4 +27,4 @@ def __getattr__(name: str) -> Any:
     return getattr(importlib.import_module(module), name)
 
 
-__all__ = ["Fitted", "__version__", "evaluate", "fit"]
+__all__ = ["Fitted", "__version__", "doctor", "evaluate", "fit", "load_weights"]

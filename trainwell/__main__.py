@@ -1,4 +1,4 @@
-"""`python -m trainwell ...` (what torchrun runs): the same as the `trainwell` command."""
+"""`python -m trainwell ...` is the `trainwell` command (what torchrun starts: `torchrun ... -m trainwell train`)."""
 import sys
 
 from trainwell.cli import main

@@ -5,6 +5,7 @@
     fitted.summary["val_accuracy"], fitted.best_step
     model.load_state_dict(fitted.best_weights())
     trainwell.evaluate(model, test_loader)      # {"loss": ..., "accuracy": ...}
+    model.load_state_dict(trainwell.load_weights("runs/mine"))   # later, from the run directory
 
 `train`/`val`/`test` may be (x, y) tensors or arrays, a torch Dataset, or a DataLoader yielding
 tuples or dicts. Keyword arguments are recipe keys (`trainwell.assemble.user.FIT_KEYS`: lr,
@@ -79,7 +80,7 @@ def fit(model: nn.Module, train: Any, val: Any = None, *, test: Any = None, loss
         from trainwell.io import RunLock, atomic_torch_save, atomic_write_json
 
         with RunLock(folder):
-            best.path, best.meta = folder / "best.pt", weights_meta(run)
+            best.path, best.meta = folder / "best.pt", weights_meta(run, user_model=True)
             state = run.fit(resume=resume)
             atomic_torch_save(folder / "final.pt", weights_payload(run.model, "final", state.step, best.meta))
             summary = _summary(run, state)
@@ -135,4 +136,19 @@ def evaluate(model: nn.Module, data: Any, *, task: Any = None, loss: Any = None,
     return evaluate_batches(model, batches, task, loss)
 
 
-__all__ = ["Fitted", "evaluate", "fit"]
+def load_weights(source: str | Path, which: str = "best", device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
+    """The state dict of a run's weights (`which`: best, final, ema, swa) or of a weights file,
+    read without unpickling code (``weights_only``): ``model.load_state_dict(load_weights("runs/x"))``."""
+    from trainwell.assemble.load import weights_file
+    from trainwell.errors import UserError
+    from trainwell.train.checkpoint import load_checkpoint
+
+    path = weights_file(source, which)
+    payload = load_checkpoint(path, device)
+    state = payload.get("model")
+    if not isinstance(state, dict):
+        raise UserError(f"{path} holds no model weights (keys: {', '.join(sorted(map(str, payload))) or 'none'})")
+    return state
+
+
+__all__ = ["Fitted", "evaluate", "fit", "load_weights"]

@@ -106,6 +106,8 @@ class TrainConfig(Section):
                                "ece, precision, recall, top5 (torchmetrics)")
     sampler: Literal["shuffle", "balanced"] = Field("shuffle", description="balanced: draw each class equally "
                                                     "often (with replacement; for imbalanced data)")
+    sync_batchnorm: bool = Field(False, description="data-parallel runs: BatchNorm statistics over the global batch "
+                                 "of all processes (SyncBatchNorm); nothing changes on one process")
     test_weights: Literal["best", "final", "ema", "swa"] = Field(
         "best", description="the weights the test figure is computed with (best: on validation)")
 

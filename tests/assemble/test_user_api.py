@@ -190,3 +190,30 @@ def test_balanced_sampler_draws_each_class_equally_often_and_class_weights_scale
     assert torch.allclose(share, torch.full((3,), 1 / 3, dtype=torch.float64), atol=0.03)
     w = class_weights("balanced", y, Classification())
     assert w == pytest.approx([1000 / (3 * 900), 1000 / (3 * 90), 1000 / (3 * 10)])
+
+
+def test_a_user_models_run_reloads_through_load_weights_and_the_cli_says_how(tmp_path, capsys):
+    """The weights of the user's own class: `trainwell.load_weights` gives them back (best and final),
+    the files name the class and the DataLoader's batch size, and `trainwell predict` on the run
+    refuses with the Python recipe instead of building some other architecture."""
+    from trainwell.cli import main
+
+    x, y = blobs()
+    loader = DataLoader(TensorDataset(x[:200], y[:200]), batch_size=16, shuffle=True,
+                        generator=torch.Generator().manual_seed(0))
+    fitted = trainwell.fit(MLP(), loader, (x[200:], y[200:]), steps=30, run_dir=tmp_path / "run", progress=False,
+                           verbose=False)
+    fresh = MLP()
+    fresh.load_state_dict(trainwell.load_weights(tmp_path / "run"))
+    best = fitted.best_model()
+    assert all(torch.equal(a, b) for a, b in zip(fresh.state_dict().values(), best.state_dict().values()))
+    final = trainwell.load_weights(tmp_path / "run", "final")
+    assert all(torch.equal(final[k], v) for k, v in fitted.model.state_dict().items())
+    saved = torch.load(tmp_path / "run" / "best.pt", weights_only=True)
+    assert saved["model_class"].endswith("test_user_api.MLP") and saved["config"]["train"]["batch_size"] == 16
+    np.savez(tmp_path / "x.npz", x=x[:5].numpy())
+    assert main(["predict", str(tmp_path / "run"), "--input", str(tmp_path / "x.npz")]) == 2
+    err = capsys.readouterr().err
+    assert "test_user_api.MLP" in err and "trainwell.load_weights" in err and "Traceback" not in err
+    with pytest.raises(UserError, match="no swa.pt"):
+        trainwell.load_weights(tmp_path / "run", "swa")

@@ -1,4 +1,4 @@
-"""Shared fixtures: run the doctor (quick budgets) on a recipe from tests/recipes_broken/."""
+"""Shared fixtures: the doctor on a recipe from tests/recipes_broken/, MNIST-1D arrays, .npz files."""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -13,7 +13,6 @@ from trainwell.doctor import DoctorConfig, diagnose
 
 RECIPES = Path(__file__).resolve().parent.parent / "recipes_broken"
 
-
 @pytest.fixture(scope="session")
 def broken_recipe():
     """broken_recipe(name, *overrides) → the Recipe of tests/recipes_broken/<name>.toml."""
@@ -22,7 +21,7 @@ def broken_recipe():
 
 @pytest.fixture(scope="session")
 def doctor(broken_recipe):
-    """doctor(name, *overrides, budgets={...}, prepared=..., raw=...) → DoctorResult, quick budgets
+    """doctor(name, *overrides, budgets={...}, subject=...) → Diagnosis, quick budgets
     (optionally smaller still: faults visible at init need only a short run)."""
 
     def run(name: str, *overrides: str, budgets: dict | None = None, **kwargs):
@@ -41,19 +40,19 @@ def mnist1d_arrays():
 
 
 def not_passing(result, check: str):
-    return [f for f in result.findings if f.check == check and f.status != "pass"]
+    return [f for f in result.findings if f.code == check and f.problem]
 
 
 @pytest.fixture(scope="session")
 def problems():
-    """problems(result, check) → that check's warn/fail findings."""
+    """problems(result, code) → that code's warn/fail findings."""
     return not_passing
 
 
 @pytest.fixture(scope="session")
 def write_npz():
-    def write(path: Path, x: np.ndarray, y: np.ndarray) -> Path:
-        np.savez(path, x=x.astype(np.float32), y=y.astype(np.int64))
+    def write(path: Path, x: np.ndarray, y: np.ndarray, **more: np.ndarray) -> Path:
+        np.savez(path, x=x.astype(np.float32), y=y.astype(np.int64), **more)
         return path
 
     return write

@@ -1,119 +1,120 @@
-"""The broken-recipe suite: each deliberately broken recipe (tests/recipes_broken/) must produce
-the finding that names its fault, with the layer and the numbers; the healthy recipe none.
+"""The broken-recipe suite: each deliberately broken recipe (tests/recipes_broken/) must be diagnosed
+with the finding that names its fault (the top of the causal order), its layer, evidence and
+recipe edit; the healthy recipe gets no warning.
 
-Budgets: `DoctorConfig().quick()` (2000 training examples at most, 200-step short run)."""
+Budgets: `DoctorConfig().quick()` (1000 training examples at most, 100-step short run)."""
 from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 
 import numpy as np
 import torch
 from torch import nn
 
-from trainwell.doctor.common import load_raw
+from trainwell.doctor import DoctorConfig
+from trainwell.doctor.subject import recipe_subject
 from trainwell.preprocess import build_pipeline
-from trainwell.doctor.common import Prepared, prepare
 
 # the deep-net faults show at init: a shorter run and sweep suffice
-AT_INIT = {"short_steps": 40, "lr_steps": 40, "overfit_steps": 60, "max_train": 500}
+AT_INIT = {"short_steps": 40, "lr_steps": 30, "overfit_steps": 60, "max_train": 500, "capacity_steps": 60}
 
 
-def test_healthy_recipe_has_no_findings(doctor):
+def test_healthy_recipe_has_no_warning(doctor):
     result = doctor("healthy")
-    bad = [f"{f.check}: {f.message}" for f in result.findings if f.status != "pass"]
-    assert bad == []
-    assert result.exit_code == 0
-    checks = {f.check for f in result.findings}
-    assert {"data_finite", "data_centered", "data_fit_on_train", "initial_loss", "regularization", "eval_batch_stats",
-            "overfit_tiny", "learning_rate", "activations", "dead_relu", "gradient_flow", "update_ratio",
-            "loss_decrease", "learning_signal", "train_val_gap"} <= checks
+    assert [f"{f.code}: {f.message}" for f in result.problems] == []
+    assert result.top is None and result.exit_code == 0
+    codes = {f.code for f in result.findings}
+    assert {"nonfinite_inputs", "inputs_unnormalized", "preprocessing_leak", "duplicates_across_splits",
+            "initial_loss", "regularization", "eval_batch_stats", "overfit_tiny", "learning_rate", "activations",
+            "gradient_flow", "update_ratio", "loss_not_decreasing", "at_chance", "symmetric_init",
+            "frozen_parameters", "no_nonlinearity", "unshuffled_batches", "class_imbalance"} <= codes
     json.dumps(result.to_json())  # plain records only
 
 
 def test_tanh_small_init_collapses(doctor, problems):
     result = doctor("tanh_small_init", budgets=AT_INIT)
-    acts = problems(result, "activations")
+    assert result.top.code == "activations_collapsed"
+    collapsed = {f.where: f.evidence for f in problems(result, "activations_collapsed")}
     # every tanh layer from the 2nd on has std < 0.1·s₀ at init; the deepest ones shrink by ~0.16× per layer
-    collapsed = {f.layer: f.numbers for f in acts if f.numbers["verdict"] == "collapsed"}
     assert {"act2", "act4", "act8"} <= set(collapsed)
     assert collapsed["act8"]["std_init"] < collapsed["act4"]["std_init"] < collapsed["act2"]["std_init"] < 0.1
-    assert "xavier" in next(f.message for f in acts if f.layer == "act8")
-    flow = problems(result, "gradient_flow")
-    assert flow and "vanishing" in flow[0].message and flow[0].numbers["ratio"] < 1e-2
+    assert all(e["when"] == "init" for e in collapsed.values())
+    assert result.top.prescription.edits == {"model.init": "xavier"}
+    flow = problems(result, "vanishing_gradients")
+    assert flow and flow[0].evidence["ratio"] < 1e-2 and flow[0].explained_by == "activations_collapsed"
 
 
 def test_tanh_large_init_saturates(doctor, problems):
     result = doctor("tanh_large_init", budgets=AT_INIT)
-    sat = [f for f in problems(result, "activations") if f.numbers["verdict"] == "saturated"]
+    sat = problems(result, "activations_saturated")
     assert len(sat) == 8  # all eight hidden tanh layers
-    assert all(f.numbers["saturated_frac_init"] > 0.5 for f in sat)
+    assert all(f.evidence["saturated_frac_init"] > 0.2 for f in sat)
+    assert result.top.code == "activations_saturated"
     init = result.by_check("initial_loss")[0]
-    assert init.status == "fail" and init.numbers["loss"] > 2 * math.log(10)
+    assert init.severity == "fail" and init.evidence["loss"] > 2 * math.log(10)
+    assert init.explained_by == "activations_saturated"
     assert result.exit_code == 1
 
 
 def test_relu_xavier_deep_collapses(doctor, problems):
     result = doctor("relu_xavier_deep", budgets=AT_INIT)
-    collapsed = {f.layer: f.numbers for f in problems(result, "activations") if f.numbers["verdict"] == "collapsed"}
+    collapsed = {f.where for f in problems(result, "activations_collapsed")}
     # Xavier halves the second moment per ReLU layer: std ≈ 0.58·0.707^(l−1)·s₀ → below 0.1·s₀ from layer ~6
-    assert {"act6", "act7", "act8"} <= set(collapsed)
-    assert "act1" not in collapsed
-    assert "kaiming" in problems(result, "activations")[0].message
+    assert {"act6", "act7", "act8"} <= collapsed and "act1" not in collapsed
+    assert result.top.prescription.edits == {"model.init": "kaiming"}
 
 
-def test_lr_too_high(doctor, problems):
+def test_lr_too_high(doctor):
     result = doctor("lr_too_high", "train.epochs=3")  # a recipe measured in epochs (the short run sets steps)
-    high = [f for f in problems(result, "update_ratio") if "too high" in f.message]
-    assert high and high[0].numbers["median_update_ratio"][high[0].layer] > 1e-2
-    assert not [f for f in problems(result, "update_ratio") if "too low" in f.message]
+    top = result.top
+    assert top.code == "lr_too_high"
+    assert top.prescription.edits["optim.lr"] < 0.03 and top.prescription.direction == {"optim.lr": "down"}
+    assert not result.by_check("lr_too_low")
 
 
-def test_lr_too_low(doctor, problems):
+def test_lr_too_low(doctor):
     result = doctor("lr_too_low")
-    lr = result.by_check("learning_rate")[0]
-    assert lr.status == "fail" and "too low" in lr.message and lr.numbers["ratio"] < 1 / 300
-    low = [f for f in problems(result, "update_ratio") if "too low" in f.message]
-    assert low
-    assert problems(result, "loss_decrease")
+    top = result.top
+    assert top.code == "lr_too_low" and top.severity == "fail" and top.evidence["ratio"] < 1 / 300
+    assert top.prescription.edits["optim.lr"] >= 3e-4
+    slow = result.by_check("loss_not_decreasing")[0]
+    assert slow.problem and slow.explained_by == "lr_too_low"
 
 
-def test_shuffled_labels(doctor, problems, mnist1d_arrays, write_npz, tmp_path):
+def test_shuffled_labels(doctor, mnist1d_arrays, write_npz, tmp_path):
     x, y = mnist1d_arrays
-    y_shuffled = np.random.default_rng(0).permutation(y)
-    path = write_npz(tmp_path / "shuffled.npz", x, y_shuffled)
+    path = write_npz(tmp_path / "shuffled.npz", x, np.random.default_rng(0).permutation(y))
     result = doctor("labels_shuffled", f'data.path="{path}"')
-    signal = result.by_check("learning_signal")[0]
-    assert signal.status == "fail" and "labels" in signal.message
-    assert signal.numbers["val_accuracy"] <= signal.numbers["chance_upper"]
+    assert result.top.code == "labels_unlearnable"
+    chance = result.by_check("at_chance")[0]
+    assert chance.problem and chance.explained_by == "labels_unlearnable"
     # the network can still memorize 20 examples: the model is fine, the labels are not
-    assert result.by_check("overfit_tiny")[0].status == "pass"
+    assert result.by_check("overfit_tiny")[0].severity == "pass"
 
 
-def test_inputs_not_centered(doctor, problems, mnist1d_arrays, write_npz, tmp_path):
+def test_inputs_not_normalized(doctor, mnist1d_arrays, write_npz, tmp_path):
     x, y = mnist1d_arrays
     path = write_npz(tmp_path / "uncentered.npz", x * 100 + 500, y)
     result = doctor("inputs_uncentered", f'data.path="{path}"')
-    centered = result.by_check("data_centered")[0]
-    scaled = result.by_check("data_scaled")[0]
-    assert centered.status == "warn" and "standardize" in centered.message
-    assert centered.numbers["mean_abs_mean"] > 400
-    assert scaled.status == "warn" and scaled.numbers["mean_std"] > 50
+    top = result.top
+    assert top.code == "inputs_unnormalized" and top.evidence["mean"] > 400 and top.evidence["std"] > 50
+    assert top.prescription.edits == {"data.preprocess": ["channel_standardize"]}  # N×1×40 signals: per channel
 
 
-def test_preprocessing_fitted_on_test(doctor, broken_recipe):
+def test_preprocessing_fitted_on_test(broken_recipe):
+    from trainwell.doctor import diagnose
+
     r = broken_recipe("preprocess_on_test")
-    p = prepare(r)
-    raw = load_raw(r)
-    pipeline = build_pipeline(r.data.preprocess).fit(raw.x_test)  # the bug: statistics of the TEST split
-    data = raw
-    data.x_train, data.x_val, data.x_test = (pipeline.transform(t) for t in (raw.x_train, raw.x_val, raw.x_test))
-    leaky = Prepared(r, data.to(p.device), pipeline, p.model, p.device)
-    result = doctor("preprocess_on_test", prepared=leaky, raw=load_raw(r))
-    fit = result.by_check("data_fit_on_train")[0]
-    assert fit.status == "fail" and "TEST" in fit.message
-    assert fit.numbers["d_test"] < 1e-6 < fit.numbers["d_train"]
-    assert result.exit_code == 1
+    cfg = replace(DoctorConfig(seed=0).quick(), **AT_INIT)
+    s = recipe_subject(r, cfg)
+    leaky = build_pipeline(r.data.preprocess).fit(s.raw.x_test)  # the bug: statistics of the TEST split
+    result = diagnose(r, cfg, subject=replace(s, pipeline=leaky))
+    fit = result.by_check("preprocessing_leak")[0]
+    assert fit.severity == "fail" and "TEST" in fit.message
+    assert fit.evidence["d_test"] < 1e-6 < fit.evidence["d_train"]
+    assert result.top.code == "preprocessing_leak" and result.exit_code == 1
 
 
 class BatchStatsNorm(nn.BatchNorm1d):
@@ -123,19 +124,38 @@ class BatchStatsNorm(nn.BatchNorm1d):
         super().__init__(num_features, track_running_stats=False)
 
 
-def test_eval_uses_batch_statistics(doctor, broken_recipe):
+def test_eval_uses_batch_statistics(broken_recipe):
+    from trainwell.doctor import diagnose
+    from trainwell.doctor.loss_checks import check_eval_batch_independence
+
     r = broken_recipe("batchnorm_mlp")
-    p = prepare(r)
-    model = p.model
+    cfg = replace(DoctorConfig(seed=0).quick(), **AT_INIT)
+    s = recipe_subject(r, cfg)
+    model = s.model
+    before = {n: p.detach().clone() for n, p in model.named_parameters() if not n.startswith("norm")}
     for name, module in list(model.named_children()):
         if isinstance(module, nn.BatchNorm1d):
             setattr(model, name, BatchStatsNorm(module.num_features))
-    result = doctor("batchnorm_mlp", prepared=Prepared(r, p.data, p.pipeline, model, p.device))
+    result = diagnose(r, cfg, subject=s)
     f = result.by_check("eval_batch_stats")[0]
-    assert f.status == "fail" and f.layer == "norm1" and "model.eval()" in f.message
-    # and the unmodified recipe passes the same check
-    healthy = prepare(r).model
-    from trainwell.doctor.loss_checks import check_eval_batch_independence
+    assert f.severity == "fail" and f.where == "norm1" and "eval" in f.prescription.code
+    # and the unmodified recipe passes the same check; the doctor never trained the model it was given
+    healthy = recipe_subject(r, cfg).model
+    assert check_eval_batch_independence(healthy, s.x_train[:64]).severity == "pass"
+    after = dict(model.named_parameters())
+    assert all(torch.equal(before[n], after[n]) for n in before)
 
-    assert check_eval_batch_independence(healthy, p.data.x_train[:64]).status == "pass"
-    assert torch.equal(next(model.parameters()), next(model.parameters()))
+
+def test_a_recipe_whose_data_file_holds_nan_is_diagnosed_not_crashed(tmp_path):
+    """The loader refuses the file (NaN); the doctor reads the raw arrays to explain the refusal."""
+    from trainwell.config import load_recipe
+    from trainwell.doctor.run import diagnose
+
+    g = np.random.default_rng(0)
+    x = g.normal(size=(300, 12)).astype(np.float32)
+    x[5, 3] = np.nan
+    np.savez(tmp_path / "nan.npz", x=x, y=g.integers(0, 3, 300))
+    (tmp_path / "r.toml").write_text('name = "nan"\n[data]\npath = "nan.npz"\n[model]\nname = "mlp"\nwidths = [8]\n'
+                                     '[train]\nsteps = 10\n')
+    result = diagnose(load_recipe(tmp_path / "r.toml"), DoctorConfig().quick())
+    assert result.top.code == "nonfinite_inputs" and result.exit_code != 0

@@ -50,3 +50,21 @@ def test_auto_falls_back_and_says_why():
     assert run.engine.startswith("one by one") and any("label smoothing" in f for f in run.fallback)
     with pytest.raises(UserError, match="label smoothing"):
         train_independent(r, members=2, engine="vectorized")
+
+
+def test_vectorized_members_keep_dropout_when_the_first_member_has_none():
+    """Members differing in model.dropout where member 0 has none: the others still drop units."""
+    from trainwell.assemble import prepare, train_members
+
+    base = recipe_from_dict(RAW, "t")
+    with_dropout = recipe_from_dict(RAW, "t", ["model.dropout=0.5"])
+    data, device = prepare(base)
+    vec = train_members([base, with_dropout], data, device, engine="vectorized")
+    one = train_members([base, with_dropout], data, device, engine="one_by_one")
+    assert vec.engine.startswith("vectorized")
+    # member 0 (no dropout) matches its one-by-one twin closely; member 1 differs from a no-dropout run
+    p_vec = [m(data.bundle.x_test) for m in vec.models]
+    p_one = [m(data.bundle.x_test) for m in one.models]
+    torch.testing.assert_close(p_vec[0], p_one[0], rtol=0, atol=1e-4)
+    assert not torch.allclose(p_vec[1], p_vec[0], atol=1e-3)
+    assert abs(vec.results[1].train_loss - vec.results[0].train_loss) > 1e-3  # dropout changed training

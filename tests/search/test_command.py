@@ -10,7 +10,7 @@ import pytest
 from trainwell.commands import search
 from trainwell.config import load_recipe
 from trainwell.errors import UserError
-from trainwell.search.toml_out import write_toml
+from trainwell.toml_text import write_toml
 
 
 def _run(argv):
@@ -89,3 +89,21 @@ def test_pruner_from_the_command_line_reports_compute_saved(tiny_raw, tmp_path):
     assert summary["pruner"] == "median" and summary["pruned"] == c["pruned"] >= 1
     assert c["steps_budgeted"] == 600 and c["steps_run"] < 600 and c["saved"] == pytest.approx(1 - c["steps_run"] / 600)
     assert "Compute saved by pruning" in (out / "search.html").read_text()
+
+
+@pytest.mark.parametrize("model, printed, engine", [
+    ({"name": "mlp", "widths": [16]}, "trials vectorized: K = 2", "vectorized"),
+    ({"name": "convnet", "channels": [4], "kernel": 3, "pool": ["max"], "norm": "none"},
+     "vectorizing is not faster here", "trainer"),
+])
+def test_vectorize_auto_follows_choose_engine_and_prints_why(model, printed, engine, tmp_path, capsys):
+    """--vectorize auto asks `choose_engine` (CPU: an MLP vectorizes, a ConvNet trains one by one)."""
+    raw = {"name": "pick", "seed": 0, "data": {"name": "mnist1d", "preprocess": ["standardize"], "train_subset": 200},
+           "model": model, "optim": {"name": "adam", "lr": 1e-2}, "train": {"steps": 4, "batch_size": 32, "device": "cpu"},
+           "search": {"strategy": "random", "trials": 2, "steps": 4,
+                      "space": {"optim.lr": {"dist": "loguniform", "low": 1e-3, "high": 1e-1}}}}
+    out = tmp_path / "s"
+    assert _run(["--recipe", str(write_toml(tmp_path / "pick.toml", raw)), "--out", str(out), "--quiet", "--no-report"]) == 0
+    assert printed in " ".join(capsys.readouterr().err.split())
+    records = [json.loads(line) for line in (out / "trials.jsonl").read_text().splitlines()]
+    assert len(records) == 2 and all(r["engine"].startswith(engine) for r in records)

@@ -23,7 +23,7 @@ from trainwell.search.redact import Redactor, mask_url, masked_errors, redacted_
 from trainwell.search.runner import SearchResult
 from trainwell.search.storage import default_storage, open_storage
 from trainwell.search.synthetic import SyntheticObjective
-from trainwell.search.toml_out import write_toml
+from trainwell.toml_text import write_toml
 from trainwell.search.worker import trial_dir
 
 SPACE = {"optim.lr": {"dist": "loguniform", "low": 1e-4, "high": 1e-1},
@@ -70,14 +70,16 @@ def test_logs_of_optuna_and_sqlalchemy_are_masked():
         def emit(self, record):
             seen.append(self.format(record))
 
+    # the handler sits on the emitting logger itself: MLflow, once imported, stops
+    # "sqlalchemy.engine" from propagating to its parents
     logger = logging.getLogger("sqlalchemy.engine")
     handler = Keep()
-    logging.getLogger("sqlalchemy").addHandler(handler)
+    logger.addHandler(handler)
     try:
         with redacted_logs(Redactor(URL)):
             logger.warning("engine for %s", URL)
     finally:
-        logging.getLogger("sqlalchemy").removeHandler(handler)
+        logger.removeHandler(handler)
     assert seen and "tw:***@" in seen[0] and not any(s in seen[0] for s in SECRETS)
 
 

@@ -29,7 +29,7 @@ from trainwell.errors import UserError
 from trainwell.search import plan_from_table, run_search
 from trainwell.search.synthetic import SyntheticObjective
 from trainwell.search.storage import open_storage
-from trainwell.search.toml_out import write_toml
+from trainwell.toml_text import write_toml
 
 pytestmark = pytest.mark.slow
 SPACE = {"optim.lr": {"dist": "loguniform", "low": 1e-4, "high": 1e-1},

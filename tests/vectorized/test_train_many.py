@@ -12,6 +12,7 @@ from torch import nn
 
 from trainwell.vectorized import reference_train_one, train_many
 from trainwell.vectorized.batched_layers import BatchedSequential, compile_sequential
+from trainwell.vectorized.flat import FlatStack
 from trainwell.vectorized.stacked_optim import StackedOptimizer
 from trainwell.vectorized.streams import BatchOrder, single_batches
 from trainwell.errors import UserError
@@ -92,9 +93,10 @@ HPS = {
 }
 
 
+@pytest.mark.parametrize("engine", ["mlp", "batched"])
 @pytest.mark.parametrize("optimizer", ["adam", "sgd", "adamw"])
-def test_batched_mlp_equals_one_by_one(data, optimizer):
-    r = assert_matches_reference(make_mlp, HPS[optimizer], data, optimizer, expect_engine="batched")
+def test_batched_mlp_equals_one_by_one(data, optimizer, engine):
+    r = assert_matches_reference(make_mlp, HPS[optimizer], data, optimizer, engine=engine, expect_engine=engine)
     # trials really differ (different seeds and hyperparameters give different models)
     assert rel_err(r.params["0.weight"][0], r.params["0.weight"][1]) > 0.1
 
@@ -214,15 +216,18 @@ def test_batched_forward_equals_each_model_with_conv2d_and_pools():
         torch.testing.assert_close(out[i], m(x[i]), rtol=1e-5, atol=1e-6)
 
 
-def test_stacked_adam_equals_torch_adam_in_float64():
+@pytest.mark.parametrize("fused", [True, False])
+def test_stacked_adam_equals_torch_adam_in_float64(fused):
     g = torch.Generator().manual_seed(0)
     k, lrs, wds = 3, [1e-3, 1e-2, 1e-1], [0.0, 1e-2, 0.3]
     init = torch.randn(k, 4, 5, generator=g, dtype=torch.float64)
     grads = torch.randn(6, k, 4, 5, generator=g, dtype=torch.float64)
-    stacked = init.clone().requires_grad_()
-    opt = StackedOptimizer([stacked], "adam", weight_decay=torch.tensor(wds, dtype=torch.float64), betas=(0.9, 0.999))
+    flat = FlatStack({"w": init})
+    stacked = flat.params["w"]
+    assert flat.data.dtype == torch.float64
+    opt = StackedOptimizer(flat, "adam", weight_decay=torch.tensor(wds, dtype=torch.float64), betas=(0.9, 0.999), fused=fused)
     for t in range(6):
-        stacked.grad = grads[t].clone()
+        flat.grads["w"].copy_(grads[t])
         opt.step(torch.tensor(lrs, dtype=torch.float64) * (t + 1) / 6)
     for i in range(k):
         p = init[i].clone().requires_grad_()
@@ -238,19 +243,19 @@ def test_stacked_adam_equals_torch_adam_in_float64():
 def test_weight_decay_only_on_the_flagged_parameters(kind):
     """decay=[True, False]: with a zero gradient the decayed tensor moves (L2 or decoupled decay),
     the other stays exactly where it was (a bias under trainwell's rule)."""
-    weight = torch.ones(2, 3, 4, requires_grad=True)
-    bias = torch.ones(2, 4, requires_grad=True)
-    opt = StackedOptimizer([weight, bias], kind, weight_decay=torch.tensor([0.1, 0.5]),
-                           momentum=torch.zeros(2), decay=[True, False])
+    flat = FlatStack({"bias": torch.ones(2, 4), "weight": torch.ones(2, 3, 4)}, decay=[False, True])
+    weight, bias = flat.params["weight"], flat.params["bias"]
+    assert flat.blocks["weight"] == slice(0, 24) and flat.n_decay == 24  # decayed blocks first
+    opt = StackedOptimizer(flat, kind, weight_decay=torch.tensor([0.1, 0.5]), momentum=torch.zeros(2))
     for _ in range(3):
-        weight.grad, bias.grad = torch.zeros_like(weight), torch.zeros_like(bias)
+        flat.zero_grad()
         opt.step(torch.tensor([0.1, 0.1]))
     assert torch.equal(bias.detach(), torch.ones(2, 4))
     assert (weight.detach() < 1).all()
     if kind != "adam":  # (Adam normalizes the L2 gradient away: both trials move by about lr a step)
         assert weight[1, 0, 0] < weight[0, 0, 0]  # the larger λ decays more
     with pytest.raises(ValueError, match="one flag per parameter"):
-        StackedOptimizer([weight, bias], kind, weight_decay=torch.zeros(2), decay=[True])
+        FlatStack({"bias": torch.ones(2, 4), "weight": torch.ones(2, 3, 4)}, decay=[True])
 
 
 def test_reference_and_train_many_never_decay_biases(data):

@@ -95,6 +95,12 @@ def load_trained(source: str | Path, weights: str = "best", device: str | torch.
 
     path = weights_file(source, weights)
     payload = load_checkpoint(path, device)
+    if payload.get("model_class"):
+        raise UserError(
+            f"{path} holds the weights of your own model class {payload['model_class']} (trained with "
+            f"trainwell.fit), which trainwell cannot rebuild: build the model in Python and load them, "
+            f"model.load_state_dict(trainwell.load_weights({str(source)!r})), then use it "
+            f"(trainwell.evaluate(model, data), model(x))")
     config = payload.get("config")
     if config is None and Path(source).is_dir() and (Path(source) / "config.json").exists():
         from trainwell.assemble.rundir import recipe_of_run

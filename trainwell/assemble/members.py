@@ -5,10 +5,13 @@
 
 Members are recipes that share data (prepared once). With ``engine="auto"`` they train as ONE
 batched model (`trainwell.vectorized.train_many`) when `support.members_blockers` finds nothing
-against it — the same init, batch order, schedule and evaluation steps as the Trainer — and
-otherwise one by one through `build_run` (exactly the `trainwell train` loop), with the reasons
-returned. ``engine="vectorized"`` refuses (UserError with the reasons) instead of falling back;
-``engine="one_by_one"`` never vectorizes.
+against it (what the engine cannot do) AND `trainwell.vectorized.choose_engine` says it is faster
+on this device (its measured rule on a CPU: nets without convolutions vectorize, ConvNets from
+K = 16 members; on CUDA all vectorize) — the same init, batch order, schedule and evaluation steps as the Trainer —
+and otherwise one by one through `build_run` (exactly the `trainwell train` loop), with the reasons
+returned. ``engine="vectorized"`` refuses (UserError with the reasons) instead of falling back,
+and vectorizes even where the rule expects no gain; ``engine="one_by_one"`` never vectorizes.
+`MembersResult.decision` says in one sentence which path ran and why (printed by the commands).
 
 A member with a run directory whose `final.pt` holds the same recipe is loaded, not retrained
 (a killed ensemble continues where it stopped).
@@ -31,6 +34,7 @@ from trainwell.assemble.support import VECTOR_OPTIMIZERS, members_blockers
 from trainwell.config import Recipe, recipe_to_dict
 from trainwell.errors import UserError
 from trainwell.train.callbacks import Callback
+from trainwell.vectorized.choose import choose_engine
 
 ENGINES = ("auto", "vectorized", "one_by_one")
 
@@ -57,6 +61,7 @@ class MembersResult:
     engine: str
     reasons: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    decision: str = ""  # which path ran and why, one sentence (the `choose_engine` reason or the blockers)
 
 
 def train_members(recipes: Sequence[Recipe], data: RunData, device: torch.device, *, engine: str = "auto",
@@ -73,6 +78,7 @@ def train_members(recipes: Sequence[Recipe], data: RunData, device: torch.device
         raise UserError("no members to train")
     run_dirs = list(run_dirs) if run_dirs is not None else [None] * len(recipes)
     reasons: list[str] = []
+    why = ""
     if engine == "one_by_one":
         reasons = ["one-by-one training was asked for"]
     else:
@@ -84,6 +90,12 @@ def train_members(recipes: Sequence[Recipe], data: RunData, device: torch.device
             reasons.append("per-member callbacks (the vectorized engine runs none)")
         if engine == "vectorized" and reasons:
             raise UserError("these members cannot train as one vectorized model: " + "; ".join(reasons))
+        if not reasons:  # it can vectorize; is it faster here? (`choose_engine`'s measured rule)
+            batch = min(recipes[0].train.batch_size, len(data.train[0]))
+            choice = choose_engine(probe, len(recipes), device, batch)
+            why = choice.reason if engine == "auto" else f"asked for ({choice.reason})"
+            if engine == "auto" and not choice.vectorize:
+                reasons.append(choice.reason)
     start = time.perf_counter()
     if reasons:
         models, results = _one_by_one(recipes, data, device, progress, run_dirs, callbacks, label, heartbeat)
@@ -93,7 +105,9 @@ def train_members(recipes: Sequence[Recipe], data: RunData, device: torch.device
         used = f"vectorized ({how})"
     if device.type == "cuda":
         torch.cuda.synchronize()
-    return MembersResult(models, results, used, reasons if engine != "one_by_one" else [], time.perf_counter() - start)
+    decision = f"{len(recipes)} member(s) trained {used}: {why or '; '.join(reasons)}"
+    return MembersResult(models, results, used, reasons if engine != "one_by_one" else [], time.perf_counter() - start,
+                         decision)
 
 
 def _one_by_one(recipes: list[Recipe], data: RunData, device: torch.device, progress: bool,
@@ -151,21 +165,27 @@ def _vectorized(recipes: list[Recipe], data: RunData, device: torch.device, prog
     eval_every = t.eval_every or default_eval_every(spe, steps)
     schedule = build_schedule(base.schedule)
     schedule.check(steps)
+    rates = [r.model.get("dropout") for r in recipes]
+    rates = [float(p) if isinstance(p, (int, float)) and not isinstance(p, bool) else None for p in rates]
+    template = base.model
+    if any(p is not None for p in rates):
+        # the shared architecture needs its dropout layers whenever ANY member drops units; members
+        # without dropout get rate 0 there (not: every member silently trains without dropout)
+        template = {**base.model, "dropout": max(p for p in rates if p is not None) or 0.5}
     hparams = []
-    for r in recipes:
+    for r, rate in zip(recipes, rates):
         h: dict[str, Any] = {"seed": r.seed, "lr": r.optim.lr, "weight_decay": r.optim.weight_decay}
         if kind == "sgd":
             h["momentum"] = float(r.optim.options.get("momentum", default_momentum))
-        dropout = r.model.get("dropout")
-        if isinstance(dropout, (int, float)) and not isinstance(dropout, bool):
-            h["dropout"] = float(dropout)
+        if any(p is not None for p in rates):
+            h["dropout"] = rate if rate is not None else 0.0
         hparams.append(h)
     example = x_train[:512].cpu()
 
     def make_model(generator: torch.Generator) -> nn.Module:
         from trainwell.models import build_model
 
-        return build_model(base.model, tuple(data.input_shape), data.num_classes, generator, example)
+        return build_model(template, tuple(data.input_shape), data.num_classes, generator, example)
 
     x_val, y_val = data.val if data.val is not None else (None, None)
     bar = _Bar(f"{label or base.name} ×{len(recipes)} (vectorized)", steps) if progress else None

@@ -10,7 +10,8 @@
 | optim.l1, optim.l2                                 | penalty                  | `penalty_for`     |
 | train.ema, train.swa; log.*                        | averaging callbacks, loggers | `callbacks_for` |
 | train.steps/epochs, eval/log cadence, seed, precision, accumulate, compile, clip | TrainerSettings | `settings_for` |
-| train.batch_size, train.shuffle                    | batch source             | `source_for`      |
+| train.batch_size, train.shuffle                    | batch source (sharded in data-parallel runs) | `source_for` |
+| train.sync_batchnorm                               | SyncBatchNorm (data-parallel runs) | `trainwell.train.distributed.sync_batchnorm` |
 """
 from __future__ import annotations
 
@@ -146,7 +147,10 @@ def callbacks_for(recipe: Recipe, *, progress: bool, label: str, extra: list[Cal
         cbs.append(EMACallback(t.ema))
     if t.swa is not None:
         cbs.append(SWACallback(t.swa))
-    if recipe.log.active:
+    from trainwell.train import distributed
+
+    procs = distributed.current()
+    if recipe.log.active and (procs is None or procs.is_main):  # data-parallel: rank 0 logs, as it writes every file
         from trainwell.config import recipe_to_dict
         from trainwell.train.loggers import loggers_for
 
@@ -180,6 +184,8 @@ def source_for(recipe: Recipe, train: Any, device: torch.device, seed: int, keys
     """The batch source of the training data: batch_size, shuffle, whole batches only."""
     from trainwell.data.adapt import as_source
 
+    from trainwell.train.distributed import shard
+
     t = recipe.train
     if t.sampler == "balanced":
         from trainwell.data.adapt import xy_tensors
@@ -192,7 +198,7 @@ def source_for(recipe: Recipe, train: Any, device: torch.device, seed: int, keys
         x, y = pair
         return BalancedLoader(x.to(device), y.to(device), t.batch_size, generator=torch.Generator().manual_seed(seed + 1))
     return as_source(train, batch_size=t.batch_size, device=device, seed=seed + 1, shuffle=t.shuffle,
-                     drop_last=True, keys=keys)
+                     drop_last=True, keys=keys, shard=shard())  # shard: data-parallel runs (None otherwise)
 
 
 def default_task() -> Task:

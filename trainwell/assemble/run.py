@@ -140,6 +140,10 @@ def build_run(
     """
     seed = recipe.seed if seed is None else seed
     model = model.to(device)
+    if recipe.train.sync_batchnorm:  # data-parallel runs: BatchNorm over the global batch (else unchanged)
+        from trainwell.train.distributed import sync_batchnorm
+
+        model = sync_batchnorm(model)
     source = parts.source_for(recipe, data.train, device, seed)
     total = steps if steps is not None else parts.total_steps_for(recipe, len(source))
     task, recipe_loss, why = parts.task_and_loss(recipe, data.y_train)
@@ -182,7 +186,9 @@ def model_for(recipe: Recipe, input_shape: Sequence[int], num_classes: int, seed
 
 def prepare(recipe: Recipe) -> tuple[RunData, torch.device]:
     """The recipe's data on its device (preprocessing fitted on the training split)."""
-    device = pick_device(recipe.train.device)
+    from trainwell.train.distributed import local_device
+
+    device = local_device(pick_device(recipe.train.device))  # cuda:LOCAL_RANK in a data-parallel run
     if recipe.train.threads:
         torch.set_num_threads(recipe.train.threads)
     bundle, pipeline = prepare_data(recipe, device)

@@ -12,9 +12,17 @@ a second process writing it gets an error), the new recipe's data and model are 
 validated, and only then are the old run's files replaced (`overwrite=True`) and `config.json`
 written. Every file is written atomically. `resume=True` continues from `last.pt` to the result an
 uninterrupted run would have reached (a finished run resumed is re-evaluated, not retrained).
+
+Data-parallel (launched by torchrun or `trainwell train --nproc N`; `trainwell.train.distributed`):
+every process builds the data and the model and trains its share, but rank 0 alone picks, locks
+and writes the run directory and reads the checkpoint, which it sends to the others — so the
+other processes need no access to the folder (other machines). The process group is left right
+after training; the test figures, weights files and summary are rank 0's work alone. The other
+processes return their summary without writing it.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import platform
 import re
@@ -30,6 +38,7 @@ from trainwell.errors import UserError
 from trainwell.io import RunLock, atomic_torch_save, atomic_write_json, check_writable, remove_stale_tmp
 from trainwell.train.best import BestWeights, weights_payload
 from trainwell.train.callbacks import Callback
+from trainwell.train import distributed
 from trainwell.train.checkpoint import load_checkpoint
 from trainwell.train.evaluate import evaluate
 
@@ -52,12 +61,20 @@ def new_run_dir(root: Path, name: str) -> Path:
     return path
 
 
-def weights_meta(run: Run) -> dict[str, Any]:
-    """What a weights file carries besides the weights: enough to rebuild and use the model."""
+def weights_meta(run: Run, user_model: bool = False) -> dict[str, Any]:
+    """What a weights file carries besides the weights: enough to rebuild and use the model.
+
+    `user_model`: the model is the user's own class (`trainwell.fit`), which trainwell cannot
+    rebuild: the file names the class (``model_class``) instead, and its config holds only the
+    training keys that were used."""
     data = run.data
     meta: dict[str, Any] = {"config": recipe_to_dict(run.recipe), "task": run.task.name,
                             "input_shape": list(data.input_shape) if data.input_shape else None,
                             "num_classes": data.num_classes}
+    if user_model:
+        from trainwell.assemble.user import model_class_name
+
+        meta["model_class"] = model_class_name(run.model)
     if data.pipeline is not None:
         meta["preprocess"] = data.pipeline.state_dict()
     names = getattr(data.bundle, "class_names", None) if data.bundle is not None else None
@@ -96,9 +113,55 @@ def train_recipe(recipe: Recipe, out_dir: str | Path | None = None, *, runs_root
                  resume: bool = False, overwrite: bool = False, progress: bool = True,
                  callbacks: list[Callback] = ()) -> dict[str, Any]:
     """Train `recipe` and write its run directory (see the module docstring); returns the summary."""
+    made = Path(out_dir) if out_dir is not None and not Path(out_dir).exists() else None
+    try:
+        return _train(recipe, out_dir, runs_root, resume, overwrite, progress, callbacks)
+    except BaseException:
+        if made is not None:
+            _remove_if_unused(made)  # a refused run leaves no empty folder behind
+        raise
+
+
+def _train(recipe: Recipe, out_dir, runs_root, resume: bool, overwrite: bool, progress: bool,
+           callbacks) -> dict[str, Any]:
+    with contextlib.ExitStack() as held:  # the run directory's lock (rank 0), released last
+        with distributed.joined(recipe.train.device) as procs:  # None: one process, the plain path
+            main = procs is None or procs.is_main
+            run_dir, checkpoint = distributed.from_main(
+                procs, lambda: _claim_run_dir(recipe.name, out_dir, runs_root, resume, overwrite, held))
+            data, device = prepare(recipe)                      # validates the data ...
+            best = BestWeights() if main else None
+            run = from_recipe(recipe, data=data, device=device, run_dir=run_dir, progress=progress and main,
+                              callbacks=[*callbacks, *([best] if best else [])])  # ... and the model, optimizer, schedule
+            if main:
+                best.path, best.meta = run_dir / "best.pt", weights_meta(run)
+                if overwrite and not resume:                    # only now may the old run go
+                    _remove_run_files(run_dir)
+                atomic_write_json(run_dir / "config.json", recipe_to_dict(recipe))
+            start = time.perf_counter()
+            state = run.fit(resume=checkpoint)
+            train_seconds = time.perf_counter() - start
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            summary = _summary(run, state, train_seconds, resume, run_dir)
+            if procs is not None:
+                summary["processes"], summary["rank"] = procs.world_size, procs.rank
+        if not main:                                            # data-parallel: rank 0 writes everything
+            return summary
+        if summary["status"] == "done":
+            summary.update(_finish(run, state, best, run_dir))
+        summary = _finite_or_none(summary)  # JSON has no NaN: an absent figure is null
+        atomic_write_json(run_dir / "summary.json", summary)
+    return summary
+
+
+def _claim_run_dir(name: str, out_dir: str | Path | None, runs_root: str | Path, resume: bool, overwrite: bool,
+                   held: contextlib.ExitStack) -> tuple[Path, dict[str, Any] | None]:
+    """(run directory, checkpoint to resume from): the folder picked, checked and locked (the lock
+    held by `held`), stale temporary files removed, the checkpoint read."""
     if out_dir is None:
         check_writable(runs_root, "runs folder")
-        run_dir = new_run_dir(Path(runs_root), recipe.name)
+        run_dir = new_run_dir(Path(runs_root), name)
     else:
         run_dir = Path(out_dir)
         if run_dir.exists() and not run_dir.is_dir():
@@ -107,14 +170,26 @@ def train_recipe(recipe: Recipe, out_dir: str | Path | None = None, *, runs_root
         if not resume and run_dir.exists() and _has_run_files(run_dir) and not overwrite:
             raise UserError(f"{run_dir} already holds a run; continue it with --resume {run_dir}, "
                             "pick another --out, or pass --overwrite")
-    created = not run_dir.exists()
-    try:
-        with RunLock(run_dir):
-            return _train_locked(recipe, run_dir, resume, overwrite, progress, callbacks)
-    except BaseException:
-        if created:
-            _remove_if_unused(run_dir)  # a refused run leaves no empty folder behind
-        raise
+    held.enter_context(RunLock(run_dir))
+    remove_stale_tmp(run_dir)
+    checkpoint = None
+    if resume:
+        path = run_dir / "last.pt"
+        if not path.exists():
+            raise UserError(f"--resume {run_dir}: no checkpoint last.pt there (the run saved none yet)")
+        checkpoint = load_checkpoint(path)
+    return run_dir, checkpoint
+
+
+def _remove_run_files(run_dir: Path) -> None:
+    import shutil
+
+    for stale in RUN_FILES:
+        path = run_dir / stale
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
 
 
 def _remove_if_unused(run_dir: Path) -> None:
@@ -126,43 +201,6 @@ def _remove_if_unused(run_dir: Path) -> None:
             run_dir.rmdir()
     except OSError:
         pass
-
-
-def _train_locked(recipe: Recipe, run_dir: Path, resume: bool, overwrite: bool, progress: bool,
-                  callbacks: list[Callback]) -> dict[str, Any]:
-    remove_stale_tmp(run_dir)
-    checkpoint = None
-    if resume:
-        path = run_dir / "last.pt"
-        if not path.exists():
-            raise UserError(f"--resume {run_dir}: no checkpoint last.pt there (the run saved none yet)")
-        checkpoint = load_checkpoint(path)
-    data, device = prepare(recipe)                      # validates the data ...
-    best = BestWeights()
-    run = from_recipe(recipe, data=data, device=device, run_dir=run_dir, progress=progress,
-                      callbacks=[*callbacks, best])     # ... and the model, optimizer, schedule
-    best.path, best.meta = run_dir / "best.pt", weights_meta(run)
-    if overwrite and not resume:                        # only now may the old run go
-        for stale in RUN_FILES:
-            path = run_dir / stale
-            if path.is_dir():
-                import shutil
-
-                shutil.rmtree(path)
-            else:
-                path.unlink(missing_ok=True)
-    atomic_write_json(run_dir / "config.json", recipe_to_dict(recipe))
-    start = time.perf_counter()
-    state = run.fit(resume=checkpoint)
-    train_seconds = time.perf_counter() - start
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    summary = _summary(run, state, train_seconds, resume, run_dir)
-    if summary["status"] == "done":
-        summary.update(_finish(run, state, best, run_dir))
-    summary = _finite_or_none(summary)  # JSON has no NaN: an absent figure is null
-    atomic_write_json(run_dir / "summary.json", summary)
-    return summary
 
 
 def _has_run_files(folder: Path) -> bool:
@@ -254,4 +292,5 @@ def recipe_of_run(run_dir: str | Path) -> Recipe:
     return recipe_from_dict(raw, str(path))
 
 
-__all__ = ["RUN_FILES", "new_run_dir", "recipe_of_run", "safe_name", "test_metrics", "train_recipe", "weights_meta"]
+__all__ = ["RUN_FILES", "new_run_dir", "recipe_of_run", "safe_name", "test_metrics", "train_recipe",
+           "weights_meta"]

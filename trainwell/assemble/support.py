@@ -4,7 +4,8 @@ Every recipe key works in `trainwell train`, fine-tuning phases and members trai
 (they all go through `trainwell.assemble.build_run`). Members trained as ONE vectorized model
 (`trainwell.vectorized.train_many`: search trials, ensemble members) share one forward and one
 optimizer update, so they support only what that engine implements; for anything else the
-members are trained one by one, and `vectorize_blockers` says why.
+members are trained one by one, and `members_blockers` says why. Where the engine CAN train them,
+``engine="auto"`` still asks `trainwell.vectorized.choose_engine` whether it is faster here.
 
 Vectorized members may differ in: seed, optim.lr, optim.weight_decay, optim.options.momentum and
 model.dropout. They support optimizers adam, adamw, sgd and momentum with default options,
@@ -56,18 +57,15 @@ def _loggers_on(recipe: Recipe) -> bool:
 
 
 def model_blockers(model: nn.Module, device: torch.device | None) -> list[str]:
-    """What in `model` the vectorized engine cannot do, or should not (slower on this device)."""
+    """What in `model` the vectorized engine cannot do (running statistics). Whether it SHOULD
+    (faster on this device) is `trainwell.vectorized.choose_engine`'s question, asked by
+    `train_members` and `trainwell search` with ``vectorize = auto``."""
     from trainwell.vectorized.checks import refuse_buffers
 
     try:
         refuse_buffers(model)
     except UserError as exc:
         return [str(exc).split(";")[0]]
-    from trainwell.vectorized.batched_layers import compile_sequential
-
-    if (device is None or device.type == "cpu") and compile_sequential(model) is None:
-        return [f"{type(model).__name__} has layers the batched engine does not compile; the vmap engine is slower "
-                "than one-by-one training on a CPU"]
     return []
 
 

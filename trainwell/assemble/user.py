@@ -143,6 +143,9 @@ def from_model(model: nn.Module, train: Any, val: Any = None, *, test: Any = Non
     user_loss = loss if callable(loss) and not isinstance(loss, (str, dict)) else None
     if loss is not None and user_loss is None:
         kwargs["loss"] = loss
+    batch = getattr(train, "batch_size", None)  # a DataLoader's own batch size is the one trained with
+    if isinstance(batch, int) and "batch_size" not in kwargs and recipe is None:
+        kwargs["batch_size"] = batch
     rec = recipe_from_kwargs(kwargs, recipe)
     if device is None:
         first = next(iter(model.parameters()), None)
@@ -152,11 +155,19 @@ def from_model(model: nn.Module, train: Any, val: Any = None, *, test: Any = Non
     data = _user_data(train, val, test, keys)
     run = build_run(rec, model, data, device=dev, run_dir=Path(run_dir) if run_dir is not None else None,
                     progress=progress, callbacks=callbacks, optimizer=user_optimizer, loss=user_loss,
-                    extra_checkpoint={"config": _plain(rec)}, metrics=metrics)
+                    extra_checkpoint={"config": _plain(rec), "model_class": model_class_name(model)},
+                    metrics=metrics)
     check_outputs(run.model, data, run)
     if rec.augment.mix is not None and data.num_classes is None:
         raise UserError("augment.mix needs the number of classes; give (x, y) tensors with integer labels")
     return run
+
+
+def model_class_name(model: nn.Module) -> str:
+    """``module.QualName`` of the model's class (through a compiled or DDP wrapper)."""
+    inner = getattr(model, "_orig_mod", None) or getattr(model, "module", None) or model
+    cls = type(inner)
+    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 def _plain(recipe: Recipe) -> dict[str, Any]:
@@ -176,4 +187,4 @@ def describe_defaults(run: Run) -> str:
             f"({run.task_reason}), {s.precision}, on {run.device}")
 
 
-__all__ = ["DEFAULTS", "FIT_KEYS", "describe_defaults", "from_model", "recipe_from_kwargs"]
+__all__ = ["DEFAULTS", "FIT_KEYS", "describe_defaults", "from_model", "model_class_name", "recipe_from_kwargs"]

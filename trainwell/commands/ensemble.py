@@ -114,6 +114,8 @@ def _print_members(console, record: dict, rows: list[list]) -> None:
         table.add_row(*(str(c) for c in row))
     console.print(table)
     console.print(f"ensemble − mean member: {100 * s['gain']:+.2f} points; trained in {record['train_seconds']:.1f} s")
+    if record.get("decision"):
+        console.print(f"engine: {record['decision']}")
     for reason in record["fallback"]:
         console.print(f"[yellow]trained one by one because of:[/yellow] {reason}")
     for note in record["notes"]:

@@ -24,11 +24,11 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from trainwell.doctor.config import DoctorConfig
-    from trainwell.doctor.lr_check import check_lr, lr_at_min, run_lr_find
+    from trainwell.doctor.lr_check import judge_lr, lr_at_min, run_lr_find
+    from trainwell.doctor.subject import recipe_subject
     from trainwell.errors import UserError
     from trainwell.io import atomic_write_json, check_writable
     from trainwell.report.diagnostics_plots import plot_lr_finder
-    from trainwell.doctor.common import prepare
 
     if args.steps < 2 or not 0 < args.start_lr < args.end_lr:
         raise UserError(f"lr-find: need --steps ≥ 2 and 0 < --start-lr < --end-lr, found {args.steps}, "
@@ -37,10 +37,12 @@ def run(args: argparse.Namespace) -> int:
     recipe = load_recipe_arg(args)
     console = Console()
     with console.status(f"LR range test on {recipe.name} ({args.steps} steps)"):
-        p = prepare(recipe)
         cfg = DoctorConfig(lr_steps=args.steps, lr_start=args.start_lr, lr_end=args.end_lr, seed=recipe.seed)
-        result = run_lr_find(p.model, recipe, p.data.x_train, p.data.y_train, cfg)
-    finding = check_lr(recipe.optim.lr, result, cfg)
+        subject = recipe_subject(recipe, cfg)
+        if subject.fatal:
+            raise UserError(f"lr-find: {subject.fatal[0].message}")
+        result = run_lr_find(subject, cfg)
+    finding = judge_lr(subject, result, {}, False, "", {}, cfg)  # the sweep alone: no short run
     record = result.to_json()
     record.update({"recipe": recipe.name, "recipe_lr": recipe.optim.lr, "lr_min_loss": lr_at_min(result),
                    "verdict": finding.to_json()})
@@ -51,7 +53,8 @@ def run(args: argparse.Namespace) -> int:
     console.print(f"recipe optim.lr: {recipe.optim.lr:.3g}" + (f"  (ratio {recipe.optim.lr / s:.2g})" if s else ""))
     if result.stop_reason:
         console.print(f"sweep stopped: {result.stop_reason}")
-    style = {"pass": "green", "warn": "yellow", "fail": "red"}[finding.status]
-    console.print(f"[{style}]{finding.status}[/{style}] {finding.message}")
+    style = {"pass": "green", "info": "cyan", "warn": "yellow", "fail": "red"}[finding.severity]
+    advice = f" → {finding.advice('recipe')}" if finding.prescription is not None else ""
+    console.print(f"[{style}]{finding.severity}[/{style}] {finding.message}{advice}")
     console.print(f"wrote {args.out / 'lr_find.png'} and {args.out / 'lr_find.json'}")
     return 0

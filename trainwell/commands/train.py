@@ -1,7 +1,14 @@
-"""`trainwell train`: train a recipe, write the run directory and its report, print a summary."""
+"""`trainwell train`: train a recipe, write the run directory and its report, print a summary.
+
+`--nproc N` trains data-parallel on N local processes (torch's elastic launcher, what torchrun
+uses; gloo on the CPU, NCCL with one GPU a process): each runs this command without --nproc, and
+`train.batch_size` is the global batch of all of them. Across machines start it with torchrun
+(`torchrun --nnodes M --nproc-per-node N ... -m trainwell train ...`): see README "Scaling out".
+"""
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from trainwell.commands.common import add_recipe_args, load_recipe_arg
@@ -16,6 +23,9 @@ def add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--overwrite", action="store_true", help="reuse a non-empty --out directory")
     p.add_argument("--no-report", action="store_true", help="skip report.html and its plots")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--nproc", type=int, default=1, metavar="N",
+                   help="train data-parallel on N local processes (gloo on the CPU, NCCL with one GPU each); "
+                        "train.batch_size is the global batch of all N")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -32,8 +42,12 @@ def run(args: argparse.Namespace) -> int:
     else:
         recipe = load_recipe_arg(args)
         out = args.out
+    if args.nproc != 1:
+        return _launch(args, recipe)
     summary = train_recipe(recipe, out, resume=args.resume is not None, overwrite=args.overwrite,
                          progress=not args.quiet)
+    if summary.get("rank", 0) != 0:  # data-parallel: rank 0 writes the report and prints
+        return 0
     run_dir = Path(summary["run_dir"])
     if not args.no_report:
         from trainwell.report.run_report import write_run_report
@@ -45,6 +59,72 @@ def run(args: argparse.Namespace) -> int:
         return 1
     _print_summary(Console(), summary)
     return 0
+
+
+def child_argv(args: argparse.Namespace) -> list[str]:
+    """The `trainwell train ...` arguments each launched process runs: these, without --nproc."""
+    argv = ["train"]
+    if getattr(args, "debug", False):
+        argv.append("--debug")
+    if args.recipe:
+        argv += ["--recipe", str(args.recipe)]
+    for assignment in args.set or []:
+        argv += ["--set", assignment]
+    if args.seed is not None:
+        argv += ["--seed", str(args.seed)]
+    for flag in ("out", "resume"):
+        if getattr(args, flag) is not None:
+            argv += [f"--{flag}", str(getattr(args, flag))]
+    argv += [f"--{flag.replace('_', '-')}" for flag in ("overwrite", "no_report", "quiet") if getattr(args, flag)]
+    return argv
+
+
+def _launch(args: argparse.Namespace, recipe) -> int:
+    """`--nproc N`: this command in N local processes of one data-parallel run."""
+    import os
+
+    from trainwell.train.launch import run_local
+
+    if args.nproc < 1:
+        raise UserError(f"--nproc must be >= 1, got {args.nproc}")
+    if "TORCHELASTIC_RUN_ID" in os.environ or int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise UserError("this process was started by torchrun (or another launcher) already; drop --nproc and "
+                        "give the number of processes to the launcher")
+    _check_processes(args.nproc, recipe)
+    try:
+        failures = run_local(args.nproc, launched_train, (child_argv(args),))
+    except KeyboardInterrupt:  # Ctrl-C: every process said so already
+        return 130
+    if not failures:
+        return 0
+    first = failures[0]
+    others = "; the other processes were stopped" if len(failures) < args.nproc else ""
+    print(f"trainwell train: error: {first.describe()} (its message is above){others}", file=sys.stderr)
+    return first.exitcode if first.exitcode > 0 else 1
+
+
+def _check_processes(nproc: int, recipe) -> None:
+    """What can be told before starting N processes: the global batch splits into N equal shares,
+    and with CUDA there is a GPU for each process."""
+    import torch
+
+    from trainwell.data.loader import check_shard
+
+    check_shard(0, nproc, recipe.train.batch_size, True)
+    device = recipe.train.device
+    cuda = torch.cuda.is_available() if device == "auto" else device.startswith("cuda")
+    if cuda and nproc > torch.cuda.device_count():
+        raise UserError(f"--nproc {nproc} with CUDA needs a GPU for each process, and this machine has "
+                        f"{torch.cuda.device_count()}; use at most that many, or train.device = \"cpu\"")
+
+
+def launched_train(argv: list[str]) -> None:
+    """What each process of `--nproc N` runs: `trainwell train` with `argv`; a failure exits with its code."""
+    from trainwell.cli import main
+
+    code = main(argv)
+    if code:
+        raise SystemExit(code)
 
 
 def _pct(value) -> str:

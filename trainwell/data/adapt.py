@@ -19,6 +19,12 @@ Determinism and resume: `BatchLoader` and `DatasetLoader` draw each epoch's orde
 in the same order. A `UserLoader` cannot rewind a loader it does not own: on resume it skips the
 batches already served this epoch, which is exact only when your DataLoader's order is seeded
 (``DataLoader(..., generator=torch.Generator().manual_seed(s))``); `exact_resume` says which.
+
+Data-parallel runs (`shard=(rank, world_size)`, see `trainwell.train.distributed`): `batch_size` is
+the global batch; `BatchLoader` and `DatasetLoader` give each process its DistributedSampler share
+of the same seeded permutation (`trainwell.data.loader`), b = batch_size / world_size examples a
+step, and save their position world-size-independently. A DataLoader is used as it is only when
+its sampler is a `torch.utils.data.DistributedSampler` (then its batch is the per-process one).
 """
 from __future__ import annotations
 
@@ -29,7 +35,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, IterableDataset, default_collate
 
-from trainwell.data.loader import BatchLoader
+from trainwell.data.loader import BatchLoader, check_shard, cursor_at
 from trainwell.errors import UserError
 
 INPUT_KEYS = ("x", "input", "inputs", "image", "images", "data", "features")
@@ -114,22 +120,32 @@ def xy_tensors(data: Any, name: str) -> tuple[torch.Tensor, torch.Tensor] | None
 
 
 class _EpochBatches:
-    """A batch sampler over n items: each epoch a permutation from our generator; resumable."""
+    """A batch sampler over n items: each epoch a permutation from our generator; resumable.
+    Sharded (rank r of N): the global batch is `batch_size`, this process takes every N-th item
+    of the permutation from r on (see `trainwell.data.loader`)."""
 
-    def __init__(self, n: int, batch_size: int, shuffle: bool, drop_last: bool, generator: torch.Generator):
+    def __init__(self, n: int, batch_size: int, shuffle: bool, drop_last: bool, generator: torch.Generator,
+                 rank: int = 0, world_size: int = 1):
         self.n, self.batch_size, self.shuffle, self.drop_last, self.generator = n, batch_size, shuffle, drop_last, generator
-        self.order: torch.Tensor | None = None
+        self.rank, self.world_size = check_shard(rank, world_size, batch_size, drop_last)
+        self.order: torch.Tensor | None = None  # the epoch's global permutation
+        self.mine: torch.Tensor | None = None  # this process's share of it
         self.cursor = 0
 
     def __len__(self) -> int:
         return self.n // self.batch_size if self.drop_last else -(-self.n // self.batch_size)
 
+    def start(self, order: torch.Tensor | None = None) -> None:
+        if order is None:
+            order = torch.randperm(self.n, generator=self.generator) if self.shuffle else torch.arange(self.n)
+        self.order, self.cursor = order, 0
+        self.mine = order if self.world_size == 1 else order[:len(self) * self.batch_size][self.rank::self.world_size]
+
     def next_indices(self) -> list[int]:
         if self.order is None or self.cursor >= len(self):
-            self.order = torch.randperm(self.n, generator=self.generator) if self.shuffle else torch.arange(self.n)
-            self.cursor = 0
-        b = self.batch_size
-        idx = self.order[self.cursor * b:(self.cursor + 1) * b].tolist()
+            self.start()
+        b = self.batch_size // self.world_size
+        idx = self.mine[self.cursor * b:(self.cursor + 1) * b].tolist()
         self.cursor += 1
         return idx
 
@@ -143,15 +159,16 @@ class DatasetLoader:
 
     def __init__(self, dataset: Dataset, batch_size: int, *, device: torch.device, shuffle: bool = True,
                  drop_last: bool = True, generator: torch.Generator, keys: tuple[str | None, str | None] = (None, None),
-                 collate=default_collate):
+                 collate=default_collate, shard: tuple[int, int] | None = None):
         n = len(dataset)  # type: ignore[arg-type]
         if n == 0:
             raise UserError("the Dataset is empty")
         if drop_last and batch_size > n:
             batch_size = n
         self.dataset, self.device, self.keys, self.collate = dataset, device, keys, collate
-        self.batch_size = batch_size
-        self.sampler = _EpochBatches(n, batch_size, shuffle, drop_last, generator)
+        self.batch_size = batch_size  # the global batch (all processes of a data-parallel run together)
+        self.sampler = _EpochBatches(n, batch_size, shuffle, drop_last, generator, *(shard or (0, 1)))
+        self.shard = (self.sampler.rank, self.sampler.world_size)
         self.exact_resume = True
 
     def __len__(self) -> int:
@@ -163,12 +180,18 @@ class DatasetLoader:
         return to_device(x, self.device), to_device(y, self.device)
 
     def state_dict(self) -> dict[str, Any]:
+        """The epoch's global permutation and the examples of it served by all processes together."""
         s = self.sampler
-        return {"generator": s.generator.get_state(), "order": s.order, "cursor": s.cursor}
+        return {"generator": s.generator.get_state(), "order": s.order, "cursor": s.cursor,
+                "position": s.cursor * s.batch_size}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.sampler.generator.set_state(state["generator"])
-        self.sampler.order, self.sampler.cursor = state["order"], int(state["cursor"])
+        if state["order"] is None:
+            self.sampler.order, self.sampler.cursor = None, 0
+            return
+        self.sampler.start(state["order"])
+        self.sampler.cursor = cursor_at(state, self.sampler.batch_size)
 
 
 class UserLoader:
@@ -191,6 +214,8 @@ class UserLoader:
         self.exact_resume = gen is not None or not isinstance(sampler, torch.utils.data.RandomSampler)
         first = getattr(loader, "batch_size", None)
         self.batch_size = first if isinstance(first, int) else None
+        distributed = _distributed_sampler(loader)
+        self.shard = None if distributed is None else (distributed.rank, distributed.num_replicas)
 
     def __len__(self) -> int:
         return self._len
@@ -225,24 +250,48 @@ class UserLoader:
                 self.cursor += 1
 
 
+def _distributed_sampler(loader: Any) -> Any:
+    """The DistributedSampler of a DataLoader (as its sampler or its batch sampler's), else None."""
+    from torch.utils.data.distributed import DistributedSampler
+
+    for sampler in (getattr(loader, "sampler", None), getattr(getattr(loader, "batch_sampler", None), "sampler", None)):
+        if isinstance(sampler, DistributedSampler):
+            return sampler
+    return None
+
+
+def _user_loader(data: Any, device: torch.device, keys: tuple[str | None, str | None],
+                 shard: tuple[int, int] | None) -> UserLoader:
+    source = UserLoader(data, device=device, keys=keys)
+    if shard is not None and shard[1] > 1 and source.shard != shard:
+        raise UserError(f"this is process {shard[0]} of {shard[1]} of a data-parallel run, and the training "
+                        f"{type(data).__name__} is not sharded for it; give (x, y) tensors or a Dataset (trainwell "
+                        "shards them), or a DataLoader with sampler=torch.utils.data.DistributedSampler(dataset)")
+    return source
+
+
 def as_source(data: Any, *, batch_size: int, device: torch.device, seed: int, shuffle: bool = True,
-              drop_last: bool = True, keys: tuple[str | None, str | None] = (None, None), name: str = "train"):
-    """A batch source for the Trainer from `data` (see the module docstring)."""
+              drop_last: bool = True, keys: tuple[str | None, str | None] = (None, None), name: str = "train",
+              shard: tuple[int, int] | None = None):
+    """A batch source for the Trainer from `data` (see the module docstring); `shard` = (rank,
+    world_size) of a data-parallel run, where `batch_size` is the global batch."""
     pair = xy_tensors(data, name)
     gen = torch.Generator().manual_seed(seed)
     if pair is not None:
         x, y = pair
         return BatchLoader(x.to(device), y.to(device), min(batch_size, len(x)), shuffle=shuffle,
-                           drop_last=drop_last, generator=gen)
+                           drop_last=drop_last, generator=gen, **({} if shard is None else
+                                                                   {"rank": shard[0], "world_size": shard[1]}))
     if isinstance(data, DataLoader):
-        return UserLoader(data, device=device, keys=keys)
+        return _user_loader(data, device, keys, shard)
     if isinstance(data, IterableDataset):
-        return UserLoader(DataLoader(data, batch_size=batch_size), device=device, keys=keys)
+        return _user_loader(DataLoader(data, batch_size=batch_size), device, keys, shard)
     if isinstance(data, Dataset) or (hasattr(data, "__getitem__") and hasattr(data, "__len__")
                                      and not isinstance(data, (tuple, list, str, bytes, Mapping))):
-        return DatasetLoader(data, batch_size, device=device, shuffle=shuffle, drop_last=drop_last, generator=gen, keys=keys)
+        return DatasetLoader(data, batch_size, device=device, shuffle=shuffle, drop_last=drop_last, generator=gen,
+                             keys=keys, shard=shard)
     if hasattr(data, "__iter__") and hasattr(data, "__len__") and not isinstance(data, (tuple, str, bytes, Mapping)):
-        return UserLoader(data, device=device, keys=keys)
+        return _user_loader(data, device, keys, shard)
     raise UserError(f"{name} data must be (x, y) tensors or arrays, a torch Dataset or a DataLoader; got "
                     f"{type(data).__name__}" + (f" of length {len(data)}" if isinstance(data, (tuple, list)) else ""))
 

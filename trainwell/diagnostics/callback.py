@@ -2,12 +2,16 @@
 
     on_batch_start     sampled step (step % every == 0, or after sample_next())? → register hooks
     on_after_backward  gradient norms + weight snapshot
-    on_batch_end       update ratios, the record (torch path: ONE device→host transfer; C kernels: none), state.emit("stats", record)
+    on_batch_end       update ratios, the record (ONE device→host transfer), state.emit("stats", record)
     on_eval_end        (include_eval=True) the evaluation's record, phase "eval"
     on_fit_end         all hooks removed
 
 `record["step"]` is the number of optimizer steps done *before* the captured one (the trainer's
 `state.step` at `on_batch_start`), so the first captured step is step 0 — the network at init.
+
+In a data-parallel run (torch.distributed, several processes) every process captures the same
+steps on its share of the batch; the records are gathered to rank 0 (one collective a captured
+step), merged into the global batch's (`trainwell.diagnostics.merge`) and emitted there only.
 
 Example:
     >>> trainer = Trainer(..., callbacks=[StatsCallback(every=10, bins=40)])
@@ -31,14 +35,12 @@ class StatsCallback(_Base):  # type: ignore[misc,valid-type]
 
     order = 50  # after callbacks that change the model/optimizer at batch start, before loggers
 
-    def __init__(self, every: int = 10, bins: int = 40, include_eval: bool = False, stream: str = "stats",
-                 backend: str = "auto"):
+    def __init__(self, every: int = 10, bins: int = 40, include_eval: bool = False, stream: str = "stats"):
         if every < 1:
             raise UserError(f"StatsCallback: every must be ≥ 1, found {every}")
         if bins < 1:
             raise UserError(f"StatsCallback: bins must be ≥ 1, found {bins}")
         self.every, self.bins, self.include_eval, self.stream = every, bins, include_eval, stream
-        self.backend = backend  # LayerStats' backend: "auto", "native" (C kernels) or "torch"
         self.recorder: LayerStats | None = None
         self._force_next = False
 
@@ -53,8 +55,7 @@ class StatsCallback(_Base):  # type: ignore[misc,valid-type]
         if self.recorder is None or self.recorder.model is not state.model:
             if self.recorder is not None:
                 self.recorder.close()
-            self.recorder = LayerStats(state.model, self.every, self.bins, include_eval=self.include_eval,
-                                       backend=self.backend)
+            self.recorder = LayerStats(state.model, self.every, self.bins, include_eval=self.include_eval)
             if self._force_next:
                 self.recorder.sample_next()
                 self._force_next = False
@@ -81,7 +82,7 @@ class StatsCallback(_Base):  # type: ignore[misc,valid-type]
         if rec.active:  # hooks stay for a captured next step (evaluation included)
             record = rec.finish(keep_hooks=self.include_eval or rec.should_sample(state.step))
             record["epoch"] = state.epoch
-            state.emit(self.stream, record)
+            self._emit(state, record)
         if self.include_eval:
             rec.start(state.step, phase="eval")  # recorded only if an evaluation runs next
 
@@ -89,9 +90,21 @@ class StatsCallback(_Base):  # type: ignore[misc,valid-type]
         rec = self.recorder
         if rec is not None and rec.active and rec.phase == "eval":
             record = rec.finish()
-            if record["layers"]:
-                record["epoch"] = state.epoch
-                state.emit(self.stream, record)
+            record["epoch"] = state.epoch
+            self._emit(state, record)
+
+    def _emit(self, state: Any, record: dict[str, Any]) -> None:
+        from trainwell.train.distributed import current, gather_to_main
+
+        if current() is not None:  # data-parallel: the processes' records merged, on rank 0 only
+            from trainwell.diagnostics.merge import merge_records
+
+            records = gather_to_main(record)
+            if records is None:
+                return
+            record = merge_records(records)
+        if record["layers"] or record["phase"] == "train":
+            state.emit(self.stream, record)
 
     def on_fit_end(self, state: Any) -> None:
         self.close()

@@ -6,38 +6,33 @@ How it measures, and what it costs:
   every *leaf* module (parameter-less ones — activations, pooling, flatten — included) and
   `finish()`/`cancel()`/`close()` remove them (`finish(keep_hooks=True)` keeps them for a next
   step that is captured too; they do nothing while no capture is active). Unsampled steps run
-  the bare model. A layer whose output is a view of the previous one's (Flatten, reshape) costs
-  no reduction: it repeats those numbers. Hooks never replace an output or a gradient.
-* Two paths compute the same numbers (`backend`; tests run both and compare them), each in a
-  module of its own (`capture_native.NativePath`, `capture_torch.TorchPath`; the per-output
-  layout they share is `capture_layout.OutputLayout`):
-  - **native** — a model on the CPU, when the C kernels of `trainwell.diagnostics.native` build
-    (they are compiled on first use with the machine's C compiler and cached). The forward hook
-    makes ONE pass over the output, while it is in cache: Σy and M2 (shifted by the first
-    element: accurate even when |mean| ≫ std), min, max, the dead units (ReLU family) or the
-    saturated count (tanh/sigmoid), and the histogram sample — written straight into host
-    arrays (channels-last and other gap-free memory is read in place). Each activation gradient is reduced the same way in its autograd pre-hook; after
-    backward one call takes ‖g‖², ‖w‖² and the weight snapshot of every parameter; after the
-    optimizer step one call takes ‖Δw‖ and one bins every histogram. Nothing is transferred:
-    the numbers are in host memory already, and no tensor is read back.
-  - **torch** — every other model (GPU) or where no compiler exists: a few ops per output whose
-    small results stay on the device (Σy, M2, `torch.aminmax` or per-unit maxima, a saturated
-    count, a `torch.take` sample), the activation gradients held to the end of backward and
-    reduced with the parameter norms in one `_foreach_norm` call, then every number stacked into
-    ONE flat tensor and brought back with ONE transfer (`capture_torch.to_host`) per sampled
-    step. M2 there is one-pass (Σy² − (Σy)²/n in float64 on the host) while a layer's previous
-    capture had |mean| ≤ ONE_PASS_MAX_RATIO·std, else two-pass (y − mean first, exact in float32).
-* The histogram sample: every s-th element of the output, s coprime with the example size (so
-  it walks through every unit and position), at most `hist_samples` of them, binned on the host
-  over the layer's exact [min, max].
-* Between sampled steps the recorder keeps, per leaf and output shape, the sample layout, and a
-  copy of the weights (for Δw); `close()` releases them.
+  the bare model. Hooks never replace an output or a gradient: a sampled step trains exactly
+  like an unsampled one.
+* What is observed: every leaf's output, and a leaf's input when an activation applied as a
+  function made it (`F.relu`, `torch.tanh`, … in a `forward`, seen through views and reshapes;
+  `stats.FUNCTION_NODES`): what the next layer receives. Such an input is recorded as layer
+  "<leaf>:input" with `"type"` the function and `"input_of"` the leaf. Found from the autograd
+  graph, so only while gradients are recorded (training, not `torch.no_grad` evaluation).
+* Each observed tensor is reduced at once by 5–6 torch ops whose results stay on the device,
+  written into preallocated buffers (`capture_torch.Reducer`); each activation gradient by 2 in
+  its autograd hook. After backward one `_foreach_norm` takes ‖g‖, ‖w‖ of every parameter and
+  one `_foreach_copy_` snapshots the weights; after the optimizer step ‖Δw‖ comes from that
+  snapshot. `finish` brings every number back with ONE device→host transfer and builds the
+  record; nothing else reads a tensor back (no `.item()`, no sync per layer).
+* A layer whose output is a view of the previous tensor's (Flatten, reshape) costs no
+  reduction: it repeats those numbers.
+* The histogram sample: every s-th element, s coprime with the example size (so it walks through
+  every unit and position), at most `hist_samples` of them, binned on the host over the layer's
+  exact [min, max].
+* A model compiled with `torch.compile` (or containing compiled modules): hooks go on the
+  original modules (`_orig_mod`, its name prefix dropped from the record), and a captured step
+  runs eagerly (`torch.compiler.set_stance("force_eager")` from `start()` to `finish()`):
+  compiled code skips hooks added after it was traced (dynamo does not guard on hooks by
+  default), and tracing a forward pass that calls these hooks fails. Unsampled steps run the
+  compiled code, and no hook is left on a compiled model between captures.
 
-What it costs (`taskset -c 1 python bench/bench_stats_overhead.py`, MNIST-1D paper CNN, batch
-100, 1 CPU thread; see README for the numbers): the native path adds about 0.5 ms to a sampled
-step of ~2.4 ms, which is +3 to +4 % sampled every 10 steps and about +22 % every step; the
-torch path adds 1–1.5 ms (+6.5 % / +45 %): ~50 small ops and numpy calls, run "cold" between
-training steps.
+What it costs (`taskset -c 1 python bench/bench_stats_overhead.py`, MNIST-1D paper CNN, batch 100,
+1 CPU thread): see README.
 
 Record (JSON-serialisable; `layers` in forward order, `params` in `named_parameters` order):
 
@@ -45,15 +40,14 @@ Record (JSON-serialisable; `layers` in forward order, `params` in `named_paramet
      "layers": [{"name": "0", "type": "Linear", "kind": null, "numel": 1600,
                  "mean": .., "std": .., "lo": .., "hi": .., "hist": [40 counts],
                  "grad_mean": .., "grad_std": ..},
-                {"name": "1", "type": "ReLU", "kind": "relu", ..., "dead_frac": 0.03, ...}],
+                {"name": "1", "type": "ReLU", "kind": "relu", ..., "dead_frac": 0.03, ...},
+                {"name": "2:input", "type": "relu", "kind": "relu", ..., "input_of": "2"}],
      "params": [{"name": "0.weight", "grad_norm": .., "delta_norm": .., "weight_norm": ..,
                  "update_ratio": ..}]}
 
 The histogram's bins split [lo, hi] evenly. A module called several times within one captured
-step (a shared block, evaluation in chunks) reports its first call. A layer whose output is a
-view of the previous one's (Flatten, reshape) repeats its activation numbers. Grad norms are
-taken before any gradient clipping the loop does after `on_after_backward`. Hooks never replace
-an output or a gradient: a sampled step trains exactly like an unsampled one.
+step (a shared block, evaluation in chunks) reports its first call. Grad norms are taken before
+any gradient clipping the loop does after `on_after_backward`.
 
 Example (a hand-written loop):
     >>> stats = LayerStats(model, every=10)
@@ -68,8 +62,12 @@ Example (a hand-written loop):
 """
 from __future__ import annotations
 
+import contextlib
 import math
+import sys
 from functools import partial
+from itertools import repeat
+from operator import attrgetter, is_
 from typing import Any
 
 import numpy as np
@@ -78,22 +76,41 @@ from torch import nn
 from torch.utils.hooks import RemovableHandle
 
 from trainwell.diagnostics import stats as S
-from trainwell.diagnostics.capture_layout import DUP, GRAD_AT, LAYOUT, LEAF, ROW, OutputLayout, new_entry
-from trainwell.diagnostics.capture_native import NativePath
-from trainwell.diagnostics.capture_torch import TorchPath
-from trainwell.diagnostics.native import stats_kernels, why_unavailable
+from trainwell.diagnostics.capture_layout import (DUP, GRAD, Layout,
+                                                  memory_order)
+from trainwell.diagnostics.capture_torch import ONE_PASS_MAX_RATIO, Reducer
 from trainwell.errors import UserError
 
 _TINY = torch.finfo(torch.float32).tiny
-BACKENDS = ("auto", "native", "torch")
+_WALK = 8  # shape-only nodes looked through to find the activation that made a leaf's input
+_GRAD = attrgetter("grad")
+_OWN_FIELDS = frozenset({"dead_frac", "saturated_frac", "grad_mean", "grad_std", "input_of"})  # not repeated
+_ZERO = 0.0  # (_ZERO.__ge__(u): the unit's maximum u ≤ 0, i.e. a dead unit; False for NaN)
+_FLOAT_DTYPES = frozenset({torch.float32, torch.float16, torch.bfloat16, torch.float64})
 
-__all__ = ["BACKENDS", "LayerStats", "leaf_modules"]
+__all__ = ["LayerStats", "leaf_modules"]
+
+
+def _clean(name: str) -> str:
+    """A module or parameter name without torch.compile's `_orig_mod` wrappers."""
+    return ".".join(part for part in name.split(".") if part != "_orig_mod")
 
 
 def leaf_modules(model: nn.Module) -> list[tuple[str, nn.Module]]:
-    """(name, module) for every module without children; the model itself if it has none."""
-    leaves = [(n, m) for n, m in model.named_modules() if next(m.children(), None) is None]
+    """(name, module) for every module without children; the model itself if it has none.
+    Names are those of the uncompiled model (torch.compile's `_orig_mod.` left out)."""
+    leaves = [(_clean(n), m) for n, m in model.named_modules() if next(m.children(), None) is None]
     return [(n or type(m).__name__, m) for n, m in leaves]
+
+
+def _compiled(model: nn.Module) -> bool:
+    """True when `model` is or contains a torch.compile'd module (wrapper or `Module.compile()`)."""
+    if "torch._dynamo" not in sys.modules:  # nothing was ever compiled in this process
+        return False
+    from torch._dynamo.eval_frame import OptimizedModule
+
+    return any(isinstance(m, OptimizedModule) or getattr(m, "_compiled_call_impl", None) is not None
+               for m in model.modules())
 
 
 class LayerStats:
@@ -107,8 +124,6 @@ class LayerStats:
         hist_samples: histogram a fixed systematic sample of at most this many elements per layer
             (None: all of them). Mean, std, range, dead and saturated fractions always use every
             element; the sample only shapes the histogram, whose counts then sum to its size.
-        backend: "auto" (the C kernels for a model on the CPU when they can be built, else torch
-            ops), "native" (the C kernels; an error if they cannot be built) or "torch".
     """
 
     def __init__(
@@ -118,7 +133,6 @@ class LayerStats:
         bins: int = 40,
         include_eval: bool = False,
         hist_samples: int | None = 1024,
-        backend: str = "auto",
     ):
         if not isinstance(model, nn.Module):
             raise UserError(f"LayerStats: expected an nn.Module, found {type(model).__name__}")
@@ -128,31 +142,35 @@ class LayerStats:
             raise UserError(f"LayerStats: bins must be ≥ 1, found {bins}")
         if hist_samples is not None and hist_samples < 1:
             raise UserError(f"LayerStats: hist_samples must be ≥ 1 or None, found {hist_samples}")
-        if backend not in BACKENDS:
-            raise UserError(f"LayerStats: backend must be one of {', '.join(BACKENDS)}, found {backend!r}")
-        self.kernels = None if backend == "torch" else stats_kernels()
-        if backend == "native" and self.kernels is None:
-            raise UserError(f"LayerStats: the native statistics kernels are not available ({why_unavailable()}); "
-                            "use backend='auto' or 'torch'")
-        self.backend = backend
         self.model = model
+        root = model
+        while isinstance(getattr(root, "_orig_mod", None), nn.Module):  # torch.compile's wrapper
+            root = root._orig_mod
+        self._root = root  # whose training flag tells training from evaluation
         self.every = int(every)
         self.bins = int(bins)
         self.include_eval = include_eval
         self.hist_samples = hist_samples
         self.leaves = leaf_modules(model)
-        self.kinds = {id(m): S.activation_kind(m) for _, m in self.leaves}
-        self._leaf_kinds = [self.kinds[id(m)] for _, m in self.leaves]
-        self._hooks = [_ForwardHook(self, i) for i in range(len(self.leaves))]
-        self.params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
-        self._layouts: dict[tuple[Any, ...], OutputLayout] = {}
-        self._last_layout: list[OutputLayout | None] = [None] * len(self.leaves)
-        self._torch = TorchPath(len(self.leaves))
-        self._native_path = None if self.kernels is None else NativePath(self.kernels, len(self.leaves), self.bins)
+        n = len(self.leaves)
+        self._n_leaves = n
+        self._leaf_kinds = [S.activation_kind(m) for _, m in self.leaves]
+        # leaves whose output an activation function may have made: modules not from torch.nn
+        self._custom = [not type(m).__module__.startswith("torch.nn.") for _, m in self.leaves]
+        # sites: leaf i's output (i) and leaf i's input (n + i)
+        self._site_names = [name for name, _ in self.leaves] + [f"{name}:input" for name, _ in self.leaves]
+        self._site_types = [type(m).__name__ for _, m in self.leaves] + [""] * n
+        self._hooks = [_ForwardHook(self, i) for i in range(n)]
+        self.params = [(_clean(name), p) for name, p in model.named_parameters() if p.requires_grad]
+        self._all_param_names, self._param_tensors = [n for n, _ in self.params], [p for _, p in self.params]
+        self._layouts: dict[tuple[Any, ...], Layout] = {}
+        self._last_layout: list[Layout | None] = [None] * (2 * n)
+        self._reducer = Reducer(2 * n)
         self._forced = False
         self._handles: list[RemovableHandle] = []
+        self._eager: contextlib.ExitStack | None = None  # the force_eager stance of a compiled model's capture
+        self._compiled = _compiled(model)  # (also checked at each start: the root compiled in place later)
         self._generation = 0
-        self._native = False
         self._reset()
 
     # ------------------------------------------------------------------ sampling
@@ -174,31 +192,30 @@ class LayerStats:
         """Label of the capture in progress ("train" or "eval")."""
         return self._phase
 
-    @property
-    def native(self) -> bool:
-        """True when captures use the C kernels: they are available and the model is on the CPU."""
-        return self.kernels is not None and self._on_cpu()
-
     # ------------------------------------------------------------------ capture
     def _reset(self) -> None:
         self._step: int | None = None
         self._phase = "train"
-        self._entries: list[list[Any]] = []  # one per captured output (fields: capture_layout.LEAF …)
-        self._reduced = 0  # outputs reduced so far (a row each)
-        self._n_grads = 0  # activation gradients seen
-        self._seen = [False] * len(self.leaves)
-        self._prev: torch.Tensor | None = None  # the last captured output (see _forward_hook)
-        self._with_grad: list[torch.Tensor] = []
+        self._entries: list[list[Any]] = []  # one per captured tensor (fields: capture_layout.SITE …)
+        self._seen = [False] * (2 * len(self.leaves))  # sites reported in this capture
+        self._nodes: set[Any] = set()  # autograd nodes of the captured tensors (inputs already seen)
+        self._prev: torch.Tensor | None = None  # the last captured tensor (see _record)
+        self._weights: list[torch.Tensor] = []
         self._param_names: list[str] = []
-        self._param_native = False  # the kernels took the parameters (native path)
         self._snapshot: list[torch.Tensor] | None = None
-        self._torch.reset()
+        self._reducer.reset()
         self._generation += 1  # stale gradient hooks check this
 
-    def _remove_hooks(self) -> None:
-        for handle in self._handles:
-            handle.remove()
-        self._handles.clear()
+    def _end(self, keep_hooks: bool = False) -> None:
+        """Hooks removed (unless kept for the next captured step), the eager stance left."""
+        if self._eager is not None:
+            self._eager.close()
+            self._eager = None
+            keep_hooks = False  # a compiled model's next forward may be traced: no hook may be there
+        if not keep_hooks:
+            for handle in self._handles:
+                handle.remove()
+            self._handles.clear()
 
     def start(self, step: int, phase: str = "train") -> None:
         """Register the hooks for one captured step (`phase` labels the record).
@@ -208,108 +225,138 @@ class LayerStats:
             self.cancel()
         self._forced = False
         self._step, self._phase = int(step), phase
-        self._native = self.native
+        if self._compiled or getattr(self.model, "_compiled_call_impl", None) is not None:
+            self._eager = contextlib.ExitStack()
+            self._eager.enter_context(torch.compiler.set_stance("force_eager"))
         if not self._handles:
             self._handles = [m.register_forward_hook(h) for (_, m), h in zip(self.leaves, self._hooks)]
 
-    def _on_cpu(self) -> bool:
-        """The model's first parameter (or buffer) is on the CPU (a parameter-less model counts as such)."""
-        for _, p in self.params[:1]:
-            return p.device.type == "cpu"
-        for b in self.model.buffers():
-            return b.device.type == "cpu"
-        return True
-
-    def _layout(self, leaf: int, shape: torch.Size, strides: tuple[int, ...] | None,
-                device: torch.device) -> OutputLayout:
-        key = (leaf, shape, strides, device, self._native)
+    def _layout(self, site: int, y: torch.Tensor, kind: str | None, channels_last: bool) -> Layout:
+        """The cached layout of `site` for y's shape (a new one when the shape, kind or device changed)."""
+        shape, device = y.shape, y.device
+        key = (site, shape, kind, channels_last, device)
         layout = self._layouts.get(key)
         if layout is None:
-            if len(self._layouts) > 4 * len(self.leaves) + 16:  # shapes that keep changing
+            if len(self._layouts) > 2 * len(self._last_layout) + 16:  # shapes that keep changing
                 self._layouts.clear()
-                if self._native_path is not None:
-                    self._native_path.clear()
-            layout = self._layouts[key] = OutputLayout(shape, strides, self._leaf_kinds[leaf], self.hist_samples,
-                                                       device, self._native)
-        self._last_layout[leaf] = layout
+            with torch.inference_mode(False):  # buffers written in later steps, whatever mode this one runs in
+                layout = self._layouts[key] = Layout(shape, kind, self.hist_samples, device, channels_last)
+        self._last_layout[site] = layout
         return layout
 
-    def _forward_hook(self, leaf: int, module: nn.Module, args: Any, output: Any) -> None:
-        if self._step is None or self._seen[leaf] or not isinstance(output, torch.Tensor) or not output.is_floating_point():
+    def _forward_hook(self, leaf: int, module: nn.Module, args: tuple[Any, ...], output: Any) -> None:
+        if not self._root.training and not self.include_eval:
             return
-        if output.numel() == 0 or output.layout != torch.strided or (not self.model.training and not self.include_eval):
+        seen = self._seen
+        if args:  # an input an activation function made (what this leaf receives), unless captured already
+            x = args[0]
+            if type(x) is torch.Tensor and x is not output:
+                node = x.grad_fn
+                if node is not None and node not in self._nodes and not seen[self._n_leaves + leaf]:
+                    self._input(leaf, x, node)
+        if seen[leaf] or not isinstance(output, torch.Tensor) or output.dtype not in _FLOAT_DTYPES:
             return
-        self._seen[leaf] = True
-        y = output.detach()
-        shape, device, native = y.shape, y.device, self._native
-        # native path: float32 CPU memory, read in place (its strides pick the layout)
-        y32 = y if not native or (y.dtype == torch.float32 and device.type == "cpu") else y.to("cpu", torch.float32)
-        strides = y32.stride() if native else None
-        last = self._last_layout[leaf]  # the layout of this leaf's previous output, usually the same
-        layout = last if last is not None and last.shape == shape and last.strides == strides \
-            and last.device == device and last.native == native else self._layout(leaf, shape, strides, device)
+        if output.layout is not torch.strided or output.numel() == 0:
+            return
+        seen[leaf] = True
         kind = self._leaf_kinds[leaf]
-        entry = new_entry(leaf, layout)
-        prev = self._prev
-        if (kind is None and prev is not None and prev.data_ptr() == y.data_ptr() and prev.numel() == layout.n
-                and prev.dtype == y.dtype and prev._version == y._version):
-            # Flatten / reshape: a view of the previous output repeats its numbers
-            before = self._entries[-1]
-            entry[DUP] = before[DUP] if before[DUP] >= 0 else len(self._entries) - 1
-        else:
-            entry[ROW] = self._reduced
-            self._reduced += 1
-            if native:
-                self._native_path.reduce(y32, layout, entry[ROW])
-            else:
-                self._torch.reduce(y, entry, kind, layout)
-        self._prev = y  # kept until the next output: its memory cannot be reused meanwhile
-        self._entries.append(entry)
-        if output.requires_grad:
+        if kind is None and self._custom[leaf]:  # a custom leaf whose forward ends in F.relu, …
             node = output.grad_fn
-            if node is not None:  # a pre-hook of the node that consumes this output's gradient
-                node.register_prehook(partial(self._grad_prehook, self._generation, entry, output.output_nr))
+            if node is not None:
+                found = S.FUNCTION_NODES.get(type(node).__name__)
+                if found is not None:
+                    kind = found[0]
+        self._record(leaf, output, kind, None)
+
+    def _input(self, leaf: int, x: torch.Tensor, node: Any) -> None:
+        """Record leaf's input x when an activation function made it (through shape-only nodes) and no
+        captured tensor did."""
+        if x.dtype not in _FLOAT_DTYPES or x.layout is not torch.strided or x.numel() == 0:
+            return
+        nodes = self._nodes
+        for _ in range(_WALK):
+            name = type(node).__name__
+            found = S.FUNCTION_NODES.get(name)
+            if found is not None:
+                break
+            if name not in S.SHAPE_NODES or not node.next_functions:
+                return
+            node = node.next_functions[0][0]
+            if node is None or node in nodes:
+                return  # a captured tensor (or a view of one): already in the record
+        else:
+            return
+        site = self._n_leaves + leaf
+        self._seen[site] = True
+        nodes.add(node)
+        self._record(site, x, found[0], found[1])
+
+    def _record(self, site: int, tensor: torch.Tensor, kind: str | None, fn: str | None) -> None:
+        """Reduce one observed tensor (or repeat the previous one's numbers) and hook its gradient."""
+        grad_mode = torch.is_grad_enabled()
+        if grad_mode:
+            torch._C._set_grad_enabled(False)  # (cheaper than detach(): the reductions write with out=)
+        try:
+            y = tensor if tensor.dtype is torch.float32 else tensor.float()  # statistics in float32
+            if y.is_contiguous():
+                flat, channels_last = y.view(-1), False
+            elif memory_order(y):  # channels-last, read in place
+                flat, channels_last = y.movedim(1, -1).reshape(-1), True
+            else:  # another memory order: a C-order copy
+                y = y.contiguous()
+                flat, channels_last = y.view(-1), False
+            layout = self._last_layout[site]  # this site's previous layout, usually the right one
+            if (layout is None or layout.shape != y.shape or layout.kind is not kind
+                    or layout.channels_last is not channels_last or layout.device != y.device):
+                layout = self._layout(site, y, kind, channels_last)
+            entry = [site, -1, layout, False, False, False, kind, fn]
+            prev = self._prev
+            if (kind is None and prev is not None and prev.data_ptr() == y.data_ptr() and prev.numel() == layout.n
+                    and prev.dtype == y.dtype and prev._version == y._version):
+                # Flatten / reshape: a view of the previous tensor repeats its numbers
+                entries = self._entries
+                before = entries[-1][DUP]
+                entry[DUP] = before if before >= 0 else len(entries) - 1
             else:
-                output.register_hook(partial(self._grad_hook, self._generation, entry))
+                self._reducer.reduce(y, flat, entry, layout)
+        finally:
+            if grad_mode:
+                torch._C._set_grad_enabled(True)
+        self._prev = y  # kept until the next tensor: its memory cannot be reused meanwhile
+        self._entries.append(entry)
+        if tensor.requires_grad:
+            node = tensor.grad_fn
+            if node is not None:  # a pre-hook of the node that consumes this tensor's gradient
+                self._nodes.add(node)
+                node.register_prehook(partial(self._grad_hook, self._generation, entry, tensor.output_nr))
+            else:
+                tensor.register_hook(partial(self._grad_hook, self._generation, entry, None))
 
-    def _grad_prehook(self, generation: int, entry: list[Any], index: int,
-                      grad_outputs: tuple[torch.Tensor | None, ...]) -> None:
-        """Node pre-hook: the gradient of output `index` of the node (never replaced)."""
-        self._grad_hook(generation, entry, grad_outputs[index])
-
-    def _grad_hook(self, generation: int, entry: list[Any], grad: torch.Tensor | None) -> None:
-        if generation != self._generation or grad is None or entry[GRAD_AT] >= 0:
+    def _grad_hook(self, generation: int, entry: list[Any], index: int | None, grad: Any) -> None:
+        """The gradient of a captured tensor: `grad` itself (tensor hook), or output `index` of the
+        node pre-hook's `grad` tuple. Never replaced."""
+        if index is not None:
+            grad = grad[index]
+        if generation != self._generation or grad is None or entry[GRAD]:
             return  # a backward after finish/cancel, or a second backward through the graph: the first counts
         self._prev = None  # the forward pass is over
-        entry[GRAD_AT] = k = self._n_grads
-        self._n_grads += 1
-        if self._native:  # reduced at once, while it is in cache
-            self._native_path.reduce_grad(grad, k)
-        else:
-            self._torch.grads.append(grad)  # reduced with the others after backward
+        entry[GRAD] = True
+        # (detached only under a backward with create_graph=True, where it requires grad)
+        self._reducer.reduce_grad(grad.detach() if grad.requires_grad else grad, entry)
 
-    @torch.no_grad()
     def after_backward(self) -> None:
-        """Gradient and weight norms and a weight snapshot; call after backward, before `optimizer.step()`.
-
-        Native path: one kernel call takes ‖g‖², ‖w‖² and the snapshot of every parameter (the
-        activation gradients were reduced in their hooks). Torch path: one `_foreach_norm` call
-        takes the activation-gradient norms and ‖g‖, ‖w‖ of every parameter."""
+        """Gradient and weight norms and a weight snapshot; call after backward, before `optimizer.step()`."""
         if not self.active:
             return
-        with_grad = [(n, p) for n, p in self.params if p.grad is not None]
-        self._param_names = [n for n, _ in with_grad]
-        self._with_grad = weights = [p for _, p in with_grad]
-        if self._native and weights:
-            self._snapshot = self._native_path.params(weights)
-            self._param_native = self._snapshot is not None
-            if self._param_native:
-                return
-        # torch ops: the held activation gradients (torch path) and the parameters the kernels did not take
-        self._snapshot = self._torch.after_backward(self._entries, weights, activations=not self._native)
+        if not any(map(is_, map(_GRAD, self._param_tensors), repeat(None))):  # (usual: every parameter has one)
+            self._param_names, self._weights = self._all_param_names, self._param_tensors
+        else:
+            with_grad = [(n, p) for n, p in self.params if p.grad is not None]
+            self._param_names = [n for n, _ in with_grad]
+            self._weights = [p for _, p in with_grad]
+        self._snapshot = self._reducer.after_backward(self._weights)
 
     # ------------------------------------------------------------------ finish
-    @torch.no_grad()
     def finish(self, keep_hooks: bool = False) -> dict[str, Any]:
         """Update norms (if `after_backward` ran), the numbers on the host, the record.
 
@@ -317,86 +364,85 @@ class LayerStats:
         reuses them; while no capture is active they return at once)."""
         if not self.active:
             raise UserError("LayerStats.finish() called without start(): no step is being captured")
-        if not keep_hooks:
-            self._remove_hooks()
-        if self._native:
-            act, counts, grad, params = self._finish_native()
-        else:
-            act, counts, grad, params = self._torch.finish(self._entries, self._leaf_kinds, self._with_grad,
-                                                           self._snapshot, self.bins)
-        record = {"step": self._step, "phase": self._phase, "layers": self._layers(act, counts, grad),
-                  "params": self._params(params)}
+        self._end(keep_hooks)
+        numbers, samples = self._reducer.finish(self._entries, self._weights, self._snapshot)
+        layers, at = self._layers(numbers, samples)
+        record = {"step": self._step, "phase": self._phase, "layers": layers,
+                  "params": self._params(numbers[at:]) if self._snapshot is not None else []}
         self._reset()
         return record
 
-    def _finish_native(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Native path: everything is in host memory already — no transfer at all."""
-        path = self._native_path
-        if self._param_native:
-            params = path.param_rows(self._with_grad, self._snapshot)
-        elif self._param_names:  # weights the kernels do not take (not float32): torch norms
-            params = self._torch.param_rows(self._with_grad, self._snapshot)
-        else:
-            params = np.empty((0, 3))
-        counts = path.histograms(self._entries, self._reduced)
-        return path.act[:self._reduced], counts, path.grad[:self._n_grads], params
+    def _params(self, values: list[float]) -> list[dict[str, Any]]:
+        """[‖g‖…, ‖w‖…, ‖Δw‖…] → one dict per parameter."""
+        n = len(self._param_names)
+        return [{"name": name, "grad_norm": values[i], "delta_norm": values[2 * n + i], "weight_norm": values[n + i],
+                 "update_ratio": values[2 * n + i] / max(values[n + i], _TINY)}
+                for i, name in enumerate(self._param_names)]
 
-    def _params(self, params: np.ndarray) -> list[dict[str, Any]]:
-        out = []
-        for name, (grad_norm, weight_norm, delta) in zip(self._param_names, params.tolist()):
-            out.append({"name": name, "grad_norm": grad_norm, "delta_norm": delta, "weight_norm": weight_norm,
-                        "update_ratio": delta / max(weight_norm, _TINY)})
-        return out
-
-    def _layers(self, act: np.ndarray, hist: np.ndarray, grad: np.ndarray) -> list[dict[str, Any]]:
-        """Host side: per reduced output [Σy, M2, min, max, count] and histogram counts, per gradient
-        [Σg, M2] → the documented per-layer fields."""
+    def _layers(self, numbers: list[float], samples: np.ndarray) -> tuple[list[dict[str, Any]], int]:
+        """Host side: the 7 numbers of every entry, the per-unit maxima and the histogram samples →
+        the documented per-layer fields; also returns where the parameters' numbers start."""
         entries = self._entries
-        kinds = self._leaf_kinds
-        counts = hist.tolist()
-        rows = act.tolist()
-        grads = grad.tolist()
-        choose_pass = self._torch.choose_pass
-        layers = []
-        for e in entries:
-            leaf, layout = e[LEAF], e[LAYOUT]
-            name, module = self.leaves[leaf]
-            kind = kinds[leaf]
+        at = 7 * len(entries)  # the per-unit maxima of the reduced ReLU-family entries follow the 7-number rows
+        exact_act, exact_grad = self._reducer.exact_act, self._reducer.exact_grad
+        names, types, n_leaves = self._site_names, self._site_types, self._n_leaves
+        layers: list[dict[str, Any]] = []
+        lo, hi, sizes, widths = [], [], [], set()
+        for k, (site, dup, layout, exact, has_grad, grad_exact, kind, fn) in zip(range(0, at, 7), entries):
             n = layout.n
-            row = entries[e[DUP]][ROW] if e[DUP] >= 0 else e[ROW]
-            total, m2, low, high, count = rows[row]
-            mean, std = total / n, _std(m2, n)
-            rec: dict[str, Any] = {"name": name, "type": type(module).__name__, "kind": kind, "numel": n,
-                                   "mean": mean, "std": std, "lo": low, "hi": high}
-            if e[DUP] < 0:
-                if kind == "relu":
-                    rec["dead_frac"] = count / layout.units[1]
+            if dup >= 0:  # a view of an earlier tensor: its activation numbers
+                rec = {key: value for key, value in layers[dup].items() if key not in _OWN_FIELDS}
+                rec.update(name=names[site], type=types[site], kind=kind, numel=n)
+            else:
+                total, q, low, high = numbers[k:k + 4]
+                mean = total / n
+                m2 = q if exact else q - total * mean  # one pass: Σy² − (Σy)²/n
+                std = math.sqrt(m2 / n) if m2 > 0 else (0.0 if m2 == m2 else math.nan)
+                # two passes next time where one would lose digits (|mean| > 3·std), or NaN
+                (exact_act.discard if abs(mean) <= ONE_PASS_MAX_RATIO * std else exact_act.add)(site)
+                if layout.unit_max is not None:  # ReLU family: hi and the dead units from the per-unit maxima
+                    units = numbers[at:at + layout.units]
+                    at += layout.units
+                    high = max(units) if total == total else math.nan  # (a NaN anywhere makes Σy NaN)
+                    rec = {"name": names[site], "type": types[site] or fn, "kind": kind, "numel": n, "mean": mean,
+                           "std": std, "lo": low, "hi": high,
+                           "dead_frac": sum(map(_ZERO.__ge__, units)) / layout.units, "hist": len(sizes)}
                 elif kind is not None:
-                    rec["saturated_frac"] = count / n
-                choose_pass(leaf, mean, std, gradient=False)
-            rec["hist"] = counts[row]
-            g = e[GRAD_AT]
-            if g >= 0:
-                total, m2 = grads[g]
-                rec["grad_mean"] = gm = total / n
-                rec["grad_std"] = gs = _std(m2, n)
-                choose_pass(leaf, gm, gs, gradient=True)
+                    rec = {"name": names[site], "type": types[site] or fn, "kind": kind, "numel": n, "mean": mean,
+                           "std": std, "lo": low, "hi": high, "saturated_frac": numbers[k + 4] / n, "hist": len(sizes)}
+                else:
+                    rec = {"name": names[site], "type": types[site] or fn, "kind": kind, "numel": n, "mean": mean,
+                           "std": std, "lo": low, "hi": high, "hist": len(sizes)}
+                lo.append(low)
+                hi.append(high)
+                sizes.append(layout.count)
+                widths.add(layout.width)
+            if has_grad:
+                total, q = numbers[k + 5], numbers[k + 6]
+                rec["grad_mean"] = mean = total / n
+                m2 = q if grad_exact else q - total * mean
+                rec["grad_std"] = std = math.sqrt(m2 / n) if m2 > 0 else (0.0 if m2 == m2 else math.nan)
+                (exact_grad.discard if abs(mean) <= ONE_PASS_MAX_RATIO * std else exact_grad.add)(site)
+            if site >= n_leaves:
+                rec["input_of"] = names[site - n_leaves]
             layers.append(rec)
-        return layers
+        width = widths.pop() if len(widths) == 1 else None  # one matrix of padded rows, or rows back to back
+        counts = S.histograms_host(samples, sizes, lo, hi, self.bins, width).tolist()
+        for rec in layers:
+            rec["hist"] = counts[rec["hist"]]  # (its row of the histogram counts)
+        return layers, at
 
     def cancel(self) -> None:
         """Drop the capture in progress (hooks removed, nothing transferred)."""
-        self._remove_hooks()
+        self._end()
         self._reset()
 
     def close(self) -> None:
         """Remove every hook this recorder registered and release its buffers."""
         self.cancel()
         self._layouts.clear()
-        self._last_layout = [None] * len(self.leaves)
-        self._torch.close()
-        if self._native_path is not None:
-            self._native_path.clear()
+        self._last_layout = [None] * len(self._last_layout)
+        self._reducer.close()
 
     def __enter__(self) -> LayerStats:
         return self
@@ -408,7 +454,7 @@ class LayerStats:
 class _ForwardHook:
     """The forward hook of one leaf. A deep copy or a pickle of the model (an EMA copy, `torch.save`
     of the module) gets an `_InertHook` in its place: a copy is not observed, and the recorder —
-    which holds tensors and the C library — is neither copied nor pickled."""
+    which holds tensors — is neither copied nor pickled."""
 
     __slots__ = ("stats", "leaf")
 
@@ -416,7 +462,9 @@ class _ForwardHook:
         self.stats, self.leaf = stats, leaf
 
     def __call__(self, module: nn.Module, args: Any, output: Any) -> None:
-        self.stats._forward_hook(self.leaf, module, args, output)
+        stats = self.stats
+        if stats._step is not None:  # (kept between captured steps: idle in between)
+            stats._forward_hook(self.leaf, module, args, output)
 
     def __reduce__(self) -> tuple[type, tuple[()]]:
         return _InertHook, ()
@@ -428,7 +476,3 @@ class _InertHook:
     def __call__(self, module: nn.Module, args: Any, output: Any) -> None:
         return None
 
-
-def _std(m2: float, n: int) -> float:
-    """Population std from M2 = Σ(y − mean)²; NaN stays NaN."""
-    return math.sqrt(max(m2, 0.0) / max(n, 1)) if m2 == m2 else float("nan")

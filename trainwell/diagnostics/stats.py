@@ -1,9 +1,8 @@
 """Per-layer statistics as pure tensor reductions that stay on the device.
 
 Each function returns small float32 tensors on the input's device — no `.item()`, no host
-transfer — except the host-side helpers of the last section, which `LayerStats`' torch path uses
-after its one transfer per sampled step (its C kernels, `trainwell.diagnostics.native`, compute
-the same numbers on the CPU and bin exactly like `histograms_host`). `activation_summary` / `gradient_summary` are the one-tensor
+transfer — except the host-side helpers of the last section, which `LayerStats` uses after its
+one transfer per sampled step. `activation_summary` / `gradient_summary` are the one-tensor
 reference versions the tests read.
 
 Activation summary of a layer output y (any shape N×C×…; dim 1 is the *unit* axis — features
@@ -36,6 +35,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -50,9 +50,30 @@ RELU_FAMILY = frozenset(
 TANH_FAMILY = frozenset({"Tanh", "Hardtanh"})
 SIGMOID_FAMILY = frozenset({"Sigmoid", "Hardsigmoid"})
 
+# Activations applied as functions (F.relu, torch.tanh, … in a forward method), recognised by the
+# autograd node that made a tensor: node class → (kind, function). F.relu6 and F.hardtanh both make
+# HardtanhBackward0 (ReLU family or tanh family?), F.threshold and clamp are not activations as
+# such: those are left out.
+FUNCTION_NODES = {
+    "ReluBackward0": ("relu", "relu"), "LeakyReluBackward0": ("relu", "leaky_relu"), "EluBackward0": ("relu", "elu"),
+    "CeluBackward0": ("relu", "celu"), "GeluBackward0": ("relu", "gelu"), "SiluBackward0": ("relu", "silu"),
+    "MishBackward0": ("relu", "mish"), "HardswishBackward0": ("relu", "hardswish"),
+    "PreluKernelBackward0": ("relu", "prelu"), "RreluWithNoiseBackward0": ("relu", "rrelu"),
+    "TanhBackward0": ("tanh", "tanh"), "SigmoidBackward0": ("sigmoid", "sigmoid"),
+    "HardsigmoidBackward0": ("sigmoid", "hardsigmoid"),
+}
+# Nodes that only reshape, permute or copy a tensor (its values unchanged): looked through to find
+# the activation that made them (`x.view(n, -1)`, `x.flatten(1)`, `x.transpose(1, 2)` after F.relu).
+SHAPE_NODES = frozenset({
+    "ViewBackward0", "UnsafeViewBackward0", "ReshapeAliasBackward0", "CloneBackward0", "PermuteBackward0",
+    "TransposeBackward0", "TransposeBackward1", "TBackward0", "SqueezeBackward0", "SqueezeBackward1",
+    "SqueezeBackward2", "SqueezeBackward3", "UnsqueezeBackward0", "ToCopyBackward0",
+})
+
 BASE_FIELDS = ("mean", "std", "lo", "hi")
 EXTRA_FIELD = {"relu": "dead_frac", "tanh": "saturated_frac", "sigmoid": "saturated_frac"}
 SATURATION = 0.99  # |tanh| > 0.99; sigmoid < 1 − 0.99 or > 0.99
+_TINY32 = float(np.finfo(np.float32).tiny)
 
 
 def activation_kind(module: nn.Module) -> str | None:
@@ -275,33 +296,34 @@ def sample_stride(n: int, k: int | None, per_example: int) -> tuple[int, int]:
     return k, s
 
 
-_HIST_LAYOUTS: dict[tuple[tuple[int, ...], int, int], tuple[np.ndarray, np.ndarray]] = {}
+_HIST_BASES: dict[tuple[tuple[int, ...], int, int], np.ndarray] = {}
 
 
-def _hist_layout(sizes: tuple[int, ...], width: int, bins: int) -> tuple[np.ndarray, np.ndarray]:
-    """(keep, base), rows × width int64: keep 1 for a real element, 0 for padding; base r·bins for a
-    real element of row r, rows·bins (a discarded extra bin) for padding. Cached per layout."""
+def _hist_base(sizes: tuple[int, ...], width: int, bins: int) -> np.ndarray:
+    """rows × width slot offsets: r·bins for a real element of row r, rows·bins (a discarded extra
+    row of bins) for padding. Cached per layout."""
     key = (sizes, width, bins)
-    found = _HIST_LAYOUTS.get(key)
-    if found is None:
+    base = _HIST_BASES.get(key)
+    if base is None:
         rows = len(sizes)
-        keep = (np.arange(width)[None, :] < np.asarray(sizes)[:, None]).astype(np.int64)
-        base = np.where(keep == 1, (np.arange(rows) * bins)[:, None], rows * bins).astype(np.int64)
-        if len(_HIST_LAYOUTS) > 64:
-            _HIST_LAYOUTS.clear()
-        found = _HIST_LAYOUTS[key] = (keep, base)
-    return found
+        real = np.arange(width)[None, :] < np.asarray(sizes)[:, None]
+        base = np.where(real, (np.arange(rows) * bins)[:, None], rows * bins).astype(np.intp)
+        if len(_HIST_BASES) > 64:
+            _HIST_BASES.clear()
+        _HIST_BASES[key] = base
+    return base
 
 
-def histograms_host(samples: np.ndarray, sizes: list[int], lo: np.ndarray, hi: np.ndarray,
+def histograms_host(samples: np.ndarray, sizes: list[int], lo: Sequence[float], hi: Sequence[float],
                     bins: int, width: int | None = None) -> np.ndarray:
     """Counts (rows × bins) of the rows of `samples`, row r binned over [lo[r], hi[r]].
 
     With `width`, samples holds rows × width values of which row r's first sizes[r] are real (the
     rest is padding); without it, the rows are stored back to back (row r has sizes[r] values).
-    z = (y − lo)·bins/(hi − lo), bin ⌊z⌋ clamped to [0, bins − 1] (the last bin is closed); NaN
-    lands in the first bin. All rows are counted with one `np.bincount`, in float32 arithmetic as
-    on a device; padding goes to a discarded extra bin."""
+    z = (y − lo)·s in float32 with s = bins/(hi − lo) (float64, capped at 1e30 so that a constant
+    row lands in bin 0); bin ⌊z⌋ clamped to [0, bins − 1] (the last bin is closed); NaN lands in
+    the first bin. All rows are counted with one `np.bincount`; padding goes to a discarded extra
+    row of bins."""
     rows = len(sizes)
     if rows == 0:
         return np.zeros((0, bins), dtype=np.int64)
@@ -314,19 +336,16 @@ def histograms_host(samples: np.ndarray, sizes: list[int], lo: np.ndarray, hi: n
             padded[r, :k] = samples[at:at + k]
             at += k
         samples = padded
-    keep, base = _hist_layout(tuple(sizes), width, bins)
-    lo32 = lo.astype(np.float32)
-    # bins/(hi − lo) in float64, capped so that it stays a finite float32 (a constant row: all in bin 0)
-    spread = np.maximum(hi.astype(np.float32) - lo32, np.finfo(np.float32).tiny).astype(np.float64)
-    scale = np.minimum(bins / spread, 1e30).astype(np.float32)
+    base = _hist_base(tuple(sizes), width, bins)
+    lo32 = np.array(lo, dtype=np.float32)[:, None]
+    scale = np.array([min(bins / max(h - low, _TINY32), 1e30) for low, h in zip(lo, hi)], dtype=np.float32)[:, None]
     # finite lo and hi mean every sample is finite: no warning to silence (and errstate is not free)
-    finite = np.isfinite(lo32).all() and np.isfinite(hi).all()
+    finite = all(map(math.isfinite, lo)) and all(map(math.isfinite, hi))
     with contextlib.nullcontext() if finite else np.errstate(invalid="ignore", over="ignore"):
-        z = samples.reshape(rows, width) - lo32[:, None]
-        z *= scale[:, None]
+        z = samples.reshape(rows, width) - lo32
+        z *= scale
     np.fmax(z, 0, out=z)  # fmax/fmin ignore NaN: NaN → 0 (the first bin), ±inf → the end bins
     np.fmin(z, bins - 1, out=z)
-    slot = z.astype(np.int64)
-    slot *= keep
+    slot = z.astype(np.intp)
     slot += base
-    return np.bincount(slot.reshape(-1), minlength=rows * bins + 1)[: rows * bins].reshape(rows, bins)
+    return np.bincount(slot.reshape(-1), minlength=(rows + 1) * bins)[: rows * bins].reshape(rows, bins)

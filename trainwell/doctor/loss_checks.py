@@ -7,7 +7,8 @@ on batch statistics as in the first training step) on `loss_batch` training exam
 
     |L₀ − log C| ≤ rtol·log C   → pass          (rtol = 0.5)
     L₀ > fail·log C             → fail          (fail = 2: logits far too large)
-    otherwise                   → warn
+    (1 + rtol)·log C < L₀ ≤ fail·log C  → info  (somewhat large logits: common, harmless)
+    L₀ < (1 − rtol)·log C       → warn          (below chance: imbalance, leakage, a loss that is not CE)
 
 Why 50 %: with logits z_c ~ N(0, s²) the expected loss is ≈ log C + s²/2 for small s, and a
 Kaiming-initialized head (gain √2) gives s² ≈ 1–2, i.e. +0.5 … 1 nat over log 10 = 2.30. The
@@ -28,16 +29,16 @@ normalization that always uses batch statistics, breaks this → fail.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from trainwell.config import Recipe
-from trainwell.doctor.common import regularization_off
-from trainwell.nn.kinds import is_batchnorm
 from trainwell.doctor.config import DoctorConfig
-from trainwell.diagnostics.findings import Finding
+from trainwell.doctor.finding import Finding, Prescription, passed
+from trainwell.doctor.probe import regularization_off
+from trainwell.nn.kinds import is_batchnorm
 from trainwell.optim import Penalty
 
 
@@ -50,30 +51,29 @@ def initial_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
 
 def check_initial_loss(loss: float, num_classes: int, cfg: DoctorConfig) -> Finding:
     expected = math.log(num_classes)
-    numbers = {"loss": loss, "expected": expected, "rtol": cfg.init_loss_rtol, "fail_factor": cfg.init_loss_fail,
-               "ratio": loss / expected}
+    evidence = {"loss": loss, "expected": expected, "rtol": cfg.init_loss_rtol, "fail_factor": cfg.init_loss_fail,
+                "ratio": loss / expected}
     if not math.isfinite(loss):
-        return Finding("initial_loss", "fail", None,
+        return Finding("initial_loss", "fail",
                        f"the loss at init is {loss}: the forward pass overflows — check the init scale and the inputs",
-                       numbers)
+                       evidence, stage="init")
     if abs(loss - expected) <= cfg.init_loss_rtol * expected:
-        return Finding("initial_loss", "pass", None,
-                       f"loss at init {loss:.3f} ≈ log {num_classes} = {expected:.3f} (within {cfg.init_loss_rtol:.0%})",
-                       numbers)
+        return passed("initial_loss", f"loss at init {loss:.3f} ≈ log {num_classes} = {expected:.3f} (within "
+                      f"{cfg.init_loss_rtol:.0%})", evidence)
     if loss > cfg.init_loss_fail * expected:
-        return Finding("initial_loss", "fail", None,
+        return Finding("initial_loss", "fail",
                        f"loss at init {loss:.3f} > {cfg.init_loss_fail:g}× log {num_classes} = {expected:.3f}: the "
-                       "initial logits are far too large — the weight init scale is too big (use xavier for "
-                       "tanh/sigmoid, kaiming for ReLU) or scale the last layer's weights down", numbers)
+                       "initial logits are far too large (init scale, or unnormalized inputs)", evidence, stage="init")
     if loss > expected:
-        return Finding("initial_loss", "warn", None,
-                       f"loss at init {loss:.3f} is {loss / expected:.2f}× log {num_classes} = {expected:.3f} "
-                       f"(more than {cfg.init_loss_rtol:.0%} off): the logits are larger than they should be at init — "
-                       "check the init scale (xavier/kaiming) and the last layer", numbers)
-    return Finding("initial_loss", "warn", None,
+        return Finding("initial_loss", "info",
+                       f"loss at init {loss:.3f} is {loss / expected:.2f}× log {num_classes} = {expected:.3f} (more "
+                       f"than {cfg.init_loss_rtol:.0%} off, below {cfg.init_loss_fail:g}×): the initial logits are "
+                       "somewhat large — harmless unless other findings point at the init", evidence, stage="init")
+    return Finding("initial_loss", "warn",
                    f"loss at init {loss:.3f} is below log {num_classes} = {expected:.3f} by more than "
-                   f"{cfg.init_loss_rtol:.0%}: an untrained model should be at chance — are the classes very "
-                   "unbalanced, or is the label information leaking into the inputs?", numbers)
+                   f"{cfg.init_loss_rtol:.0%}: an untrained model should be at chance — very unbalanced classes, "
+                   "labels leaking into the inputs, or a loss that is not cross-entropy on logits", evidence,
+                   stage="init")
 
 
 def weights_sq(model: nn.Module) -> torch.Tensor:
@@ -82,10 +82,10 @@ def weights_sq(model: nn.Module) -> torch.Tensor:
 
 
 @torch.no_grad()
-def regularized_loss(model: nn.Module, recipe: Recipe, x: torch.Tensor, y: torch.Tensor,
-                     cfg: DoctorConfig, seed: int = 0) -> tuple[float, list[str]]:
-    """L₀ with the recipe's regularization on (see the module docstring); also what was on."""
-    o, t = recipe.optim, recipe.train
+def regularized_loss(subject: Any, x: torch.Tensor, y: torch.Tensor, cfg: DoctorConfig,
+                     seed: int = 0) -> tuple[float, list[str]]:
+    """L₀ with the setup's regularization on (see the module docstring); also what was on."""
+    model = subject.model
     used: list[str] = []
     has_dropout = any("drop" in type(m).__name__.lower() for m in model.modules())
     net = regularization_off(model)
@@ -94,36 +94,38 @@ def regularized_loss(model: nn.Module, recipe: Recipe, x: torch.Tensor, y: torch
             if "drop" in type(m).__name__.lower():
                 m.train()
         used.append("dropout")
-    with torch.random.fork_rng(devices=[]):
+    with torch.random.fork_rng(devices=[x.device.index or 0] if x.device.type == "cuda" else []):
         torch.manual_seed(seed)
         logits = net(x)
-    loss = F.cross_entropy(logits, y, label_smoothing=t.label_smoothing)
-    if t.label_smoothing:
-        used.append(f"label_smoothing={t.label_smoothing:g}")
-    if o.l1 or o.l2:
+    smoothing = subject.recipe.train.label_smoothing if subject.loss is None else 0.0
+    loss = F.cross_entropy(logits, y, label_smoothing=smoothing)
+    if smoothing:
+        used.append(f"label_smoothing={smoothing:g}")
+    o = subject.recipe.optim
+    if subject.optimizer is None and (o.l1 or o.l2):
         loss = loss + Penalty(l1=o.l1, l2=o.l2)(net)
         used.append(f"penalty l1={o.l1:g} l2={o.l2:g}")
-    if o.weight_decay:
-        loss = loss + 0.5 * o.weight_decay * weights_sq(net)
-        used.append(f"weight_decay={o.weight_decay:g} (as ½·wd·Σ‖W‖²)")
+    wd = subject.weight_decay
+    if wd:
+        loss = loss + 0.5 * wd * weights_sq(net)
+        used.append(f"weight_decay={wd:g} (as ½·wd·Σ‖W‖²)")
     if not used:
         loss = loss + 0.5 * cfg.strong_l2 * weights_sq(net)
-        used.append(f"strong L2 {cfg.strong_l2:g} (the recipe has no regularization)")
+        used.append(f"strong L2 {cfg.strong_l2:g} (the setup has no regularization)")
     return float(loss), used
 
 
 def check_regularization(plain: float, regularized: float, used: list[str], cfg: DoctorConfig) -> Finding:
     rise = (regularized - plain) / abs(plain) if plain else math.inf
-    numbers = {"loss": plain, "loss_regularized": regularized, "relative_rise": rise, "min_rise": cfg.reg_min_rise}
+    evidence = {"loss": plain, "loss_regularized": regularized, "relative_rise": rise, "min_rise": cfg.reg_min_rise}
     what = ", ".join(used)
     if math.isfinite(regularized) and rise > cfg.reg_min_rise:
-        return Finding("regularization", "pass", None,
-                       f"regularization ({what}) raises the initial loss {plain:.4f} → {regularized:.4f}", numbers)
-    return Finding("regularization", "warn", None,
-                   f"regularization ({what}) does not raise the initial loss ({plain:.4f} → {regularized:.4f}, "
-                   f"rise {rise:.2%} ≤ {cfg.reg_min_rise:.1%}): it is not wired into the loss, or the weights/logits "
-                   "are ~0 at init so it has nothing to act on — check the init scale and the regularization settings",
-                   numbers)
+        return passed("regularization", f"regularization ({what}) raises the initial loss {plain:.4f} → "
+                      f"{regularized:.4f}", evidence)
+    return Finding("regularization", "warn",
+                   f"regularization ({what}) does not raise the initial loss ({plain:.4f} → {regularized:.4f}, rise "
+                   f"{rise:.2%} ≤ {cfg.reg_min_rise:.1%}): it is not wired into the loss, or the weights are ~0 at "
+                   "init so it has nothing to act on", evidence, stage="init")
 
 
 @torch.no_grad()
@@ -133,22 +135,28 @@ def check_eval_batch_independence(model: nn.Module, x: torch.Tensor, size: int =
         size = max(2, len(x) // 2)
     was_training = model.training
     model.eval()
-    try:
-        a = model(x[:size])[0]
-        b = model(torch.cat([x[:1], x[size:2 * size - 1]]))[0]
+    devices = [x.device.index or 0] if x.device.type == "cuda" else []
+    try:  # the same seed for both: a model that is random in eval mode (fractional pooling) is not batch-dependent
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(0)
+            a = model(x[:size])[0]
+            torch.manual_seed(0)
+            b = model(torch.cat([x[:1], x[size:2 * size - 1]]))[0]
     finally:
         model.train(was_training)
     diff = float((a - b).abs().max())
     tol = 1e-4 * (1 + float(a.abs().max()))
     bn = [n for n, m in model.named_modules() if is_batchnorm(m)]
     suspects = [n for n, m in model.named_modules() if is_batchnorm(m) and not getattr(m, "track_running_stats", True)]
-    numbers = {"max_abs_diff": diff, "tol": tol, "batch_size": size, "batchnorm_layers": len(bn)}
+    evidence = {"max_abs_diff": diff, "tol": tol, "batch_size": size, "batchnorm_layers": len(bn)}
     if diff <= tol:
-        return Finding("eval_batch_stats", "pass", None,
-                       f"eval-mode outputs do not depend on the rest of the batch (max |Δ| {diff:.2g})", numbers)
+        return passed("eval_batch_stats", f"eval-mode outputs do not depend on the rest of the batch (max |Δ| "
+                      f"{diff:.2g})", evidence)
     layer = suspects[0] if suspects else (bn[0] if bn else None)
     which = f" (BatchNorm without running statistics: {', '.join(suspects)})" if suspects else ""
-    return Finding("eval_batch_stats", "fail", layer,
+    return Finding("eval_batch_stats", "fail",
                    f"in eval mode the output for one example changes with the other examples in its batch "
-                   f"(max |Δ| {diff:.3g} > {tol:.2g}){which}: evaluation uses batch statistics — call model.eval() "
-                   "before evaluating and keep running statistics (BatchNorm track_running_stats=True)", numbers)
+                   f"(max |Δ| {diff:.3g} > {tol:.2g}){which}: evaluation uses batch statistics", evidence, layer,
+                   Prescription("keep running statistics and evaluate in eval mode",
+                                code="nn.BatchNorm1d(n)  # track_running_stats=True (the default); model.eval() "
+                                     "before evaluating"), stage="init")

@@ -11,15 +11,16 @@ The caller's model and the global RNG are untouched (a copy is trained inside `f
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from trainwell.doctor.common import regularization_off
 from trainwell.doctor.config import DoctorConfig
-from trainwell.diagnostics.findings import Finding
+from trainwell.doctor.finding import Finding, passed
+from trainwell.doctor.probe import regularization_off
 
 
 @dataclass
@@ -32,8 +33,11 @@ class OverfitResult:
 
 
 def overfit_tiny(model: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int = 300, lr: float = 1e-3,
-                 check_every: int = 10, seed: int = 0) -> OverfitResult:
-    """Train a regularization-free copy of `model` on (x, y) full-batch with Adam until 100 %."""
+                 check_every: int = 10, seed: int = 0,
+                 loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None) -> OverfitResult:
+    """Train a regularization-free copy of `model` on (x, y) full-batch with Adam until 100 %
+    (`loss_fn`: the setup's loss; cross-entropy by default)."""
+    loss_fn = loss_fn or F.cross_entropy
     devices = [x.device.index or 0] if x.device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
@@ -43,7 +47,7 @@ def overfit_tiny(model: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int 
         acc, step = 0.0, 0
         for step in range(1, steps + 1):
             logits = net(x)
-            loss = F.cross_entropy(logits, y)
+            loss = loss_fn(logits, y)
             if (step - 1) % check_every == 0:
                 acc = float((logits.argmax(1) == y).float().mean())
                 losses.append(float(loss.detach()))
@@ -57,19 +61,18 @@ def overfit_tiny(model: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int 
             with torch.no_grad():
                 logits = net(x)
                 acc = float((logits.argmax(1) == y).float().mean())
-                losses.append(float(F.cross_entropy(logits, y)))
+                losses.append(float(loss_fn(logits, y)))
     return OverfitResult(len(x), step, acc == 1.0, acc, losses)
 
 
 def check_overfit(result: OverfitResult, cfg: DoctorConfig) -> Finding:
-    numbers = {"examples": result.examples, "steps": result.steps, "budget": cfg.overfit_steps,
-               "accuracy": result.accuracy, "lr": cfg.overfit_lr, "final_loss": result.losses[-1] if result.losses else None}
+    evidence = {"examples": result.examples, "steps": result.steps, "budget": cfg.overfit_steps,
+                "accuracy": result.accuracy, "lr": cfg.overfit_lr,
+                "final_loss": result.losses[-1] if result.losses else None}
     if result.reached:
-        return Finding("overfit_tiny", "pass", None,
-                       f"memorized {result.examples} examples (100 % training accuracy) in {result.steps} Adam steps",
-                       numbers)
-    return Finding("overfit_tiny", "fail", None,
+        return passed("overfit_tiny", f"memorized {result.examples} examples (100 % training accuracy) in "
+                      f"{result.steps} Adam steps", evidence)
+    return Finding("overfit_tiny", "fail",
                    f"could not overfit {result.examples} examples: {result.accuracy:.0%} training accuracy after "
-                   f"{result.steps} full-batch Adam steps (lr {cfg.overfit_lr:g}, no regularization) — the model or "
-                   "the pipeline is broken: check the activation statistics below (collapsed/saturated layers, "
-                   "vanishing gradients), the init, and that labels belong to their inputs", numbers)
+                   f"{result.steps} full-batch Adam steps (lr {cfg.overfit_lr:g}, no regularization) — the model, "
+                   "its loss or the data pipeline is broken (see the findings above)", evidence, stage="overfit")

@@ -6,8 +6,9 @@ members (prepared once), so the members' probabilities on the same test inputs c
 (The stride 10 keeps the per-seed streams seed, seed+1, ..., seed+5 of different members apart.)
 
 The members train through `trainwell.assemble.train_members`: as ONE vectorized model when the
-recipe and model allow it and it is faster on this device, else one by one through the same loop
-as `trainwell train`; the reasons are returned (`EnsembleRun.fallback`) and printed by
+recipe and model allow it and it is faster on this device (`trainwell.vectorized.choose_engine`:
+on a CPU a ConvNet vectorizes from 16 members), else one by one through the same loop as `trainwell train`;
+the decision and its reason are returned (`EnsembleRun.decision`, `.fallback`) and printed by
 `trainwell ensemble`. Both paths use the Trainer's decay rule (no weight decay on biases and
 normalization parameters).
 
@@ -50,6 +51,7 @@ class EnsembleRun:
     engine: str
     train_seconds: float
     fallback: list[str] = field(default_factory=list)
+    decision: str = ""  # which path trained the members and why (`MembersResult.decision`)
     notes: list[str] = field(default_factory=list)
     scores: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
@@ -58,6 +60,7 @@ class EnsembleRun:
         """Plain data for JSON and the report."""
         return {"method": self.method, "recipe": self.recipe.name, "seeds": self.seeds, "engine": self.engine,
                 "members": len(self.ensemble), "train_seconds": self.train_seconds, "fallback": self.fallback,
+                "decision": self.decision,
                 "notes": self.notes, "scores": self.scores, "data": self.data.describe(), **self.extra}
 
 
@@ -95,7 +98,7 @@ def train_independent(
     ens = Ensemble(result.models, spec_for(recipe.model, bundle.input_shape, bundle.num_classes),
                    config=recipe_to_dict(recipe), preprocess=data.pipeline.state_dict())
     run = EnsembleRun("independent", ens, recipe, bundle, data.pipeline, seeds, result.engine, result.seconds,
-                      fallback=result.reasons)
+                      fallback=result.reasons, decision=result.decision)
     score(run, tta)
     return run
 

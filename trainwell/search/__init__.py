@@ -11,8 +11,8 @@ on ask/tell: coarse→fine stages, vectorized batches (K trials as one model), "
 See `space` (distributions), `plan` (the [search] table), `samplers`, `pruning` and
 `prune_callback` (the Trainer side), `storage`/`journal`/`redact` (where studies live, heartbeats,
 masked passwords), `worker` (ask/run/tell), `runner` (stages, processes, resuming), `objective` (a
-trial of a recipe: Trainer or vectorized), `records` (plain records), `toml_out` (the best recipe
-as TOML).
+trial of a recipe: Trainer or vectorized), `records` (plain records); the best recipe
+is written as TOML by `trainwell.toml_text`.
 """
 from trainwell.search.objective import RecipeObjective, TrialSpec, trial_raw
 from trainwell.search.plan import SearchPlan, Stage, parse_stages, plan_from_table
@@ -20,8 +20,6 @@ from trainwell.search.pruning import hopeless
 from trainwell.search.runner import SearchResult, run_search
 from trainwell.search.sampling import narrow_space, sample_points
 from trainwell.search.space import Dim, parse_space
-from trainwell.search.toml_out import dumps, write_toml
 
-__all__ = ["Dim", "RecipeObjective", "SearchPlan", "SearchResult", "Stage", "TrialSpec", "dumps", "hopeless",
-           "narrow_space", "parse_space", "parse_stages", "plan_from_table", "run_search", "sample_points", "trial_raw",
-           "write_toml"]
+__all__ = ["Dim", "RecipeObjective", "SearchPlan", "SearchResult", "Stage", "TrialSpec", "hopeless",
+           "narrow_space", "parse_space", "parse_stages", "plan_from_table", "run_search", "sample_points", "trial_raw"]

@@ -41,7 +41,7 @@ from trainwell.config import Recipe, apply_override, recipe_from_dict, recipe_to
 from trainwell.errors import UserError
 from trainwell.io import atomic_write_json
 from trainwell.search.prune_callback import PruningCallback, TrialPruning
-from trainwell.search.toml_out import format_value
+from trainwell.toml_text import format_value
 from trainwell.train.tasks import majority_rate
 
 class TrialFailed(RuntimeError):
@@ -186,6 +186,17 @@ class RecipeObjective:
         except UserError as exc:
             return str(exc)
         return "; ".join(blockers) or None
+
+    def vectorize_choice(self, k: int, steps: int | None = None):
+        """Whether K trials that CAN train as one model (`vectorize_problem` is None) are faster so:
+        `trainwell.vectorized.choose_engine`'s `Choice` (its reason names the measured rule)."""
+        from trainwell.assemble.run import model_for
+        from trainwell.vectorized import choose_engine
+
+        recipe = self.recipe_for({}, steps)
+        data, device = self.shared_data(recipe)
+        batch = min(recipe.train.batch_size, len(data.train[0]))
+        return choose_engine(model_for(recipe, data.input_shape, data.num_classes), k, device, batch)
 
     def run_many(self, specs: list[TrialSpec]) -> list[dict[str, Any] | BaseException]:
         """K trials as one vectorized model: one outcome (a result dict or an exception) per spec."""

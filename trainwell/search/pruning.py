@@ -31,7 +31,6 @@ Example:
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
@@ -49,30 +48,20 @@ Hopeless = Callable[..., "str | None"]
 def hopeless(records: list[dict[str, Any]], total_steps: int, *, chance: float | None = None, n_val: int | None = None,
              learn_at: float = LEARN_AT, learn_ratio: float = LEARN_RATIO,
              chance_at: float = CHANCE_AT, sigmas: float = CHANCE_SIGMAS) -> str | None:
-    """Why the run whose metric records are `records` is hopeless (None: it is not).
+    """Why the run whose metric records are `records` is hopeless (None: it is not): the doctor's
+    early verdicts (`trainwell.doctor.early.hopeless`, the one implementation).
 
     records: the Trainer's metric records so far, in order — ``{"split": "train", "step", "loss"}``
         per log window and ``{"split": "val", "step", "accuracy"}`` per evaluation.
     total_steps: the trial's budget. chance: the majority-class rate of the validation set;
         n_val: its size (the chance test is skipped without them).
     """
-    train = [r for r in records if r.get("split") == "train" and "loss" in r]
-    for r in train:
-        if not math.isfinite(r["loss"]):
-            return f"diverged: the training loss became {r['loss']} at step {r['step']}"
-    if len(train) >= 2 and train[-1]["step"] >= learn_at * total_steps:
-        first, last = train[0]["loss"], train[-1]["loss"]
-        if not last < learn_ratio * first:
-            return (f"not learning: the training loss {last:.3g} at step {train[-1]['step']} is not below "
-                    f"{100 * learn_ratio:.0f}% of its first window ({first:.3g})")
-    val = [r for r in records if r.get("split") == "val" and "accuracy" in r]
-    if chance is not None and n_val and val and val[-1]["step"] >= chance_at * total_steps:
-        acc = val[-1]["accuracy"]
-        bound = chance + sigmas * math.sqrt(chance * (1 - chance) / n_val)
-        if acc <= bound:
-            return (f"at chance: validation accuracy {100 * acc:.1f}% at step {val[-1]['step']} is within "
-                    f"{sigmas:g} sigmas of the majority-class rate {100 * chance:.1f}% (n={n_val})")
-    return None
+    from trainwell.doctor.early import hopeless as early
+
+    if chance is None or not n_val:
+        chance = None  # no chance test without the validation set's size (the doctor's margin is for the doctor)
+    return early(records, budget_steps=total_steps, majority_rate=chance, n_val=n_val, learn_at=learn_at,
+                 learn_ratio=learn_ratio, chance_at=chance_at, sigmas=sigmas)
 
 
 def make_pruner(name: str, steps: int | None) -> optuna.pruners.BasePruner:

@@ -94,7 +94,13 @@ LOGGERS = ("optuna", "sqlalchemy", "alembic")
 def redacted_logs(redactor: Redactor) -> Iterator[None]:
     """Mask the password in what Optuna, SQLAlchemy and Alembic log while the block runs."""
     filt = RedactingFilter(redactor)
-    loggers = [logging.getLogger(name) for name in LOGGERS]
+    # a logger's filter sees only the records logged on that very logger, not its children's,
+    # and a child may keep its own handlers and stop propagating (MLflow does so with
+    # "sqlalchemy.engine"): every existing logger of the three families is filtered, and so is
+    # every handler they or the root hold
+    existing = [name for name in logging.Logger.manager.loggerDict
+                if any(name == root or name.startswith(root + ".") for root in LOGGERS)]
+    loggers = [logging.getLogger(name) for name in sorted(set(LOGGERS) | set(existing))]
     handlers = [h for lg in loggers for h in lg.handlers] + list(logging.getLogger().handlers)
     for target in loggers + handlers:
         target.addFilter(filt)

@@ -1,4 +1,5 @@
-"""Training: typed state, ordered callbacks, the Trainer loop, tasks, atomic resumable checkpoints."""
+"""Training: typed state, ordered callbacks, the Trainer loop, tasks, atomic resumable checkpoints,
+data-parallel runs (`distributed`, `launch`, `sync_batchnorm`)."""
 from trainwell.train.callbacks import Callback
 from trainwell.train.checkpoint import load_checkpoint, save_checkpoint
 from trainwell.train.evaluate import evaluate, predict_logits

@@ -4,7 +4,9 @@
     >>> evaluate(model, val_loader, task=Regression())         # {"loss", "mse", "rmse", "mae", "r2"}
 
 The loss is averaged over examples (each batch's mean loss weighted by its size); the task's
-running sums (`trainwell.train.tasks`) are accumulated on the device and read back once.
+running sums (`trainwell.train.tasks`) are accumulated on the device and read back once. In a
+data-parallel run each process scores its shard and `reduce` (an all_reduce) sums the packed
+[loss sum, task sums, count] of all of them before that one transfer.
 """
 from __future__ import annotations
 
@@ -29,9 +31,10 @@ def predict_logits(model: nn.Module, x: torch.Tensor, batch_size: int = 1024) ->
 
 @torch.no_grad()
 def evaluate_batches(model: nn.Module, batches: Any, task: Task | None = None, loss_fn: LossFn | None = None,
-                     autocast: Any = None, extra: Any = None) -> dict[str, float]:
+                     autocast: Any = None, extra: Any = None, reduce: Any = None) -> dict[str, float]:
     """Mean loss and the task's metrics over an iterable of (x, y) batches (model in eval mode);
-    `extra`, a `trainwell.train.metrics.MetricSet`, adds its metrics."""
+    `extra`, a `trainwell.train.metrics.MetricSet`, adds its metrics; `reduce(packed)` sums the numbers
+    over the processes of a data-parallel run (see the module docstring)."""
     task = task or Classification()
     loss_fn = loss_fn or task.default_loss()
     was_training = model.training
@@ -57,6 +60,11 @@ def evaluate_batches(model: nn.Module, batches: Any, task: Task | None = None, l
             n += b
     finally:
         model.train(was_training)
+    if reduce is not None:  # data-parallel: every process takes part, an empty shard too
+        result = _reduced(model, task, loss_sum, sums, n, reduce)
+        if extra is not None:  # torchmetrics objects sync over the processes; plain functions see this shard
+            result.update(extra.compute())
+        return result
     if n == 0 or sums is None or loss_sum is None:
         return {"loss": float("nan"), **task.metrics([0.0] * len(task.sum_names), 0)}
     values = torch.cat([loss_sum.reshape(1).to(torch.float64), sums]).tolist()  # the one transfer
@@ -66,12 +74,28 @@ def evaluate_batches(model: nn.Module, batches: Any, task: Task | None = None, l
     return result
 
 
+def _reduced(model: nn.Module, task: Task, loss_sum: torch.Tensor | None, sums: torch.Tensor | None, n: int,
+             reduce: Any) -> dict[str, float]:
+    first = next(iter(model.parameters()), None)
+    device = first.device if first is not None else torch.device("cpu")
+    packed = torch.zeros(len(task.sum_names) + 2, dtype=torch.float64, device=device)
+    if n:
+        packed[0], packed[1:-1] = loss_sum.to(torch.float64), sums
+    packed[-1] = n
+    values = reduce(packed).tolist()  # the one transfer, after the one all_reduce
+    total = values[-1]
+    if total == 0:
+        return {"loss": float("nan"), **task.metrics([0.0] * len(task.sum_names), 0)}
+    return {"loss": values[0] / total, **task.metrics(values[1:-1], int(round(total)))}
+
+
 def evaluate(model: nn.Module, x: Any, y: torch.Tensor | None = None, batch_size: int = 1024, *,
              task: Task | None = None, loss_fn: LossFn | None = None, device: torch.device | None = None,
-             autocast: Any = None, extra: Any = None) -> dict[str, float]:
-    """Mean loss and metrics of `model` on (x, y) tensors, or on a Dataset/DataLoader given as `x`."""
+             autocast: Any = None, extra: Any = None, reduce: Any = None) -> dict[str, float]:
+    """Mean loss and metrics of `model` on (x, y) tensors, or on a Dataset/DataLoader given as `x`
+    (`reduce`: a data-parallel run's sum over the processes, see `evaluate_batches`)."""
     if y is not None:
-        if len(x) == 0:
+        if len(x) == 0 and reduce is None:
             task = task or Classification()
             return {"loss": float("nan"), **task.metrics([0.0] * len(task.sum_names), 0)}
         batches = ((x[i:i + batch_size], y[i:i + batch_size]) for i in range(0, len(x), batch_size))
@@ -82,7 +106,7 @@ def evaluate(model: nn.Module, x: Any, y: torch.Tensor | None = None, batch_size
             first = next(iter(model.parameters()), None)
             device = first.device if first is not None else torch.device("cpu")
         batches = iter_batches(x, batch_size=batch_size, device=device)
-    return evaluate_batches(model, batches, task, loss_fn, autocast, extra)
+    return evaluate_batches(model, batches, task, loss_fn, autocast, extra, reduce)
 
 
 def accuracy_from_probs(probs: torch.Tensor, y: torch.Tensor) -> float:

@@ -21,6 +21,12 @@ a generator seeded `seed + 2`, mixing decisions from one seeded `seed + 3`, and 
 torch's default generator (nn.Dropout) see it seeded `seed + 4` — inside `torch.random.fork_rng`,
 so the caller's global RNG state is the same after `fit` as before. All of these states go into the
 checkpoint, so `fit(resume=...)` continues a killed run to the same result as an uninterrupted one.
+
+Data-parallel runs (torch.distributed initialized with several processes, e.g. under torchrun):
+the few lines marked "data-parallel" train through DistributedDataParallel, shard validation, sum
+the metrics of each log window and evaluation over the processes (one all_reduce each), give each
+process its own random streams and leave every file to rank 0 — see `trainwell.train.distributed`.
+A single process (`self.procs is None`) runs none of them.
 """
 from __future__ import annotations
 
@@ -37,6 +43,7 @@ from torch import nn
 
 from trainwell.errors import UserError
 from trainwell.io import ensure_dir
+from trainwell.train import distributed
 from trainwell.train.callbacks import Callback, Dispatcher
 from trainwell.train.checkpoint import check_compatible, check_resumable, load_checkpoint, save_checkpoint
 from trainwell.train.evaluate import evaluate, evaluate_batches
@@ -149,15 +156,25 @@ class Trainer:
         self.run_dir = s.run_dir
         self.checkpoint = s.checkpoint and self.run_dir is not None
         self.device = self._device()
+        self.procs = distributed.current()  # data-parallel: the process group (None: one process)
+        self._ddp: nn.Module | None = None
+        self._val_reduce: Callable[[torch.Tensor], torch.Tensor] | None = None
+        self._seed = s.seed
+        if self.procs is not None:  # data-parallel: DDP, sharded validation, own streams, rank 0 writes
+            distributed.check_sharded(source, self.procs)
+            self._ddp = distributed.wrap(model, self.device)
+            self.val, self._val_reduce = distributed.shard_val(val, self.procs, self.device)
+            self._seed = distributed.rank_seed(s.seed, self.procs.rank)
+            self.run_dir = self.run_dir if self.procs.is_main else None
         self.autocast = autocast_for(self.device, s.precision)
         self.scaler = torch.amp.GradScaler("cuda") if s.precision == "fp16" else None
-        self.aug_generator = torch.Generator(device=self.device).manual_seed(s.seed + 2)
-        self.mix_generator = torch.Generator().manual_seed(s.seed + 3)
+        self.aug_generator = torch.Generator(device=self.device).manual_seed(self._seed + 2)
+        self.mix_generator = torch.Generator().manual_seed(self._seed + 3)
         self.default_rng: dict[str, Any] | None = None  # the run's own default-generator states
         self.params = [p for p in model.parameters() if p.requires_grad]
-        self.forward: Callable[[Any], torch.Tensor] = model
+        self.forward: Callable[[Any], torch.Tensor] = model if self._ddp is None else self._ddp
         if s.compile:
-            self.forward = self._compiled(model)
+            self.forward = self._compiled(self.forward)
         self._fp32 = s.precision == "fp32"
         self._losses: list[torch.Tensor] = []
         self._sizes: list[int] = []
@@ -178,7 +195,7 @@ class Trainer:
         first = next(iter(self.model.parameters()), None)
         return first.device if first is not None else torch.device("cpu")
 
-    def _compiled(self, model: nn.Module) -> Callable[[Any], torch.Tensor]:
+    def _compiled(self, model: Callable[[Any], torch.Tensor]) -> Callable[[Any], torch.Tensor]:
         try:
             compiled = torch.compile(model)
         except Exception as exc:  # noqa: BLE001 — any failure means: run eager
@@ -248,7 +265,7 @@ class Trainer:
         return state
 
     def _seed_default_rng(self) -> None:
-        seed = self.settings.seed + 4
+        seed = self._seed + 4
         torch.default_generator.manual_seed(seed)
         if self.device.type == "cuda":
             torch.cuda.manual_seed(seed)
@@ -274,7 +291,11 @@ class Trainer:
             state.batch = (x, y)
             if micro == 0:
                 self.dispatch("on_batch_start", state)
-            self._forward_backward(x, y, state)
+            if self._ddp is not None and micro < s.accumulate - 1:
+                with self._ddp.no_sync():  # data-parallel: gradients are averaged on the last micro-batch only
+                    self._forward_backward(x, y, state)
+            else:
+                self._forward_backward(x, y, state)
         self.dispatch("on_after_backward", state)
         if self.scaler is not None:
             self.scaler.unscale_(self.optimizer)
@@ -345,7 +366,10 @@ class Trainer:
         packed = [loss_sum.reshape(1).double(), torch.stack(self._sums).sum(0).double()]
         if getattr(state, "grad_norm", None) is not None:
             packed.append(state.grad_norm.detach().reshape(1).double())
-        values = torch.cat(packed).tolist()  # the one host transfer of the window
+        if self.procs is None:
+            values = torch.cat(packed).tolist()  # the one host transfer of the window
+        else:  # data-parallel: every process's sums and examples (one all_reduce), then the one transfer
+            values, n = distributed.sum_window(torch.cat(packed), n, 1 + len(self.task.sum_names))
         now = time.perf_counter()
         seconds = max(now - self._t0, 1e-9)
         steps = state.step - self._window_start
@@ -381,19 +405,22 @@ class Trainer:
         if self.val is None:
             return None
         if isinstance(self.val, (tuple, list)) and len(self.val) == 2 and isinstance(self.val[0], torch.Tensor):
-            if len(self.val[0]) == 0:
+            if len(self.val[0]) == 0 and self._val_reduce is None:
                 return None
             return evaluate(self.model, self.val[0], self.val[1], task=self.task, loss_fn=self.eval_loss,
-                            autocast=None if self.settings.precision == "fp32" else self.autocast, extra=self.metrics)
+                            autocast=None if self.settings.precision == "fp32" else self.autocast,
+                            extra=self.metrics, reduce=self._val_reduce)
         from trainwell.data.adapt import iter_batches
 
         batches = iter_batches(self.val, batch_size=1024, device=self.device)
         return evaluate_batches(self.model, batches, self.task, self.eval_loss,
-                                None if self.settings.precision == "fp32" else self.autocast, self.metrics)
+                                None if self.settings.precision == "fp32" else self.autocast, extra=self.metrics, reduce=self._val_reduce)
 
     def _evaluate(self, state: TrainState) -> None:
         self._evaluated_at = state.step
         metrics: dict[str, Any] = {"split": "val", "step": state.step, "epoch": state.step / self.steps_per_epoch}
+        if self.procs is not None:  # data-parallel: every process evaluates with rank 0's BatchNorm statistics
+            distributed.broadcast_buffers(self.model)
         result = self.evaluate_val()
         improved = False
         if result is not None:
@@ -407,7 +434,11 @@ class Trainer:
         self.dispatch("on_eval_end", state, metrics)
         finite = math.isfinite(state.metrics.get("loss", 0.0)) and math.isfinite(metrics.get("loss", 0.0))
         if self.checkpoint and finite:
-            save_checkpoint(self.run_dir / "last.pt", self.checkpoint_payload(state))
+            payload = self.checkpoint_payload(state)
+            if self.procs is not None:  # data-parallel: every process's random streams; rank 0 writes
+                payload["rng_ranks"] = distributed.gather(self._rng_state())
+            if self.run_dir is not None:
+                save_checkpoint(self.run_dir / "last.pt", payload)
 
     # ------------------------------------------------------------------ checkpoints
     def _callback_keys(self) -> list[tuple[str, Callback]]:
@@ -457,12 +488,14 @@ class Trainer:
             state.best_value, state.best_step = float(ckpt["best_val_accuracy"]), int(ckpt["best_step"])
         state.metrics.update({k: float(v) for k, v in (ckpt.get("metrics") or {}).items() if isinstance(v, (int, float))})
         self.source.load_state_dict(ckpt["loader"])
-        rng = ckpt["rng"]
-        torch.set_rng_state(rng.get("default", rng.get("torch")))
-        if self.device.type == "cuda" and rng.get("cuda") is not None and not isinstance(rng["cuda"], list):
-            torch.cuda.set_rng_state(rng["cuda"], self.device)
-        self.aug_generator.set_state(rng["augment"])
-        self.mix_generator.set_state(rng["mix"])
+        # data-parallel: this process's own saved streams (a process the saved run lacked keeps fresh ones)
+        rng = ckpt["rng"] if self.procs is None else distributed.rank_rng(ckpt, self.procs.rank)
+        if rng is not None:
+            torch.set_rng_state(rng.get("default", rng.get("torch")))
+            if self.device.type == "cuda" and rng.get("cuda") is not None and not isinstance(rng["cuda"], list):
+                torch.cuda.set_rng_state(rng["cuda"], self.device)
+            self.aug_generator.set_state(rng["augment"])
+            self.mix_generator.set_state(rng["mix"])
         saved = ckpt.get("callbacks") or {}
         if isinstance(saved, list):  # trainwell-checkpoint-1: by position
             saved = {key: state for (key, _), state in zip(self._callback_keys(), saved)}

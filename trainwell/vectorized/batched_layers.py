@@ -35,6 +35,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from trainwell.vectorized.dropout import DROPOUT_TYPES, is_channelwise
+from trainwell.vectorized.pooling import tile_max
 from trainwell.nn import activations as A
 
 ELEMENTWISE = (
@@ -104,34 +105,20 @@ def _single(v) -> int | None:
 
 def tiled_pool(m: nn.Module) -> int | None:
     """The tile size when `m` is a Max/AvgPool1d/2d over non-overlapping tiles (kernel == stride,
-    no padding/dilation/ceil_mode), else None. Such a pool is a reshape and a max/mean over each
-    tile — faster on CPU than max_pool*d on small maps. Max uses ``max(dim)``, whose backward
-    routes the gradient to one element per tile, as max_pool does."""
-    if type(m) not in (nn.MaxPool1d, nn.MaxPool2d, nn.AvgPool1d, nn.AvgPool2d):
-        return None
-    k, st = _single(m.kernel_size if isinstance(m.kernel_size, tuple) else (m.kernel_size,)), m.stride
-    st = _single(st if isinstance(st, tuple) else (st,))
-    pad = _single(m.padding if isinstance(m.padding, tuple) else (m.padding,))
-    dil = getattr(m, "dilation", 1)
-    dil = _single(dil if isinstance(dil, tuple) else (dil,))
-    if k is None or k != st or pad != 0 or dil != 1 or m.ceil_mode:
-        return None
-    if isinstance(m, (nn.AvgPool1d, nn.AvgPool2d)) and not m.count_include_pad:
-        return None
-    if isinstance(m, nn.AvgPool2d) and m.divisor_override is not None:
-        return None
-    return k
-
-
+    no padding/dilation/ceil_mode), else None. Such a pool is a max (`pooling.tile_max`, same
+    gradient routing as max_pool: the first max of the tile) or a mean over each tile — on this CPU
+    much cheaper than max_pool*d, whose backward is a scatter (measured in `pooling.py`)."""
 def _tile_pool(x: torch.Tensor, k: int, dims: int, use_max: bool) -> torch.Tensor:
     """Pool the last `dims` dims of `x` over k×k tiles (remainders dropped, as floor mode)."""
+    if use_max:
+        return tile_max(x, k, dims)
     if dims == 1:
         n = x.shape[-1] // k
         t = x[..., : n * k].unflatten(-1, (n, k))
     else:
         h, w = x.shape[-2] // k, x.shape[-1] // k
         t = x[..., : h * k, : w * k].unflatten(-1, (w, k)).unflatten(-3, (h, k)).transpose(-3, -2).flatten(-2)
-    return t.max(-1).values if use_max else t.mean(-1)
+    return t.mean(-1)
 
 
 def _to_bk(x: torch.Tensor) -> torch.Tensor:

@@ -11,7 +11,8 @@ Seeding convention (the Trainer follows the same one), for a trial with seed ``s
 * dropout masks: ``torch.Generator(device=device).manual_seed(s + 2)`` (see `dropout.py`).
 
 `BatchOrder` yields the indices of all K trials at once: a K×B tensor ``idx`` so the batched
-gather is ``x[idx]`` (K×B×...) — different trials see different batches.
+gather is ``x[idx]`` (K×B×...; one ``index_select``, `train_many.gather`) — different trials see
+different batches.
 
 Example:
     >>> order = BatchOrder([0, 1], n=10, batch_size=4, device="cpu")
