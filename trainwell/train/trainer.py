@@ -20,7 +20,8 @@ Randomness (see `TrainerSettings`): the batch order is the data source's; augmen
 a generator seeded `seed + 2`, mixing decisions from one seeded `seed + 3`, and modules that use
 torch's default generator (nn.Dropout) see it seeded `seed + 4` — inside `torch.random.fork_rng`,
 so the caller's global RNG state is the same after `fit` as before. All of these states go into the
-checkpoint, so `fit(resume=...)` continues a killed run to the same result as an uninterrupted one.
+checkpoint, so `fit(resume=...)` continues a killed run to the same result as an uninterrupted one;
+the run's record streams (*.jsonl) are cut back to the checkpoint's step first, so no step is logged twice.
 
 Data-parallel runs (torch.distributed initialized with several processes, e.g. under torchrun):
 the few lines marked "data-parallel" train through DistributedDataParallel, shard validation, sum
@@ -42,7 +43,7 @@ import torch
 from torch import nn
 
 from trainwell.errors import UserError
-from trainwell.io import ensure_dir
+from trainwell.io import ensure_dir, trim_jsonl
 from trainwell.train import distributed
 from trainwell.train.callbacks import Callback, Dispatcher
 from trainwell.train.checkpoint import check_compatible, check_resumable, load_checkpoint, save_checkpoint
@@ -246,6 +247,9 @@ class Trainer:
                         raise
                     raise UserError(f"the checkpoint cannot be resumed: one of its states does not fit this run "
                                     f"({type(exc).__name__}: {str(exc)[:300]}); it is damaged or from another run") from None
+                if self.run_dir is not None:  # steps after the checkpoint run (and log) again: drop their records
+                    for stream in sorted(Path(self.run_dir).glob("*.jsonl")):
+                        trim_jsonl(stream, lambda r, last=state.step: not isinstance(r.get("step"), int) or r["step"] <= last)
             self.model.train()
             self.dispatch("on_fit_start", state)
             self._window_start, self._t0 = state.step, time.perf_counter()
