@@ -248,7 +248,7 @@ class Trainer:
                     raise UserError(f"the checkpoint cannot be resumed: one of its states does not fit this run "
                                     f"({type(exc).__name__}: {str(exc)[:300]}); it is damaged or from another run") from None
                 if self.run_dir is not None:  # steps after the checkpoint run (and log) again: drop their records
-                    for stream in sorted(Path(self.run_dir).glob("*.jsonl")):
+                    for stream in sorted(p for p in Path(self.run_dir).glob("*.jsonl") if not p.is_symlink()):
                         trim_jsonl(stream, lambda r, last=state.step: not isinstance(r.get("step"), int) or r["step"] <= last)
             self.model.train()
             self.dispatch("on_fit_start", state)
