@@ -29,9 +29,13 @@ from trainwell.errors import UserError, did_you_mean
 
 PartSpec = str | dict[str, Any]
 
+# the longest run a recipe may ask for (optimizer steps): beyond it a typo (1e12) would train forever
+MAX_STEPS = 10**9
+
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # NaN and ±inf are refused in every number of a section: no key of a recipe means anything with them
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 def _check_part(value: Any, where: str) -> Any:
@@ -74,8 +78,8 @@ class OptimConfig(Section):
 
 
 class TrainConfig(Section):
-    epochs: float | None = Field(None, gt=0)
-    steps: int | None = Field(None, gt=0)
+    epochs: float | None = Field(None, gt=0, le=MAX_STEPS)
+    steps: int | None = Field(None, gt=0, le=MAX_STEPS, description=f"optimizer steps (at most {MAX_STEPS:.0e})")
     batch_size: int = Field(128, ge=1)
     eval_every: int | None = Field(None, gt=0, description="steps between evaluations (default: once per epoch)")
     log_every: int = Field(20, ge=1, description="steps between metric records / progress updates")
@@ -256,17 +260,20 @@ def apply_override(raw: dict[str, Any], assignment: str) -> None:
         raw.get(other[0], {}).pop(other[1], None)
 
 
-def read_toml(path: str | Path) -> dict[str, Any]:
-    path = Path(path)
-    if not path.exists():
-        raise UserError(f"recipe file {path} does not exist")
+def read_toml(path: str | Path, what: str = "recipe") -> dict[str, Any]:
+    """A TOML file as a dict; a missing, special (device, FIFO), unreadable or invalid file is a UserError."""
+    from trainwell.io import regular_file
+
+    path = regular_file(path, what)
     try:
         with open(path, "rb") as handle:
             return tomllib.load(handle)
     except tomllib.TOMLDecodeError as exc:
-        raise UserError(f"recipe {path}: not valid TOML ({exc})") from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"recipe {path}: cannot read it ({exc})") from exc
+        raise UserError(f"{what} {path}: not valid TOML ({exc})") from None
+    except UnicodeDecodeError:
+        raise UserError(f"{what} {path}: not a text file (it holds binary data); a TOML file is UTF-8 text") from None
+    except OSError as exc:
+        raise UserError(f"{what} {path}: cannot read it ({exc.strerror or exc})") from None
 
 
 def recipe_from_dict(raw: dict[str, Any], source: str = "recipe", overrides: list[str] = ()) -> Recipe:
@@ -309,8 +316,12 @@ def find_recipe(ref: str | Path) -> Path:
     path = Path(ref)
     if path.is_file():
         return path
-    if path.exists():
+    if path.is_dir():
         raise UserError(f"recipe {path} is a folder, not a TOML file")
+    if path.exists():
+        from trainwell.io import regular_file
+
+        regular_file(path, "recipe")  # a device or a FIFO: refused with what it is
     bare = len(path.parts) == 1 or (len(path.parts) == 2 and path.parts[0] == "recipes")
     name = path.stem if path.suffix == ".toml" else path.name
     packaged = recipes_folder() / f"{name}.toml"
@@ -333,6 +344,9 @@ def read_recipe_raw(ref: str | Path) -> tuple[Path, dict[str, Any]]:
     """(file, raw dict) of a recipe: found by `find_recipe`, its relative data.path made absolute."""
     path = find_recipe(ref)
     raw = read_toml(path)
+    if not raw:
+        raise UserError(f"recipe {path} is empty (no keys): a torn or unsaved file? A recipe names at least its "
+                        "data and model (see `trainwell list recipe` for complete ones)")
     data = raw.get("data")
     if isinstance(data, dict) and isinstance(data.get("path"), str):
         data["path"] = resolve_data_path(data["path"], path.parent)
@@ -340,9 +354,10 @@ def read_recipe_raw(ref: str | Path) -> tuple[Path, dict[str, Any]]:
 
 
 def resolve_data_path(value: str, base: Path) -> str:
-    """`value` against `base` (the recipe's folder) unless it is absolute or ~-relative."""
+    """`value` against `base` (the recipe's folder) unless it is absolute or ~-relative; always an
+    absolute path, so a recipe written elsewhere from it (a search's best.toml) still finds the data."""
     p = Path(value).expanduser()
-    return str(p if p.is_absolute() else (base / p))
+    return str(p if p.is_absolute() else (base / p).absolute())
 
 
 def recipe_to_dict(recipe: Recipe) -> dict[str, Any]:

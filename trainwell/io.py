@@ -9,11 +9,18 @@ the bytes to the disk before the rename, which only matters for a power loss, an
 `RunLock` keeps two processes from writing one run directory at once (an exclusive `flock` on
 `<dir>/.lock`, released when the process ends, even by kill -9).
 
+Nothing is written through a symbolic link: `atomic_write` renames over a link (replacing the
+link, never its target), and the files opened in place — `.lock` and the JSON-lines streams —
+are opened with `O_NOFOLLOW`, so a link planted in a run directory cannot make trainwell truncate
+or append to a file elsewhere (`UserError` naming it instead). Files trainwell reads are checked
+with `regular_file` first: a device (`/dev/zero`) or a FIFO would be read forever or block.
+
 JSON lines (`metrics.jsonl`, `stats.jsonl`, `trials.jsonl`) are appended one record per line.
 A process killed mid-append leaves a torn last line: `read_jsonl` skips it (and only it — a bad
 line in the middle is corruption and raises `UserError` naming the file and line), and
 `append_jsonl` / `open_jsonl` first cut a torn last line off, so the next record starts on a line of
-its own and the file stays valid.
+its own and the file stays valid. `trim_jsonl(path, keep)` rewrites a stream atomically with only
+the records `keep` accepts (a resumed run drops the records of the steps it is about to redo).
 
 Example:
     >>> atomic_write_json(Path("summary.json"), {"test_accuracy": 0.99})
@@ -23,8 +30,10 @@ Example:
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
+import stat
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable
@@ -38,11 +47,22 @@ def _tmp_beside(path: Path) -> tuple[int, str]:
     return tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
 
 
+def _cannot_write(path: Path, exc: OSError) -> UserError:
+    return UserError(f"cannot write {path}: {exc.strerror or exc} (is {path.parent} writable, with space left?)")
+
+
 def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None], *, fsync: bool = False) -> Path:
-    """Write `path` through `write(handle)` on a temp file, then rename it into place."""
+    """Write `path` through `write(handle)` on a temp file, then rename it into place.
+
+    A folder that cannot be written (permissions, read-only, full disk) is a `UserError` naming `path`."""
     path = Path(path)
     ensure_dir(path.parent)
-    fd, tmp = _tmp_beside(path)
+    if path.is_dir() and not path.is_symlink():
+        raise UserError(f"cannot write {path}: it is a folder")
+    try:
+        fd, tmp = _tmp_beside(path)
+    except OSError as exc:
+        raise _cannot_write(path, exc) from None
     try:
         with os.fdopen(fd, "wb") as handle:
             write(handle)
@@ -50,6 +70,11 @@ def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None], *, fsync:
             if fsync:
                 os.fsync(handle.fileno())
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EISDIR):
+            raise _cannot_write(path, exc) from None
+        raise
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -105,6 +130,37 @@ def ensure_dir(path: str | Path, what: str = "output folder") -> Path:
     return path
 
 
+def regular_file(path: str | Path, what: str = "file") -> Path:
+    """`path` if it is a regular file (a link to one is fine), else a `UserError` saying what it is:
+    missing, a folder, or a device / FIFO / socket (which a reader would read forever, or block on)."""
+    path = Path(path)
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise UserError(f"{what} {path} does not exist") from None
+    except OSError as exc:
+        raise UserError(f"{what} {path} cannot be read ({exc.strerror or exc})") from None
+    if stat.S_ISREG(mode):
+        return path
+    kind = ("a folder" if stat.S_ISDIR(mode) else "a FIFO (named pipe)" if stat.S_ISFIFO(mode)
+            else "a character device" if stat.S_ISCHR(mode) else "a block device" if stat.S_ISBLK(mode)
+            else "a socket" if stat.S_ISSOCK(mode) else "not a file")
+    raise UserError(f"{what} {path} is not a regular file ({kind}); give a file")
+
+
+def _open_nofollow(path: Path, flags: int, what: str) -> int:
+    """os.open(path, flags | O_NOFOLLOW), with a `UserError` when `path` is a symbolic link."""
+    try:
+        return os.open(path, flags | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0), 0o644)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP or path.is_symlink():
+            raise UserError(f"{what} {path} is a symbolic link (to {os.readlink(path)}); trainwell does not write "
+                            "through links: remove it") from None
+        if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT):
+            raise _cannot_write(path, exc) from None
+        raise
+
+
 def check_writable(path: str | Path, what: str = "output folder") -> Path:
     """`ensure_dir(path)` and prove it is writable by creating and removing a temp file there."""
     path = ensure_dir(path, what)
@@ -146,7 +202,8 @@ class RunLock:
         import fcntl
 
         ensure_dir(self.folder, self.what)
-        handle = open(self.folder / ".lock", "a+")
+        fd = _open_nofollow(self.folder / ".lock", os.O_RDWR | os.O_CREAT, f"the lock file of {self.what}")
+        handle = os.fdopen(fd, "r+")
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -209,6 +266,7 @@ def read_jsonl(path: str | Path, *, missing_ok: bool = True) -> list[dict[str, A
         if missing_ok:
             return []
         raise UserError(f"{path} does not exist")
+    regular_file(path, "record stream")
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -231,10 +289,15 @@ def append_jsonl(path: str | Path, record: dict[str, Any] | Iterable[dict[str, A
 
 def open_jsonl(path: str | Path) -> IO[str]:
     """A text handle appending to `path`, after cutting off a torn last line if there is one
-    (the half record of a killed writer, which can never be completed)."""
+    (the half record of a killed writer, which can never be completed). `path` must not be a
+    symbolic link (see the module docstring)."""
     path = Path(path)
-    if path.exists() and path.stat().st_size:
-        with open(path, "rb+") as handle:
+    fd = _open_nofollow(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, "record stream")
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise UserError(f"record stream {path} is not a regular file; remove it")
+    if os.fstat(fd).st_size:
+        with os.fdopen(os.dup(fd), "rb+") as handle:
             size = handle.seek(0, os.SEEK_END)
             handle.seek(size - 1)
             if handle.read(1) != b"\n":
@@ -251,9 +314,28 @@ def open_jsonl(path: str | Path) -> IO[str]:
                         break
                     end = start
                 handle.truncate(keep)
-    return open(path, "a", encoding="utf-8")
+    os.lseek(fd, 0, os.SEEK_END)
+    return os.fdopen(fd, "a", encoding="utf-8")
+
+
+def trim_jsonl(path: str | Path, keep: Callable[[dict[str, Any]], bool]) -> int:
+    """Rewrite `path` atomically with only the records `keep(record)` accepts; returns how many went.
+
+    A resumed run drops the records of the steps after its checkpoint, which it is about to run
+    (and log) again: the stream then equals the one an uninterrupted run writes. A missing file
+    is left missing; a torn last line goes too."""
+    path = Path(path)
+    if not path.exists():
+        return 0
+    records = read_jsonl(path)
+    kept = [r for r in records if keep(r)]
+    clean_tail = not path.stat().st_size or path.read_bytes().endswith(b"\n")
+    if len(kept) == len(records) and clean_tail:
+        return 0
+    atomic_write_text(path, "".join(json.dumps(r, default=str) + "\n" for r in kept))
+    return len(records) - len(kept)
 
 
 __all__ = ["append_jsonl", "atomic_copy", "atomic_torch_save", "atomic_write", "atomic_write_bytes",
            "atomic_write_json", "atomic_write_text", "RunLock", "check_writable", "ensure_dir", "open_jsonl", "read_jsonl",
-           "remove_stale_tmp"]
+           "regular_file", "remove_stale_tmp", "trim_jsonl"]

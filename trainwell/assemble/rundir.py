@@ -113,6 +113,17 @@ def train_recipe(recipe: Recipe, out_dir: str | Path | None = None, *, runs_root
                  resume: bool = False, overwrite: bool = False, progress: bool = True,
                  callbacks: list[Callback] = ()) -> dict[str, Any]:
     """Train `recipe` and write its run directory (see the module docstring); returns the summary."""
+    made = Path(out_dir) if out_dir is not None and not Path(out_dir).exists() else None
+    try:
+        return _train(recipe, out_dir, runs_root, resume, overwrite, progress, callbacks)
+    except BaseException:
+        if made is not None:
+            _remove_if_unused(made)  # a refused run leaves no empty folder behind
+        raise
+
+
+def _train(recipe: Recipe, out_dir, runs_root, resume: bool, overwrite: bool, progress: bool,
+           callbacks) -> dict[str, Any]:
     with contextlib.ExitStack() as held:  # the run directory's lock (rank 0), released last
         with distributed.joined(recipe.train.device) as procs:  # None: one process, the plain path
             main = procs is None or procs.is_main
@@ -179,6 +190,17 @@ def _remove_run_files(run_dir: Path) -> None:
             shutil.rmtree(path)
         else:
             path.unlink(missing_ok=True)
+
+
+def _remove_if_unused(run_dir: Path) -> None:
+    """Remove `run_dir` (made by this process) if it holds nothing but the lock and temp files."""
+    try:
+        if all(p.name == ".lock" or p.name.endswith(".tmp") for p in run_dir.iterdir()):
+            for p in run_dir.iterdir():
+                p.unlink()
+            run_dir.rmdir()
+    except OSError:
+        pass
 
 
 def _has_run_files(folder: Path) -> bool:

@@ -14,10 +14,11 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from trainwell.commands.common import add_recipe_args, load_recipe_arg
+from trainwell.commands.common import add_recipe_args, check_range, load_recipe_arg, new_output_folder
 
 HELP = "ensemble a recipe (independent seeds, snapshots) or average its weights (EMA/SWA)"
 METHODS = ("independent", "snapshot", "ema", "swa")
+MAX_MEMBERS = 10_000  # more is a typo: each member is a full model
 
 
 def add_args(p: argparse.ArgumentParser) -> None:
@@ -50,9 +51,18 @@ def run(args: argparse.Namespace) -> int:
 
     from trainwell.assemble import new_run_dir
 
+    if args.method == "independent":
+        check_range(args.members, "--members", 1, MAX_MEMBERS)
+    if args.method == "ema":
+        check_range(args.decay, "--decay", 0, 1)
+    if args.method == "swa":
+        check_range(args.swa_start, "--swa-start", 0, 1)
+    if args.method == "snapshot" and args.cycles is not None:
+        check_range(args.cycles, "--cycles", 1, MAX_MEMBERS)
+    if args.out is not None:
+        new_output_folder(args.out)
     recipe = load_recipe_arg(args)
-    out = args.out or new_run_dir(Path("runs"), f"{recipe.name}-{args.method}")
-    out.mkdir(parents=True, exist_ok=True)
+    out = new_output_folder(args.out or new_run_dir(Path("runs"), f"{recipe.name}-{args.method}"))
     console = Console()
     tta = _tta(args)
     progress = not args.quiet

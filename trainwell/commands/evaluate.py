@@ -63,9 +63,9 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"trainwell evaluate reports classification figures; this run's task is {trained.task.name} "
                         "(its summary.json has the test metrics of its task)")
     x, y, source = labelled_data(args, trained)
-    x, notes = fit_shape(x, trained.input_shape)
+    x, notes = fit_shape(x, trained.input_shape, source)
     probs = trained.predict_proba(x)
-    report = classification_report(probs, y, trained.num_classes)
+    report = classification_report(probs, y, trained.num_classes, source=source)
     names = trained.names()
     report.update({"run": str(args.run), "weights": trained.which, "step": trained.step, "data": source,
                    "class_names": names, "notes": notes})

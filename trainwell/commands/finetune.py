@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from trainwell.commands.common import add_recipe_args, load_recipe_arg
+from trainwell.commands.common import add_recipe_args, check_range, load_recipe_arg, new_output_folder
 from trainwell.errors import UserError
 
 HELP = "transfer learning: new head on a trained model, train it frozen, then optionally fine-tune"
@@ -65,6 +65,15 @@ def run(args: argparse.Namespace) -> int:
     from trainwell.train.evaluate import evaluate
     from trainwell.assemble import new_run_dir, pick_device, total_steps_for
 
+    from trainwell.search.plan import MAX_STEPS
+
+    check_range(args.finetune_steps, "--finetune-steps", 0, MAX_STEPS)
+    if args.head_steps is not None:
+        check_range(args.head_steps, "--head-steps", 0, MAX_STEPS)
+    if not 0 < args.lr_factor <= 10:
+        raise UserError(f"--lr-factor must be in (0, 10], got {args.lr_factor}")
+    if args.out is not None:
+        new_output_folder(args.out)
     recipe = load_recipe_arg(args)
     device = pick_device(recipe.train.device)
     pretrained = load_pretrained(args.source, device=device)
@@ -81,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
     target = recipe.model_copy(deep=True)
     target.model = dict(pretrained.recipe.model)
     out = args.out or new_run_dir(Path("runs"), f"{recipe.name}-finetune")
-    out.mkdir(parents=True, exist_ok=True)
+    new_output_folder(out)
     atomic_write_json(out / "config.json", recipe_to_dict(target))
     result = finetune(pretrained.model, recipe, data, plan, progress=not args.quiet,
                       evaluate_on=(data.x_test, data.y_test))

@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from trainwell.commands.common import add_recipe_args, load_recipe_arg
@@ -28,11 +27,13 @@ def run(args: argparse.Namespace) -> int:
     from trainwell.doctor.lr_check import judge_lr, lr_at_min, run_lr_find
     from trainwell.doctor.subject import recipe_subject
     from trainwell.errors import UserError
+    from trainwell.io import atomic_write_json, check_writable
     from trainwell.report.diagnostics_plots import plot_lr_finder
 
     if args.steps < 2 or not 0 < args.start_lr < args.end_lr:
         raise UserError(f"lr-find: need --steps ≥ 2 and 0 < --start-lr < --end-lr, found {args.steps}, "
                         f"{args.start_lr}, {args.end_lr}")
+    check_writable(args.out, "output folder (--out)")
     recipe = load_recipe_arg(args)
     console = Console()
     with console.status(f"LR range test on {recipe.name} ({args.steps} steps)"):
@@ -42,11 +43,10 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(f"lr-find: {subject.fatal[0].message}")
         result = run_lr_find(subject, cfg)
     finding = judge_lr(subject, result, {}, False, "", {}, cfg)  # the sweep alone: no short run
-    args.out.mkdir(parents=True, exist_ok=True)
     record = result.to_json()
     record.update({"recipe": recipe.name, "recipe_lr": recipe.optim.lr, "lr_min_loss": lr_at_min(result),
                    "verdict": finding.to_json()})
-    (args.out / "lr_find.json").write_text(json.dumps(record, indent=2))
+    atomic_write_json(args.out / "lr_find.json", record)
     plot_lr_finder(record, args.out / "lr_find.png", title=f"LR range test · {recipe.name} · {recipe.optim.name}")
     s = result.suggestion
     console.print(f"suggestion (steepest descent): {s:.3g}" if s else "suggestion: none")

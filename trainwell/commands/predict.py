@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     console = Console()
     trained = load_trained(args.run, args.weights)
     x, _ = read_inputs(args.input)
-    preds = predict(trained, x)
+    preds = predict(trained, x, source=str(args.input))
     out = write_csv(preds, args.out or args.input.with_name(args.input.name + ".predictions.csv"))
     for note in preds.notes:
         console.print(f"[yellow]note:[/yellow] {note}")

@@ -65,6 +65,9 @@ def _list_images(folder: Path, skipped: list[Path]) -> list[Path]:
 
 
 def _read(image_module: Any, file: Path, mode: str, size: tuple[int, int] | None) -> np.ndarray:
+    from trainwell.io import regular_file
+
+    regular_file(file, "image")  # a link to /dev/zero or a FIFO named like an image is refused, not read
     try:
         with image_module.open(file) as img:
             img = img.convert(mode)  # decodes the whole image: truncated or corrupt data fails here

@@ -15,15 +15,15 @@ from pathlib import Path
 import numpy as np
 
 from trainwell.errors import UserError
+from trainwell.io import regular_file
 
 
 def read_inputs(path: str | Path, label_column: str = "label") -> tuple[np.ndarray, np.ndarray | None]:
     """(x, y or None) from an input file (see the module docstring)."""
     path = Path(path)
-    if not path.exists():
-        raise UserError(f"input file {path} does not exist")
     if path.is_dir():
         raise UserError(f"input {path} is a folder; give a .npz, .npy or .csv file")
+    regular_file(path, "input file")  # a device or a FIFO would be read forever or block
     suffix = path.suffix.lower()
     try:
         if suffix == ".npz":

@@ -31,6 +31,7 @@ from trainwell.data.numpy_files import read_npy, read_npz
 from trainwell.data.raw import RawData
 from trainwell.data.tables import read_csv
 from trainwell.errors import UserError, did_you_mean
+from trainwell.io import regular_file
 from trainwell.registry import Entry, Registry
 
 Arrays = tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]
@@ -107,6 +108,8 @@ def detect_format(path: Path) -> str:
     """The DATASETS name for what `path` holds (see the module docstring)."""
     if not path.exists():
         raise UserError(f"data path {path} does not exist")
+    if not path.is_dir():
+        regular_file(path, "data file")  # /dev/zero would be read forever, a FIFO blocks
     if path.is_dir():
         if looks_like_cifar10(path):
             return "cifar10"
@@ -149,6 +152,8 @@ def read_source(name: str | None, path: str | Path | None, options: dict[str, An
             raise UserError(f"data.name = {fmt!r} reads files: set data.path ({entry(fmt).help})")
         if path is not None and not Path(path).exists():
             raise UserError(f"data path {path} does not exist")
+        if path is not None and not Path(path).is_dir():
+            regular_file(path, "data file")
     else:
         raise UserError("data: give data.name (a built-in data set) or data.path (a file or folder of data)")
     given = sorted(k for k, v in options.items() if v is not None and v is not False)

@@ -64,6 +64,7 @@ ACTS = ("relu", "tanh", "sigmoid", "leaky_relu", "gelu", "selu")
 INITS = ("normal", "xavier", "kaiming", "lecun", "orthogonal")
 NORMS = (None, "batch", "layer")
 
+MAX_WEIGHTS = 10**9  # 4 GB of float32: a larger net is a typo here, not a study
 COLLAPSED = 0.1  # std < 0.1·s₀
 EXPLODED = 10.0  # std > 10·s₀
 SATURATED = 0.2  # > 20 % of a saturating activation's outputs in the tails
@@ -186,6 +187,9 @@ def init_stats(
     if depth < 1 or width < 1 or batch < 2 or bins < 1:
         raise UserError(f"init_stats: need depth ≥ 1, width ≥ 1, batch ≥ 2, bins ≥ 1; found {depth}, {width}, "
                         f"{batch}, {bins}")
+    if depth * width * width > MAX_WEIGHTS or width * batch > MAX_WEIGHTS:
+        raise UserError(f"init_stats: depth × width² = {depth}×{width}² weights (and width × batch activations) must "
+                        f"stay ≤ {MAX_WEIGHTS:.0e}; found depth {depth}, width {width}, batch {batch}")
     if not (isinstance(std, (int, float)) and math.isfinite(std) and std >= 0):
         raise UserError(f"init_stats: std (of --init normal) must be a finite number ≥ 0, found {std!r}")
     from trainwell.nn.registry import initialize

@@ -23,8 +23,10 @@ import torch
 from trainwell.errors import UserError
 
 
-def classification_report(probs: torch.Tensor, y: torch.Tensor, num_classes: int, n_bins: int = 15) -> dict[str, Any]:
-    """The figures of the module docstring for class probabilities `probs` (N×C) and labels `y` (N)."""
+def classification_report(probs: torch.Tensor, y: torch.Tensor, num_classes: int, n_bins: int = 15,
+                          source: str = "the data") -> dict[str, Any]:
+    """The figures of the module docstring for class probabilities `probs` (N×C) and labels `y` (N)
+    (`source`, e.g. the file they come from, names them in errors)."""
     from torchmetrics.functional.classification import (
         multiclass_auroc,
         multiclass_calibration_error,
@@ -36,11 +38,12 @@ def classification_report(probs: torch.Tensor, y: torch.Tensor, num_classes: int
     if probs.dim() != 2 or probs.shape[1] != num_classes:
         raise UserError(f"expected probabilities N×{num_classes}, got shape {tuple(probs.shape)}")
     if len(y) != len(probs):
-        raise UserError(f"{len(probs)} predictions but {len(y)} labels")
+        raise UserError(f"{source}: {len(probs)} predictions but {len(y)} labels")
     if len(y) == 0:
-        raise UserError("no labelled examples to evaluate")
+        raise UserError(f"{source}: no labelled examples to evaluate")
     if int(y.min()) < 0 or int(y.max()) >= num_classes:
-        raise UserError(f"labels must be in [0, {num_classes}), found {int(y.min())}..{int(y.max())}")
+        raise UserError(f"{source}: labels must be in [0, {num_classes}) (the run's classes), "
+                        f"found {int(y.min())}..{int(y.max())}")
     confusion = multiclass_confusion_matrix(probs, y, num_classes=num_classes)
     support = confusion.sum(1)
     per_class = torch.where(support > 0, confusion.diag().double() / support.clamp(min=1), torch.nan)

@@ -29,8 +29,10 @@ class Predictions:
     notes: list[str] = field(default_factory=list)
 
 
-def fit_shape(x: np.ndarray | torch.Tensor, shape: tuple[int, ...] | None) -> tuple[torch.Tensor, list[str]]:
-    """`x` as float32 N×shape: as it is, flattened rows reshaped, or channel-last moved to channel-first."""
+def fit_shape(x: np.ndarray | torch.Tensor, shape: tuple[int, ...] | None,
+              source: str = "the inputs") -> tuple[torch.Tensor, list[str]]:
+    """`x` as float32 N×shape: as it is, flattened rows reshaped, or channel-last moved to channel-first.
+    `source` (a file name) starts the error message when they fit none of these."""
     t = torch.as_tensor(np.asarray(x), dtype=torch.float32)
     notes: list[str] = []
     if shape is None or tuple(t.shape[1:]) == tuple(shape):
@@ -42,13 +44,14 @@ def fit_shape(x: np.ndarray | torch.Tensor, shape: tuple[int, ...] | None) -> tu
     if t.dim() == len(shape) + 1 and len(shape) >= 2 and tuple(t.shape[1:]) == tuple(shape[1:]) + (shape[0],):
         notes.append(f"channel-last inputs {tuple(t.shape[1:])} moved to channel-first {tuple(shape)}")
         return t.movedim(-1, 1).contiguous(), notes
-    raise UserError(f"the inputs have examples of shape {tuple(t.shape[1:])} but the model was trained on {tuple(shape)}")
+    raise UserError(f"{source}: examples of shape {tuple(t.shape[1:])}, but the model was trained on {tuple(shape)}")
 
 
-def predict(trained: Trained, x: Any, batch_size: int = 1024) -> Predictions:
-    xt, notes = fit_shape(x, trained.input_shape)
+def predict(trained: Trained, x: Any, batch_size: int = 1024, source: str = "the inputs") -> Predictions:
+    """Class probabilities and labels (or values) of `trained` on raw inputs `x` (from `source`)."""
+    xt, notes = fit_shape(x, trained.input_shape, source)
     if not bool(torch.isfinite(xt).all()):
-        raise UserError(f"the inputs contain {int((~torch.isfinite(xt)).sum())} NaN/Inf value(s)")
+        raise UserError(f"{source}: the inputs contain {int((~torch.isfinite(xt)).sum())} NaN/Inf value(s)")
     out = trained.predict_proba(xt, batch_size)
     labels = out.argmax(-1) if trained.task.name == "classification" else None
     return Predictions(trained.task.name, out.cpu(), None if labels is None else labels.cpu(), trained.names(), notes)

@@ -24,8 +24,19 @@ def build_model(
 
     LSUV (Mishkin & Matas 2015): orthogonal init, then each Linear/Conv in turn is scaled until its
     output variance on a real batch is 1 ± tol.
+
+    A spec whose tensors cannot be allocated (``widths = [100000000000]``) is a `UserError` naming
+    the spec, not an allocator error from inside torch.
     """
-    model = MODELS.build(spec, input_shape=tuple(input_shape), num_classes=num_classes, generator=generator)
+    try:
+        model = MODELS.build(spec, input_shape=tuple(input_shape), num_classes=num_classes, generator=generator)
+    except (MemoryError, RuntimeError) as exc:
+        text = str(exc)
+        if not isinstance(exc, MemoryError) and not any(k in text for k in ("allocate", "overflow", "out of memory")):
+            raise
+        first = (text.splitlines() or [""])[0][:200]
+        raise UserError(f"model {spec!r} is too large to build for input shape {tuple(input_shape)} "
+                        f"({type(exc).__name__}: {first}); make its layers smaller") from None
     init = spec.get("init") if isinstance(spec, dict) else None
     if init is not None:
         name, opts = split_spec(init)

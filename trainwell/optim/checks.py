@@ -22,8 +22,8 @@ def check_float(
     if not ok:
         lo = "-inf" if low is None else low
         hi = "inf" if high is None else high
-        interval = f"{'(' if low_open else '['}{lo}, {hi}{')' if high_open else ']'}"
-        raise UserError(f"{field} must be a number in {interval}, got {value!r}")
+        interval = f"{'(' if low_open or low is None else '['}{lo}, {hi}{')' if high_open or high is None else ']'}"
+        raise UserError(f"{field} must be a finite number in {interval}, got {value!r}")
     return float(value)
 
 

@@ -106,6 +106,11 @@ class SearchPlan:
         }, sort_keys=True)
 
 
+# bounds that catch a typo (an extra zero run) before it allocates or loops for years
+MAX_TRIALS = 1_000_000
+MAX_STEPS = 1_000_000_000
+
+
 def _int(value: Any, where: str, low: int = 1, high: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
         bound = f">= {low}" if high is None else f"in [{low}, {high}]"
@@ -161,10 +166,10 @@ def plan_from_table(table: dict[str, Any], source: str = "search") -> SearchPlan
     hopeless = table.get("hopeless", True)
     if not isinstance(hopeless, bool):
         raise UserError(f"{source}.hopeless must be true or false, got {hopeless!r}")
-    trials = _int(table.get("trials", 20), f"{source}.trials")
+    trials = _int(table.get("trials", 20), f"{source}.trials", 1, MAX_TRIALS)
     steps = table.get("steps")
     if steps is not None:
-        steps = _int(steps, f"{source}.steps")
+        steps = _int(steps, f"{source}.steps", 1, MAX_STEPS)
     vectorize = table.get("vectorize", "auto")
     if vectorize is True or vectorize is False:
         vectorize = "on" if vectorize else "off"
@@ -187,7 +192,8 @@ def plan_from_table(table: dict[str, Any], source: str = "search") -> SearchPlan
             where = f"{source}.stages[{i}]"
             if not isinstance(st, dict) or set(st) - {"trials", "steps"} or "trials" not in st or "steps" not in st:
                 raise UserError(f"{where} must be a table {{trials = N, steps = S}}, got {st!r}")
-            stages.append(Stage(_int(st["trials"], f"{where}.trials"), _int(st["steps"], f"{where}.steps")))
+            stages.append(Stage(_int(st["trials"], f"{where}.trials", 1, MAX_TRIALS),
+                                _int(st["steps"], f"{where}.steps", 1, MAX_STEPS)))
         if any(st.steps > stages[-1].steps for st in stages[:-1]):
             raise UserError(f"{source}.stages: the last stage must have the longest trials (its best is the search's "
                             f"best, trained with that budget), got steps {[st.steps for st in stages]}")

@@ -20,7 +20,8 @@ Randomness (see `TrainerSettings`): the batch order is the data source's; augmen
 a generator seeded `seed + 2`, mixing decisions from one seeded `seed + 3`, and modules that use
 torch's default generator (nn.Dropout) see it seeded `seed + 4` — inside `torch.random.fork_rng`,
 so the caller's global RNG state is the same after `fit` as before. All of these states go into the
-checkpoint, so `fit(resume=...)` continues a killed run to the same result as an uninterrupted one.
+checkpoint, so `fit(resume=...)` continues a killed run to the same result as an uninterrupted one;
+the run's record streams (*.jsonl) are cut back to the checkpoint's step first, so no step is logged twice.
 
 Data-parallel runs (torch.distributed initialized with several processes, e.g. under torchrun):
 the few lines marked "data-parallel" train through DistributedDataParallel, shard validation, sum
@@ -42,10 +43,10 @@ import torch
 from torch import nn
 
 from trainwell.errors import UserError
-from trainwell.io import ensure_dir
+from trainwell.io import ensure_dir, trim_jsonl
 from trainwell.train import distributed
 from trainwell.train.callbacks import Callback, Dispatcher
-from trainwell.train.checkpoint import check_compatible, load_checkpoint, save_checkpoint
+from trainwell.train.checkpoint import check_compatible, check_resumable, load_checkpoint, save_checkpoint
 from trainwell.train.evaluate import evaluate, evaluate_batches
 from trainwell.train.settings import TrainerSettings, default_eval_every
 from trainwell.train.state import TrainState
@@ -238,7 +239,17 @@ class Trainer:
         with torch.random.fork_rng(devices=self._cuda_devices()):
             self._seed_default_rng()
             if resume is not None:
-                self._restore(resume if isinstance(resume, dict) else load_checkpoint(resume, self.device), state)
+                ckpt = resume if isinstance(resume, dict) else load_checkpoint(resume, self.device)
+                try:
+                    self._restore(ckpt, state)
+                except (KeyError, ValueError, TypeError, IndexError, RuntimeError) as exc:
+                    if isinstance(exc, UserError):
+                        raise
+                    raise UserError(f"the checkpoint cannot be resumed: one of its states does not fit this run "
+                                    f"({type(exc).__name__}: {str(exc)[:300]}); it is damaged or from another run") from None
+                if self.run_dir is not None:  # steps after the checkpoint run (and log) again: drop their records
+                    for stream in sorted(p for p in Path(self.run_dir).glob("*.jsonl") if not p.is_symlink()):
+                        trim_jsonl(stream, lambda r, last=state.step: not isinstance(r.get("step"), int) or r["step"] <= last)
             self.model.train()
             self.dispatch("on_fit_start", state)
             self._window_start, self._t0 = state.step, time.perf_counter()
@@ -465,6 +476,7 @@ class Trainer:
         }
 
     def _restore(self, ckpt: dict[str, Any], state: TrainState) -> None:
+        check_resumable(ckpt)
         check_compatible(self.model, ckpt["model"], "checkpoint")
         if int(ckpt.get("total_steps", self.settings.total_steps)) != self.settings.total_steps:
             raise UserError(f"the checkpoint was made for a run of {ckpt['total_steps']} steps, this one has "
