@@ -9,7 +9,7 @@ import shutil
 
 import pytest
 import torch
-from trainwell_faults_harness import cli, kill9, lines_of, ok, spawn, wait_for
+from trainwell_faults_harness import cli, kill9, lines_of, ok, refused, spawn, wait_for
 
 STEPS, EVERY = 1500, 10  # a checkpoint (last.pt) at every evaluation, every 10 steps
 SETS = [f"train.steps={STEPS}", f"train.eval_every={EVERY}", f"train.log_every={EVERY}"]
@@ -56,3 +56,38 @@ def test_fault_kill9_train_then_resume_equals_uninterrupted(seed, recipe, uninte
     assert records == reference, "records lost, duplicated or different after kill -9 + resume"
     mine, ref = _weights(run), _weights(uninterrupted)
     assert mine.keys() == ref.keys() and all(torch.equal(mine[k], ref[k]) for k in ref)
+
+
+def _members(folder) -> list[dict[str, torch.Tensor]]:
+    return torch.load(folder / "ensemble.pt", map_location="cpu", weights_only=True)["members"]
+
+
+ENSEMBLE = ["ensemble", "--recipe", "RECIPE", "--members", "3", "--engine", "one_by_one", "--quiet",
+            "--set", f"train.steps={STEPS // 3}", "--set", f"train.eval_every={EVERY}"]
+
+
+def test_fault_kill9_ensemble_then_resume_equals_uninterrupted(recipe, tmp_path):
+    """SIGKILL while the second member trains (the first finished, the second checkpointed), then
+    `trainwell ensemble --resume OUT`: every member's weights equal the uninterrupted ensemble's."""
+    shutil.copy(recipe.parent / "blobs.npz", tmp_path / "blobs.npz")
+    shutil.copy(recipe, tmp_path / "tiny.toml")
+    argv = [str(tmp_path / "tiny.toml") if a == "RECIPE" else a for a in ENSEMBLE]
+    ok(cli(*argv, "--out", tmp_path / "ref"))
+    out = tmp_path / "ens"
+    proc = spawn([*argv, "--out", out], tmp_path, tmp_path / "log.txt")
+    second = out / "member-1"
+    wait_for(lambda: (out / "member-0" / "final.pt").exists() and lines_of(second / "metrics.jsonl") >= 6, proc,
+             what="the first member finished and the second checkpointed")
+    kill9(proc)
+    assert not (out / "ensemble.pt").exists(), "killed after the end: pick an earlier moment"
+    refused(cli("ensemble", "--resume", out, "--recipe", "default"), "--resume")  # its own recipe only
+    first = (out / "member-0" / "final.pt").stat().st_mtime_ns
+    ok(cli("ensemble", "--resume", out, "--quiet"))
+    assert (out / "member-0" / "final.pt").stat().st_mtime_ns == first, "a finished member was trained again"
+    records = _records(second)  # continued from its checkpoint: each record once, as in the reference
+    assert len(records) == len(set(records)) and records == _records(tmp_path / "ref" / "member-1")
+    mine, ref = _members(out), _members(tmp_path / "ref")
+    assert len(mine) == len(ref) == 3
+    for a, b in zip(mine, ref):
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in b)
+    refused(cli("ensemble", "--resume", out), "finished ensemble")

@@ -133,7 +133,7 @@ def _one_by_one(recipes: list[Recipe], data: RunData, device: torch.device, prog
         run = from_recipe(recipe, data=data, device=device, run_dir=run_dir if recipe.train.checkpoint else None,
                           progress=progress, label=f"{label or recipe.name} #{k}", callbacks=extra)
         t0 = time.perf_counter()
-        state = run.fit()
+        state = run.fit(resume=_resumable(run_dir, recipe, device))
         seconds = time.perf_counter() - t0
         result = MemberResult(value=state.metrics.get("val_accuracy", float("nan")),
                               best_val_accuracy=state.best_val_accuracy, train_loss=state.metrics.get("loss", float("nan")),
@@ -147,6 +147,18 @@ def _one_by_one(recipes: list[Recipe], data: RunData, device: torch.device, prog
         models.append(run.model.eval())
         results.append(result)
     return models, results
+
+
+def _resumable(run_dir: Path | None, recipe: Recipe, device: torch.device) -> dict[str, Any] | None:
+    """The member's checkpoint when a killed run of the same recipe left one (`trainwell ensemble
+    --resume`); a checkpoint of another recipe is ignored (the member trains from the start)."""
+    from trainwell.train.checkpoint import load_checkpoint
+
+    last = run_dir / "last.pt" if run_dir is not None else None
+    if last is None or not last.exists():
+        return None
+    saved = load_checkpoint(last, device)
+    return saved if saved.get("config") == recipe_to_dict(recipe) else None
 
 
 def _vectorized(recipes: list[Recipe], data: RunData, device: torch.device, progress: bool,

@@ -6,7 +6,10 @@ weights (EMA/SWA), compared with the single models in one table.
     trainwell ensemble --recipe R --method swa --swa-start 0.75 --tta flip
 
 Independent/snapshot runs write OUT/ensemble.pt (one file: `Ensemble.load`), OUT/result.json and
-OUT/report.html; ema/swa write OUT/result.json.
+OUT/report.html; ema/swa write OUT/result.json. OUT/job.json (written first) holds the resolved recipe
+and the arguments, so a killed run continues with `trainwell ensemble --resume OUT`: finished members
+are kept, a member trained one by one continues from its last checkpoint (members trained as one
+vectorized model start again: they keep no checkpoint), and the result equals an uninterrupted run.
 """
 from __future__ import annotations
 
@@ -35,6 +38,8 @@ def add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tta", help='test-time augmentation spec, e.g. flip or \'{name="shift", shifts=[-2,0,2]}\' '
                    "(default: the recipe's augment.tta)")
     p.add_argument("--out", type=Path, help="output directory (default: runs/<recipe name>-<method>, never overwriting)")
+    p.add_argument("--resume", type=Path, metavar="OUT",
+                   help="continue a killed independent/snapshot ensemble in OUT with its own recipe and arguments")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
@@ -47,8 +52,6 @@ def _tta(args) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
     from trainwell.assemble import new_run_dir
 
     if args.method == "independent":
@@ -59,10 +62,63 @@ def run(args: argparse.Namespace) -> int:
         check_range(args.swa_start, "--swa-start", 0, 1)
     if args.method == "snapshot" and args.cycles is not None:
         check_range(args.cycles, "--cycles", 1, MAX_MEMBERS)
-    if args.out is not None:
-        new_output_folder(args.out)
-    recipe = load_recipe_arg(args)
-    out = new_output_folder(args.out or new_run_dir(Path("runs"), f"{recipe.name}-{args.method}"))
+    from trainwell.io import RunLock
+
+    if args.resume is not None:
+        recipe, out = _resumed(args)
+    else:
+        if args.out is not None:
+            new_output_folder(args.out)
+        recipe = load_recipe_arg(args)
+        out = new_output_folder(args.out or new_run_dir(Path("runs"), f"{recipe.name}-{args.method}"))
+    with RunLock(out, "ensemble folder"):
+        if args.resume is None and args.method in ("independent", "snapshot"):
+            _write_json(out / JOB, _job(recipe, args))
+        return _train(args, recipe, out)
+
+
+JOB = "job.json"
+JOB_ARGS = ("method", "members", "engine", "cycles", "tta")
+
+
+def _job(recipe, args) -> dict[str, Any]:
+    from trainwell.config import recipe_to_dict
+
+    return {"format": "trainwell-ensemble-job-1", "recipe": recipe_to_dict(recipe),
+            "args": {k: getattr(args, k) for k in JOB_ARGS}}
+
+
+def _resumed(args: argparse.Namespace):
+    """(recipe, out) of the killed ensemble in --resume OUT; its arguments are put back into `args`."""
+    import json
+
+    from trainwell.config import recipe_from_dict
+    from trainwell.errors import UserError
+    from trainwell.io import regular_file
+
+    out = Path(args.resume)
+    if args.recipe is not None or args.set or args.seed is not None or args.out is not None:
+        raise UserError("--resume continues an ensemble with its own recipe and output folder: "
+                        "drop --recipe, --set, --seed and --out")
+    if (out / "ensemble.pt").exists():
+        raise UserError(f"{out} holds a finished ensemble (ensemble.pt); nothing to resume")
+    job_file = out / JOB
+    if not job_file.exists():
+        raise UserError(f"--resume {out}: no {JOB} there (only independent and snapshot ensembles can be resumed, "
+                        "from the folder they were started in)")
+    try:
+        job = json.loads(regular_file(job_file, "the ensemble's job file").read_text())
+        recipe = recipe_from_dict(job["recipe"], f"{job_file} (recipe)")
+        for key in JOB_ARGS:
+            setattr(args, key, job["args"][key])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise UserError(f"{job_file} is damaged ({exc}); start the ensemble again in a new folder") from None
+    return recipe, out
+
+
+def _train(args: argparse.Namespace, recipe, out: Path) -> int:
+    from rich.console import Console
+
     console = Console()
     tta = _tta(args)
     progress = not args.quiet
