@@ -90,6 +90,8 @@ class TrainConfig(Section):
     swa: float | None = Field(None, ge=0.0, lt=1.0, description="SWA: average the weights uniformly from this "
                               "fraction of the run on (e.g. 0.75); scored with BatchNorm statistics recomputed")
     checkpoint: bool = True
+    checkpoint_seconds: float = Field(10.0, ge=0.0, description="write last.pt at an evaluation once this many seconds "
+                                      "passed since the last one, and at the end (0: at every evaluation)")
     task: Literal["classification", "multilabel", "regression"] | None = Field(
         None, description="what the model predicts (default: inferred from the training targets, and stated)")
     loss: PartSpec | None = Field(None, description="cross_entropy | bce_with_logits | mse | huber | l1 "

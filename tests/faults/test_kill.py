@@ -12,7 +12,8 @@ import torch
 from trainwell_faults_harness import cli, kill9, lines_of, ok, refused, spawn, wait_for
 
 STEPS, EVERY = 1500, 10  # a checkpoint (last.pt) at every evaluation, every 10 steps
-SETS = [f"train.steps={STEPS}", f"train.eval_every={EVERY}", f"train.log_every={EVERY}"]
+# checkpoint_seconds=0: a checkpoint at every evaluation (not every 10 s), so kills land between many
+SETS = [f"train.steps={STEPS}", f"train.eval_every={EVERY}", f"train.log_every={EVERY}", "train.checkpoint_seconds=0"]
 TIMINGS = ("steps_per_s", "examples_per_s", "seconds")
 
 
@@ -63,7 +64,7 @@ def _members(folder) -> list[dict[str, torch.Tensor]]:
 
 
 ENSEMBLE = ["ensemble", "--recipe", "RECIPE", "--members", "3", "--engine", "one_by_one", "--quiet",
-            "--set", f"train.steps={STEPS // 3}", "--set", f"train.eval_every={EVERY}"]
+            "--set", f"train.steps={STEPS // 3}", "--set", f"train.eval_every={EVERY}", "--set", "train.checkpoint_seconds=0"]
 
 
 def test_fault_kill9_ensemble_then_resume_equals_uninterrupted(recipe, tmp_path):

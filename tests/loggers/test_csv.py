@@ -53,7 +53,7 @@ def test_a_resumed_run_keeps_the_rows_up_to_its_checkpoint(tmp_path, blobs):
     x, y = torch.from_numpy(data["x"]), torch.from_numpy(data["y"])
     run = tmp_path / "run"
     kwargs = dict(steps=30, batch_size=32, log_every=5, eval_every=10, log_grad_norm=True, progress=False, verbose=False,
-                  run_dir=run)
+                  run_dir=run, checkpoint_seconds=0)  # a checkpoint at every evaluation, as the kill assumes
     with pytest.raises(KeyboardInterrupt):
         trainwell.fit(nn.Sequential(nn.Flatten(), nn.Linear(12, 3)), (x[:200], y[:200]), (x[200:], y[200:]),
                       callbacks=[CSVLogger(), Stop(15)], **kwargs)

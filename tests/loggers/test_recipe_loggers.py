@@ -96,7 +96,8 @@ def test_mlflow_resume_continues_the_same_run(run, regression, tmp_path):
     uri = default_uri(out / "mlruns")
     train, val = regression
     folder = tmp_path / "fit"
-    kwargs = dict(steps=40, batch_size=32, log_every=10, eval_every=20, progress=False, verbose=False, run_dir=folder)
+    kwargs = dict(steps=40, batch_size=32, log_every=10, eval_every=20, progress=False, verbose=False, run_dir=folder,
+                  checkpoint_seconds=0)  # a checkpoint at every evaluation: the kill comes after step 20's
     first = MLflowLogger(uri, experiment="resume", params={"lr": 1e-3, "widths": [4, 1]})
     with pytest.raises(KeyboardInterrupt):
         trainwell.fit(nn.Linear(4, 1), train, val, callbacks=[first, Killed()], **kwargs)

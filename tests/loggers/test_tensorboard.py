@@ -96,7 +96,8 @@ def test_resumed_run_hides_the_killed_runs_later_events(tmp_path, regression):
     """purge_step: what a killed run logged after its last checkpoint is not drawn twice."""
     train, val = regression
     run = tmp_path / "run"
-    kwargs = dict(steps=40, batch_size=32, log_every=5, eval_every=20, lr=0.01, progress=False, verbose=False, run_dir=run)
+    kwargs = dict(steps=40, batch_size=32, log_every=5, eval_every=20, lr=0.01, progress=False, verbose=False, run_dir=run,
+                  checkpoint_seconds=0)  # a checkpoint at every evaluation: the kill comes after step 20's
     first = TensorBoardLogger()
     with pytest.raises(KeyboardInterrupt):
         trainwell.fit(nn.Linear(4, 1), train, val, callbacks=[first, KilledAt(30)], **kwargs)

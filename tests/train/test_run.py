@@ -1,4 +1,6 @@
 import json
+import os
+import signal
 
 import numpy as np
 import pytest
@@ -75,19 +77,33 @@ def test_cli_train_and_user_errors(tmp_path, npz, capsys):
     assert "NaN" in capsys.readouterr().err
 
 
-def test_cli_resume_reaches_the_same_result(tmp_path, npz):
+@pytest.fixture
+def python_sigint():
+    """Python's own SIGINT handler while the test runs (a pytest-xdist worker may ignore SIGINT)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_cli_resume_reaches_the_same_result(tmp_path, npz, python_sigint):
     recipe = recipe_from_dict(tiny(npz))
     full = run_recipe(recipe, tmp_path / "full", progress=False)
-    # simulate a killed run: keep only what existed after the first evaluation (step 20)
+    # Ctrl-C at step 31 (a real SIGINT): the step finishes, last.pt is written for step 31, the run stops
+    import os
+    import signal
+
     from trainwell.train import Callback
 
-    class Kill(Callback):
-        def on_batch_end(self, state):
-            if state.step == 31:
-                raise KeyboardInterrupt
+    class CtrlC(Callback):
+        def on_batch_start(self, state):
+            if state.step == 30:  # during the 31st step
+                os.kill(os.getpid(), signal.SIGINT)
 
-    with pytest.raises(KeyboardInterrupt):
-        run_recipe(recipe, tmp_path / "killed", progress=False, callbacks=[Kill()])
+    with pytest.raises(KeyboardInterrupt, match="after step 31"):
+        run_recipe(recipe, tmp_path / "killed", progress=False, callbacks=[CtrlC()])
+    import torch
+
+    assert torch.load(tmp_path / "killed" / "last.pt", weights_only=True)["step"] == 31
     assert main(["train", "--resume", str(tmp_path / "killed"), "--quiet", "--no-report"]) == 0
     resumed = json.loads((tmp_path / "killed" / "summary.json").read_text())
     assert resumed["resumed"] and resumed["steps"] == 60
@@ -110,7 +126,7 @@ def test_cli_report_rewrites_html_and_rejects_non_runs(tmp_path, npz, capsys):
     assert "not a trainwell run directory" in capsys.readouterr().err
 
 
-def test_swa_from_a_recipe_key_matches_the_ensemble_command_and_survives_a_resume(tmp_path, npz):
+def test_swa_from_a_recipe_key_matches_the_ensemble_command_and_survives_a_resume(python_sigint, tmp_path, npz):
     """train.swa = 0.5: the summary scores the SWA weights (BatchNorm statistics recomputed) exactly
     as `trainwell ensemble --method swa` does, and a killed-and-resumed run averages the same steps."""
     from trainwell.ensemble.averaging import train_averaged
@@ -126,9 +142,9 @@ def test_swa_from_a_recipe_key_matches_the_ensemble_command_and_survives_a_resum
     assert direct["averaged"]["test_accuracy"] == full["test_accuracy_swa"]
 
     class Kill(Callback):
-        def on_batch_end(self, state):
-            if state.step == 45:  # after SWA started (step 30), before the last checkpoint is final
-                raise KeyboardInterrupt
+        def on_batch_start(self, state):
+            if state.step == 44:  # Ctrl-C in step 45: after SWA started (step 30), before the run's end
+                os.kill(os.getpid(), signal.SIGINT)
 
     with pytest.raises(KeyboardInterrupt):
         run_recipe(recipe, tmp_path / "killed", progress=False, callbacks=[Kill()])

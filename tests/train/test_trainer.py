@@ -95,7 +95,8 @@ class Killer(Callback):
 def test_resume_after_kill_equals_uninterrupted(tmp_path):
     full = make(run_dir=tmp_path / "a", total=40)
     full.fit()
-    killed = make(run_dir=tmp_path / "b", total=40, callbacks=[Killer(27)])
+    # a kill -9 after the checkpoint of step 20 (a checkpoint at every evaluation, not every 10 s)
+    killed = make(run_dir=tmp_path / "b", total=40, callbacks=[Killer(27)], checkpoint_seconds=0)
     with pytest.raises(KeyboardInterrupt):
         killed.fit()
     ckpt = load_checkpoint(tmp_path / "b" / "last.pt")
@@ -113,7 +114,7 @@ def test_nan_loss_stops_with_hint_and_keeps_last_good_checkpoint(tmp_path):
                 with torch.no_grad():
                     state.model[0].weight.fill_(float("inf"))
 
-    t = make(run_dir=tmp_path, total=40, callbacks=[Poison()])
+    t = make(run_dir=tmp_path, total=40, callbacks=[Poison()], checkpoint_seconds=0)  # a checkpoint at step 10
     state = t.fit()
     assert state.diverged and state.step == 15 and "learning rate" in state.stop_reason
     ckpt = load_checkpoint(tmp_path / "last.pt")
@@ -221,3 +222,32 @@ def test_gradient_clipping_bounds_the_norm_and_logs_it():
     state = make(total=10, lr=0.5, grad_clip=0.01, callbacks=[rec]).fit()
     assert max(rec.seen) <= 0.01 * (1 + 1e-4)
     assert "grad_norm" in state.metrics and state.metrics["grad_norm"] > 0.01  # the norm before clipping
+
+
+def test_checkpoints_are_written_by_the_clock_and_always_at_the_end(tmp_path):
+    """checkpoint_seconds: last.pt at an evaluation only once that many seconds passed (here never
+    during the run), always at the end; a run stopped early by a callback checkpoints its stop step."""
+    import trainwell.train.trainer as trainer_module
+
+    saves = []
+
+    class Count(Callback):
+        def on_eval_end(self, state, metrics):
+            saves.append((state.step, (tmp_path / "a" / "last.pt").exists()))
+
+    make(run_dir=tmp_path / "a", total=40, callbacks=[Count()], checkpoint_seconds=3600).fit()
+    assert [s for s, _ in saves] == [10, 20, 30, 40] and not any(exists for _, exists in saves[:3])
+    assert load_checkpoint(tmp_path / "a" / "last.pt")["step"] == 40
+
+    class StopAt(Callback):
+        def on_batch_end(self, state):
+            state.stop = state.step == 17
+
+    make(run_dir=tmp_path / "b", total=40, callbacks=[StopAt()], checkpoint_seconds=3600).fit()
+    assert load_checkpoint(tmp_path / "b" / "last.pt")["step"] == 17
+    every = []
+    make(run_dir=tmp_path / "c", total=40, checkpoint_seconds=0,
+         callbacks=[type("C", (Callback,), {"on_eval_end": lambda self, st, m: every.append(
+             load_checkpoint(tmp_path / "c" / "last.pt")["step"] if (tmp_path / "c" / "last.pt").exists() else None)})()]).fit()
+    assert every == [None, 10, 20, 30]  # on_eval_end runs before that evaluation's checkpoint
+    assert trainer_module.TrainerSettings(total_steps=1).checkpoint_seconds == 10.0

@@ -176,6 +176,7 @@ def settings_for(recipe: Recipe, total_steps: int, *, seed: int | None = None, r
         log_grad_norm=t.log_grad_norm,
         run_dir=run_dir,
         checkpoint=(t.checkpoint if checkpoint is None else checkpoint) and run_dir is not None,
+        checkpoint_seconds=t.checkpoint_seconds,
         extra_checkpoint=extra_checkpoint or {},
     )
 

@@ -35,7 +35,7 @@ FIT_KEYS: dict[str, str] = {
     "class_weights": "train.class_weights", "shuffle": "train.shuffle", "precision": "train.precision",
     "accumulate": "train.accumulate", "compile": "train.compile", "clip_grad_norm": "train.clip_grad_norm",
     "log_grad_norm": "train.log_grad_norm", "ema": "train.ema", "swa": "train.swa", "eval_every": "train.eval_every",
-    "log_every": "train.log_every", "test_weights": "train.test_weights", "seed": "seed", "name": "name",
+    "log_every": "train.log_every", "checkpoint_seconds": "train.checkpoint_seconds", "test_weights": "train.test_weights", "seed": "seed", "name": "name",
     "augment": "augment.train", "mix": "augment.mix", "sampler": "train.sampler",
 }
 DEFAULTS: dict[str, Any] = {"optim.name": "adamw", "optim.lr": 1e-3, "optim.weight_decay": 0.01,

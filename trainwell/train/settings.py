@@ -39,7 +39,10 @@ class TrainerSettings:
     mix_prob: fraction of batches a mixer (Mixup/CutMix) is applied to.
     log_grad_norm: log the global gradient norm (one extra reduction per step).
     run_dir: where metrics JSON lines and checkpoints go (None: records in memory).
-    checkpoint: write the resumable last.pt after each evaluation when there is a run_dir.
+    checkpoint: write the resumable last.pt when there is a run_dir: at an evaluation once
+        `checkpoint_seconds` have passed since the last one, and at the end of fit (a killed run
+        loses at most that much training; 0: at every evaluation). Data-parallel runs write one at
+        every evaluation (a clock is not the same on every process).
     """
 
     total_steps: int
@@ -54,6 +57,7 @@ class TrainerSettings:
     log_grad_norm: bool = False
     run_dir: Path | None = None
     checkpoint: bool = True
+    checkpoint_seconds: float = 10.0
     extra_checkpoint: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -69,6 +73,8 @@ class TrainerSettings:
             raise UserError(f"precision must be one of {list(PRECISIONS)}, got {self.precision!r}")
         if self.grad_clip is not None and not (self.grad_clip > 0 and math.isfinite(self.grad_clip)):
             raise UserError(f"grad_clip must be a positive number, got {self.grad_clip!r}")
+        if not (self.checkpoint_seconds >= 0 and math.isfinite(self.checkpoint_seconds)):
+            raise UserError(f"checkpoint_seconds must be a finite number >= 0, got {self.checkpoint_seconds!r}")
         if not 0.0 <= self.mix_prob <= 1.0:
             raise UserError(f"mix_prob must be in [0, 1], got {self.mix_prob}")
         if self.run_dir is not None and not isinstance(self.run_dir, Path):

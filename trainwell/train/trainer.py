@@ -184,6 +184,7 @@ class Trainer:
         self._window_start = 0
         self._t0 = time.perf_counter()
         self._evaluated_at = -1
+        self._checkpoint_time, self._checkpointed_at = time.perf_counter(), -1
 
     # ------------------------------------------------------------------ set-up helpers
     def _device(self) -> torch.device:
@@ -250,16 +251,24 @@ class Trainer:
                 if self.run_dir is not None:  # steps after the checkpoint run (and log) again: drop their records
                     for stream in sorted(p for p in Path(self.run_dir).glob("*.jsonl") if not p.is_symlink()):
                         trim_jsonl(stream, lambda r, last=state.step: not isinstance(r.get("step"), int) or r["step"] <= last)
+            self._checkpoint_time = time.perf_counter()
+            self._checkpointed_at = state.step if resume is not None else -1
             self.model.train()
             self.dispatch("on_fit_start", state)
             self._window_start, self._t0 = state.step, time.perf_counter()
             try:
-                while state.step < s.total_steps and not state.stop:
-                    self._step(state)
+                with self._ctrl_c() as interrupted:
+                    while state.step < s.total_steps and not state.stop and not interrupted:
+                        self._step(state)
+                if interrupted:
+                    self._stop_for_ctrl_c(state)
                 if self._losses:
                     self._log(state)
                 if not state.diverged and self._evaluated_at != state.step:
                     self._evaluate(state)  # the final evaluation, unless one just ran (also on a finished resume)
+                if (self.checkpoint and not state.diverged and self._checkpointed_at != state.step
+                        and math.isfinite(state.metrics.get("loss", 0.0))):
+                    self._save_checkpoint(state)  # stopped early, or the last evaluation fell inside the interval
                 self.dispatch("on_fit_end", state)
             except BaseException as exc:
                 self.dispatch("on_exception", state, exc)
@@ -267,6 +276,40 @@ class Trainer:
             finally:
                 state.close()
         return state
+
+    @contextlib.contextmanager
+    def _ctrl_c(self):
+        """Ctrl-C (SIGINT) while a run with a run directory trains: the step under way finishes, so
+        the checkpoint is of a whole step; a second Ctrl-C interrupts at once. Only in the main thread,
+        only where Python's own handler is installed, and not in data-parallel runs (the processes
+        would stop at different steps)."""
+        import signal
+        import threading
+
+        hit: list[bool] = []
+        if (not self.checkpoint or self.procs is not None or threading.current_thread() is not threading.main_thread()
+                or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+            yield hit
+            return
+
+        def handler(signum, frame):
+            if hit:
+                raise KeyboardInterrupt
+            hit.append(True)
+
+        signal.signal(signal.SIGINT, handler)
+        try:
+            yield hit
+        finally:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    def _stop_for_ctrl_c(self, state: TrainState) -> None:
+        if self._losses:
+            self._log(state)
+        if math.isfinite(state.metrics.get("loss", 0.0)):
+            self._save_checkpoint(state)
+        raise KeyboardInterrupt(f"stopped by Ctrl-C after step {state.step}; {self.run_dir / 'last.pt'} holds it "
+                                "(resume from it)")
 
     def _seed_default_rng(self) -> None:
         seed = self._seed + 4
@@ -437,12 +480,18 @@ class Trainer:
                 state.best_value, state.best_step = value, state.step
         self.dispatch("on_eval_end", state, metrics)
         finite = math.isfinite(state.metrics.get("loss", 0.0)) and math.isfinite(metrics.get("loss", 0.0))
-        if self.checkpoint and finite:
-            payload = self.checkpoint_payload(state)
-            if self.procs is not None:  # data-parallel: every process's random streams; rank 0 writes
-                payload["rng_ranks"] = distributed.gather(self._rng_state())
-            if self.run_dir is not None:
-                save_checkpoint(self.run_dir / "last.pt", payload)
+        due = (self.procs is not None or state.step >= self.settings.total_steps
+               or time.perf_counter() - self._checkpoint_time >= self.settings.checkpoint_seconds)
+        if self.checkpoint and finite and due:
+            self._save_checkpoint(state)
+
+    def _save_checkpoint(self, state: TrainState) -> None:
+        payload = self.checkpoint_payload(state)
+        if self.procs is not None:  # data-parallel: every process's random streams; rank 0 writes
+            payload["rng_ranks"] = distributed.gather(self._rng_state())
+        if self.run_dir is not None:
+            save_checkpoint(self.run_dir / "last.pt", payload)
+        self._checkpoint_time, self._checkpointed_at = time.perf_counter(), state.step
 
     # ------------------------------------------------------------------ checkpoints
     def _callback_keys(self) -> list[tuple[str, Callback]]:
