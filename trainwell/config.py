@@ -99,7 +99,8 @@ class TrainConfig(Section):
     class_weights: list[float] | Literal["balanced"] | None = Field(
         None, description="cross-entropy weight per class, or \"balanced\" (n / (C·n_c) from the training labels)")
     shuffle: bool = Field(True, description="draw a new order of the training examples each epoch")
-    precision: Literal["fp32", "bf16", "fp16"] = Field("fp32", description="autocast precision (fp16: CUDA only)")
+    precision: Literal["fp32", "bf16", "fp16", "auto"] = Field(
+        "fp32", description="autocast precision (fp16: CUDA only; auto: bf16 where the device computes it natively)")
     accumulate: int = Field(1, ge=1, description="micro-batches per optimizer step (gradient accumulation)")
     compile: bool = Field(False, description="torch.compile the model (falls back to eager if it fails)")
     clip_grad_norm: float | None = Field(None, gt=0.0, description="clip the global gradient norm to this value")

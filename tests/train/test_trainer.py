@@ -251,3 +251,19 @@ def test_checkpoints_are_written_by_the_clock_and_always_at_the_end(tmp_path):
              load_checkpoint(tmp_path / "c" / "last.pt")["step"] if (tmp_path / "c" / "last.pt").exists() else None)})()]).fit()
     assert every == [None, 10, 20, 30]  # on_eval_end runs before that evaluation's checkpoint
     assert trainer_module.TrainerSettings(total_steps=1).checkpoint_seconds == 10.0
+
+
+def test_auto_precision_is_bf16_only_where_the_device_computes_it_natively(monkeypatch):
+    """'auto' → bf16 on a CPU with AVX512-BF16/AMX or a bf16 CUDA device, else fp32; named precisions pass."""
+    from trainwell.train.trainer import resolve_precision
+
+    cpu = torch.device("cpu")
+    assert resolve_precision("fp32", cpu) == "fp32" and resolve_precision("bf16", cpu) == "bf16"
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    assert resolve_precision("auto", cpu) == "fp32"
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True)
+    assert resolve_precision("auto", cpu) == "bf16"
+    t = make(total=5, precision="auto")
+    assert t.precision == "bf16" and not t._fp32
+    t.fit()  # trains under bf16 autocast on the CPU

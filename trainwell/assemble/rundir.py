@@ -213,6 +213,7 @@ def _summary(run: Run, state, seconds: float, resumed: bool, run_dir: Path) -> d
         "recipe": run.recipe.name, "seed": run.recipe.seed, "status": "diverged" if state.diverged else "done",
         "message": state.stop_reason, "task": run.task.name, "task_reason": run.task_reason, "steps": state.step,
         "epochs": state.step / run.trainer.steps_per_epoch, "train_seconds": seconds,
+        "precision": run.trainer.precision,
         "monitor": state.monitor, "best_value": state.best_value, "best_step": state.best_step,
         "parameters": sum(q.numel() for q in run.model.parameters()), "device": str(run.device),
         "threads": torch.get_num_threads(), "data": run.data.description, "run_dir": str(run_dir), "resumed": resumed,

@@ -40,7 +40,7 @@ def recipe_blockers(recipe: Recipe) -> list[str]:
         ("an L1/L2 penalty (optim.l1/l2)", o.l1 or o.l2),
         ("gradient clipping (train.clip_grad_norm)", recipe.clip_grad_norm), ("EMA of the weights (train.ema)", t.ema),
         ("SWA of the weights (train.swa)", t.swa), (f"train.accumulate = {t.accumulate}", t.accumulate > 1),
-        (f"train.precision = {t.precision!r}", t.precision != "fp32"), ("train.compile", t.compile),
+        (f"train.precision = {t.precision!r}", t.precision not in ("fp32", "auto")), ("train.compile", t.compile),
         ("train.class_weights", t.class_weights), ("train.shuffle = false", not t.shuffle),
         ("train.sampler = \"balanced\"", t.sampler != "shuffle"), (f"train.metrics = {t.metrics}", t.metrics),
         ("loggers ([log])", _loggers_on(recipe)),

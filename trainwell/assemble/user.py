@@ -184,7 +184,7 @@ def describe_defaults(run: Run) -> str:
     batch = getattr(run.source, "batch_size", None)
     return (f"trainwell.fit: {opt} lr {r.optim.lr:g} (weight decay {r.optim.weight_decay:g}), {sched} schedule, "
             f"{s.total_steps} steps of batch {batch if batch is not None else '?'}, {run.task.name} "
-            f"({run.task_reason}), {s.precision}, on {run.device}")
+            f"({run.task_reason}), {run.trainer.precision}, on {run.device}")
 
 
 __all__ = ["DEFAULTS", "FIT_KEYS", "describe_defaults", "from_model", "model_class_name", "recipe_from_kwargs"]

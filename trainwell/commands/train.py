@@ -158,7 +158,8 @@ def _print_summary(console, s: dict) -> None:
         table.add_row("test", " · ".join(f"{m} {_num(s[f'test_{m}'])}" for m in metrics) + f" ({s.get('test_weights')} weights)")
         table.add_row("val (final)", f"loss {_num(s.get('val_loss'))}")
     table.add_row("task", f"{s.get('task')} ({s.get('task_reason')})")
-    table.add_row("train wall time", f"{s['train_seconds']:.1f} s for {s['steps']} steps ({s['epochs']:.1f} epochs)")
+    table.add_row("train wall time", f"{s['train_seconds']:.1f} s for {s['steps']} steps ({s['epochs']:.1f} epochs)"
+                  + (f", {s['precision']}" if s.get("precision") else ""))
     table.add_row("data", s["data"])
     table.add_row("model", f"{s['parameters']:,} parameters on {s['device']}")
     table.add_row("run directory", s["run_dir"])

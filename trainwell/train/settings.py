@@ -18,7 +18,7 @@ from typing import Any
 
 from trainwell.errors import UserError
 
-PRECISIONS = ("fp32", "bf16", "fp16")
+PRECISIONS = ("fp32", "bf16", "fp16", "auto")
 
 
 @dataclass(frozen=True)
@@ -33,8 +33,9 @@ class TrainerSettings:
         still logged when `log_grad_norm`).
     accumulate: micro-batches per optimizer step; each micro-batch loss is divided by it, so N
         micro-batches of b equal one batch of N·b for a model without batch statistics.
-    precision: "fp32", "bf16" (autocast; works on CPU and CUDA) or "fp16" (autocast with a
-        gradient scaler; CUDA only).
+    precision: "fp32", "bf16" (autocast; works on CPU and CUDA), "fp16" (autocast with a
+        gradient scaler; CUDA only) or "auto" (bf16 where the device computes it natively: a CUDA
+        GPU that supports it, a CPU with AVX512-BF16 or AMX; else fp32 — see `resolve_precision`).
     compile: run the forward through `torch.compile`; a failure to compile falls back to eager.
     mix_prob: fraction of batches a mixer (Mixup/CutMix) is applied to.
     log_grad_norm: log the global gradient norm (one extra reduction per step).
