@@ -151,13 +151,14 @@ def trainer_fit(model, opt, x, y, steps, batch, every, device, run_root: Path | 
     """Wall seconds per step of one `Trainer.fit` of `steps` steps (callbacks [] or [StatsCallback]);
     with `run_root`, in a fresh run directory under it (records written as JSON lines, no checkpoints)."""
     from trainwell.data.loader import BatchLoader
+    from trainwell.train.settings import TrainerSettings
     from trainwell.train.trainer import Trainer
 
     loader = BatchLoader(x, y, batch, generator=torch.Generator().manual_seed(0))
     callbacks = [] if every is None else [StatsCallback(every=every)]
     run_dir = None if run_root is None else tempfile.mkdtemp(dir=run_root)
-    trainer = Trainer(model, loader, opt, steps, eval_every=10 * steps, callbacks=callbacks, run_dir=run_dir,
-                      checkpoint=False)
+    settings = TrainerSettings(total_steps=steps, eval_every=10 * steps, run_dir=run_dir, checkpoint=False)
+    trainer = Trainer(model, loader, opt, settings, callbacks=callbacks)
     if device.type == "cuda":
         torch.cuda.synchronize()
     t0 = time.perf_counter()
