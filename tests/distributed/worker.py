@@ -1,7 +1,7 @@
 """A process of a hand-made process group (no launcher), run by path: `python worker.py MODE OUT`.
 
 RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT come from the environment, as torchrun sets them;
-the process joins with `trainwell.train.distributed.init_from_env` and writes what it measured to
+the process joins with `trainwell.train.distributed.joined` (left with a barrier) and writes what it measured to
 OUT (a torch file per rank). Modes:
 
   syncbn   trainwell's SyncBatchNorm (gloo) on this rank's slice of a fixed float64 batch: output,
@@ -17,7 +17,6 @@ import time
 
 import torch
 
-from trainwell.train.distributed import init_from_env
 
 
 def syncbn(procs, out: str) -> None:
@@ -84,5 +83,7 @@ def failures(procs, out: str) -> None:
 
 if __name__ == "__main__":
     mode, out = sys.argv[1], sys.argv[2]
-    procs = init_from_env("cpu")
-    {"syncbn": syncbn, "failures": failures}[mode](procs, out)
+    from trainwell.train.distributed import joined
+
+    with joined("cpu") as procs:  # left with a barrier and destroy_process_group: a group torn down by the
+        {"syncbn": syncbn, "failures": failures}[mode](procs, out)  # interpreter's exit can abort the process
