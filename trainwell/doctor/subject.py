@@ -270,7 +270,7 @@ def _pick(total: int, n: int | None, gen: torch.Generator) -> torch.Tensor:
 
 
 # ---------------------------------------------------------------------- fatal data problems
-def nonfinite_finding(counts: dict[str, int], kind: str) -> Finding:
+def nonfinite_finding(counts: dict[str, int]) -> Finding:
     where = ", ".join(f"{k}: {v}" for k, v in counts.items())
     return Finding("nonfinite_inputs", "fail",
                    f"non-finite input values (NaN/Inf) — {where}: a single NaN turns the loss into NaN",
@@ -318,7 +318,7 @@ def label_findings(y: torch.Tensor, outputs: int | None, split: str) -> list[Fin
     return []
 
 
-def _count_nonfinite(splits: dict[str, Any]) -> dict[str, int]:
+def count_nonfinite(splits: dict[str, Any]) -> dict[str, int]:
     out = {}
     for name, x in splits.items():
         if x is None:
@@ -374,9 +374,9 @@ def _refused_recipe(recipe: Recipe, exc: UserError, cfg: DoctorConfig) -> Subjec
     except UserError:
         raise exc from None
     fatal = []
-    bad = _count_nonfinite({"x": arrays["x"], "x_test": arrays["x_test"]})
+    bad = count_nonfinite({"x": arrays["x"], "x_test": arrays["x_test"]})
     if bad:
-        fatal.append(nonfinite_finding(bad, "recipe"))
+        fatal.append(nonfinite_finding(bad))
     for split, key in (("training", "y"), ("test", "y_test")):
         if arrays[key] is not None:
             fatal += label_findings(torch.as_tensor(np.asarray(arrays[key])), None, split)
@@ -421,14 +421,11 @@ def python_subject(model: nn.Module, train: Any, val: Any = None, *, loss: Any =
                 shuffle=shuffle, loss=loss, optimizer=optimizer)
     if total > len(x):
         s.notes.append(f"the checks use a seeded sample of {len(x)} of the {total} training examples")
-    bad = _count_nonfinite({"train": x, "val": xv})
+    bad = count_nonfinite({"train": x, "val": xv})
     if bad:
-        s.fatal.append(nonfinite_finding(bad, "python"))
+        s.fatal.append(nonfinite_finding(bad))
         return s
     outputs = _output_width(model, x[:8].to(dev))
-    if isinstance(outputs, Finding):
-        s.fatal.append(outputs)
-        return s
     classes = not torch.is_floating_point(y) and y.dim() == 1
     if classes:
         if outputs == 1 and int(y.max()) >= 2:
@@ -444,7 +441,7 @@ def python_subject(model: nn.Module, train: Any, val: Any = None, *, loss: Any =
     return s
 
 
-def _output_width(model: nn.Module, x: torch.Tensor) -> int | None | Finding:
+def _output_width(model: nn.Module, x: torch.Tensor) -> int | None:
     was = model.training
     model.eval()
     try:
@@ -491,5 +488,5 @@ def evaluate_accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, tra
     return float(correct) / max(len(x), 1)
 
 
-__all__ = ["ADAPTIVE", "Subject", "clone_optimizer", "evaluate_accuracy", "label_findings", "optimizer_factory",
-           "python_subject", "recipe_subject", "sample_xy"]
+__all__ = ["ADAPTIVE", "Subject", "clone_optimizer", "count_nonfinite", "evaluate_accuracy", "label_findings",
+           "optimizer_factory", "python_subject", "recipe_subject", "sample_xy"]
