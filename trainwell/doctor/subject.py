@@ -93,11 +93,12 @@ class Subject:
 
     def loss_fn(self) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
         """The training loss: the user's, or the recipe's (task and loss of the assembly)."""
-        if self.loss is not None:
-            return self.loss
+        return self.loss if self.loss is not None else self._recipe_loss(self.recipe)
+
+    def _recipe_loss(self, recipe: Recipe) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
         from trainwell.assemble.parts import task_and_loss
 
-        return task_and_loss(self.recipe, self.y_train.cpu())[1]
+        return task_and_loss(recipe, self.y_train.cpu())[1]
 
     def plain_loss_fn(self) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
         """The loss without label smoothing (for the initial-loss check and the short loops)."""
@@ -106,9 +107,7 @@ class Subject:
         r = self.recipe.model_copy(deep=True)
         r.train.label_smoothing = 0.0
         r.train.class_weights = None
-        from trainwell.assemble.parts import task_and_loss
-
-        return task_and_loss(r, self.y_train.cpu())[1]
+        return self._recipe_loss(r)
 
     # ------------------------------------------------------------------ runs
     def variant(self, **changes: Any) -> Recipe:
@@ -196,12 +195,6 @@ class _Holder:
 
 
 # ---------------------------------------------------------------------- data helpers
-def _as_float(x: Any) -> torch.Tensor:
-    """(x, y) arrays' inputs as the assembly gives them to the model (`data.adapt.as_tensor`): float32."""
-    t = torch.as_tensor(np.asarray(x)) if not isinstance(x, torch.Tensor) else x
-    return t.float() if not torch.is_floating_point(t) or t.dtype == torch.float64 else t
-
-
 def _as_labels(y: Any) -> torch.Tensor:
     t = torch.as_tensor(np.asarray(y)) if not isinstance(y, torch.Tensor) else y
     if t.dtype == torch.float64:
@@ -217,7 +210,9 @@ def _pair(data: Any) -> tuple[torch.Tensor, torch.Tensor] | None:
     if isinstance(data, (tuple, list)) and len(data) == 2 and not isinstance(data, Dataset):
         x, y = data
         if isinstance(x, (torch.Tensor, np.ndarray)) and isinstance(y, (torch.Tensor, np.ndarray, list)):
-            return _as_float(x), _as_labels(y)
+            from trainwell.data.adapt import as_tensor
+
+            return as_tensor(x, "x", float_input=True), _as_labels(y)
     return None
 
 
