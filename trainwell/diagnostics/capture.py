@@ -395,34 +395,24 @@ class LayerStats:
                 rec.update(name=names[site], type=types[site], kind=kind, numel=n)
             else:
                 total, q, low, high = numbers[k:k + 4]
-                mean = total / n
-                m2 = q if exact else q - total * mean  # one pass: Σy² − (Σy)²/n
-                std = math.sqrt(m2 / n) if m2 > 0 else (0.0 if m2 == m2 else math.nan)
-                # two passes next time where one would lose digits (|mean| > 3·std), or NaN
-                (exact_act.discard if abs(mean) <= ONE_PASS_MAX_RATIO * std else exact_act.add)(site)
+                mean, std = _mean_std(total, q, n, exact, exact_act, site)
+                extra: dict[str, float] = {}
                 if layout.unit_max is not None:  # ReLU family: hi and the dead units from the per-unit maxima
                     units = numbers[at:at + layout.units]
                     at += layout.units
                     high = max(units) if total == total else math.nan  # (a NaN anywhere makes Σy NaN)
-                    rec = {"name": names[site], "type": types[site] or fn, "kind": kind, "numel": n, "mean": mean,
-                           "std": std, "lo": low, "hi": high,
-                           "dead_frac": sum(map(_ZERO.__ge__, units)) / layout.units, "hist": len(sizes)}
+                    extra = {"dead_frac": sum(map(_ZERO.__ge__, units)) / layout.units}
                 elif kind is not None:
-                    rec = {"name": names[site], "type": types[site] or fn, "kind": kind, "numel": n, "mean": mean,
-                           "std": std, "lo": low, "hi": high, "saturated_frac": numbers[k + 4] / n, "hist": len(sizes)}
-                else:
-                    rec = {"name": names[site], "type": types[site] or fn, "kind": kind, "numel": n, "mean": mean,
-                           "std": std, "lo": low, "hi": high, "hist": len(sizes)}
+                    extra = {"saturated_frac": numbers[k + 4] / n}
+                rec = {"name": names[site], "type": types[site] or fn, "kind": kind, "numel": n, "mean": mean,
+                       "std": std, "lo": low, "hi": high, **extra, "hist": len(sizes)}
                 lo.append(low)
                 hi.append(high)
                 sizes.append(layout.count)
                 widths.add(layout.width)
             if has_grad:
-                total, q = numbers[k + 5], numbers[k + 6]
-                rec["grad_mean"] = mean = total / n
-                m2 = q if grad_exact else q - total * mean
-                rec["grad_std"] = std = math.sqrt(m2 / n) if m2 > 0 else (0.0 if m2 == m2 else math.nan)
-                (exact_grad.discard if abs(mean) <= ONE_PASS_MAX_RATIO * std else exact_grad.add)(site)
+                rec["grad_mean"], rec["grad_std"] = _mean_std(numbers[k + 5], numbers[k + 6], n, grad_exact,
+                                                              exact_grad, site)
             if site >= n_leaves:
                 rec["input_of"] = names[site - n_leaves]
             layers.append(rec)
@@ -449,6 +439,16 @@ class LayerStats:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+def _mean_std(total: float, q: float, n: int, exact: bool, two_pass: set[int], site: int) -> tuple[float, float]:
+    """Mean and std from Σy and Σ(y − mean)² (`exact`) or Σy² (one pass: M2 = Σy² − (Σy)²/n); `site`
+    joins `two_pass` (two passes next time) where one pass would lose digits (|mean| > 3·std), or NaN."""
+    mean = total / n
+    m2 = q if exact else q - total * mean
+    std = math.sqrt(m2 / n) if m2 > 0 else (0.0 if m2 == m2 else math.nan)
+    (two_pass.discard if abs(mean) <= ONE_PASS_MAX_RATIO * std else two_pass.add)(site)
+    return mean, std
 
 
 class _ForwardHook:

@@ -68,13 +68,8 @@ class Reducer:
     def reduce(self, y: torch.Tensor, flat: torch.Tensor, entry: list[Any], layout: Layout) -> None:
         """Σy, Σy² (or Σ(y − mean)²), lo, hi or per-unit maxima, saturated count and sample of one
         detached float32 tensor y, whose memory `flat` is (C order or channels-last)."""
-        torch.sum(flat, 0, out=layout.sum)
-        if entry[SITE] in self.exact_act:
+        if _sums(flat, layout.sum, layout.q, layout.inv_n, entry[SITE] in self.exact_act):
             entry[EXACT] = True
-            centered = torch.add(flat, layout.sum, alpha=layout.inv_n)
-            torch.dot(centered, centered, out=layout.q)
-        else:
-            torch.dot(flat, flat, out=layout.q)
         torch.amin(flat, 0, out=layout.lo)
         kind = entry[KIND]
         if kind == "relu":
@@ -102,13 +97,8 @@ class Reducer:
         else:
             flat = grad.reshape(-1)
         layout = entry[LAYOUT]
-        torch.sum(flat, 0, out=layout.gsum)
-        if entry[SITE] in self.exact_grad:
+        if _sums(flat, layout.gsum, layout.gq, layout.inv_n, entry[SITE] in self.exact_grad):
             entry[GRAD_EXACT] = True
-            centered = torch.add(flat, layout.gsum, alpha=layout.inv_n)
-            torch.dot(centered, centered, out=layout.gq)
-        else:
-            torch.dot(flat, flat, out=layout.gq)
 
     def after_backward(self, weights: list[torch.Tensor]) -> list[torch.Tensor] | None:
         """‖g‖, ‖w‖ of every weight (one `_foreach_norm`) and their snapshot (buffers reused between
@@ -160,6 +150,18 @@ class Reducer:
             return [], np.zeros(0, dtype=np.float32)
         values = to_host(_joined(parts, torch.cat))  # (float64 throughout when a part is: a float64 model)
         return values[:n_head].tolist(), values[n_head:]
+
+
+def _sums(flat: torch.Tensor, total: torch.Tensor, q: torch.Tensor, inv_n: float, exact: bool) -> bool:
+    """Σflat into `total` and Σflat² (one pass) or Σ(flat − mean)² (`exact`: two passes) into `q`;
+    returns `exact`."""
+    torch.sum(flat, 0, out=total)
+    if exact:
+        centered = torch.add(flat, total, alpha=inv_n)
+        torch.dot(centered, centered, out=q)
+    else:
+        torch.dot(flat, flat, out=q)
+    return exact
 
 
 def _joined(parts: list[torch.Tensor], join: Any) -> torch.Tensor:

@@ -47,13 +47,11 @@ def feature_moments(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def check_finite(splits: dict[str, torch.Tensor | None]) -> Finding:
-    bad = {name: int((~torch.isfinite(x)).sum()) for name, x in splits.items()
-           if x is not None and torch.is_floating_point(x)}
-    bad = {k: v for k, v in bad.items() if v}
-    if bad:
-        from trainwell.doctor.subject import nonfinite_finding
+    from trainwell.doctor.subject import count_nonfinite, nonfinite_finding
 
-        return nonfinite_finding(bad, "")
+    bad = count_nonfinite(splits)
+    if bad:
+        return nonfinite_finding(bad)
     return passed("nonfinite_inputs", "no NaN or Inf in the inputs the model receives")
 
 

@@ -350,33 +350,35 @@ def _update_ratio_note(ratios: dict[str, float], s: Subject, cfg: DoctorConfig) 
 
 
 def _scores(s: Subject, model: torch.nn.Module, cfg: DoctorConfig) -> dict[str, Any]:
+    """Accuracies and balanced accuracy from one eval-mode pass over each sample (train, validation)."""
     from trainwell.train.tasks import majority_rate
 
     xt, yt = s.x_train[: cfg.max_eval], s.y_train[: cfg.max_eval]
-    train_acc = evaluate_accuracy(model, xt, yt)
-    out: dict[str, Any] = {"train_accuracy": train_acc, "n_train": len(xt)}
+    pred_t = _predict(model, xt)
+    out: dict[str, Any] = {"train_accuracy": _accuracy(pred_t, yt), "n_train": len(xt)}
     if s.x_val is not None and len(s.x_val):
         xv, yv = s.x_val[: cfg.max_eval], s.y_val[: cfg.max_eval]
-        out["val_accuracy"] = evaluate_accuracy(model, xv, yv)
+        pred_v = _predict(model, xv)
+        out["val_accuracy"] = _accuracy(pred_v, yv)
         out["n_val"] = len(xv)
         out["majority_rate"] = majority_rate(yv, s.num_classes)
-        pred = _predict(model, xv)
-        out["balanced_accuracy"] = R.balanced_accuracy(pred, yv, s.num_classes)
+        out["balanced_accuracy"] = R.balanced_accuracy(pred_v, yv, s.num_classes)
     else:
         out["val_accuracy"], out["n_val"] = math.nan, 0
         out["majority_rate"] = majority_rate(yt, s.num_classes)
-        out["balanced_accuracy"] = R.balanced_accuracy(_predict(model, xt), yt, s.num_classes)
+        out["balanced_accuracy"] = R.balanced_accuracy(pred_t, yt, s.num_classes)
     return out
 
 
-@torch.no_grad()
 def _predict(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
-    was = model.training
-    model.eval()
-    try:
-        return torch.cat([model(x[i:i + 512]).argmax(1) for i in range(0, len(x), 512)])
-    finally:
-        model.train(was)
+    """Predicted classes in eval mode (`trainwell.train.evaluate.predict_logits`)."""
+    from trainwell.train.evaluate import predict_logits
+
+    return predict_logits(model, x, 512).argmax(1)
+
+
+def _accuracy(pred: torch.Tensor, y: torch.Tensor) -> float:
+    return float((pred == y).sum()) / max(len(y), 1)
 
 
 def _mode_gap(s: Subject, model: torch.nn.Module, cfg: DoctorConfig) -> float | None:

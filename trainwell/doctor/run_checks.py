@@ -63,12 +63,12 @@ def chance_upper(p: float, n: int, sigmas: float) -> float:
 
 def balanced_accuracy(pred: torch.Tensor, y: torch.Tensor, num_classes: int) -> float:
     """Mean over the classes present in y of the recall (correct / count)."""
-    recalls = []
-    for c in range(num_classes):
-        mask = y == c
-        n = int(mask.sum())
-        if n:
-            recalls.append(float((pred[mask] == c).sum()) / n)
+    y = y.long()
+    ok = (y >= 0) & (y < num_classes)  # labels outside 0..C−1 count in no class
+    counts = torch.bincount(y[ok], minlength=num_classes)
+    hits = torch.bincount(y[ok & (pred == y)], minlength=num_classes)
+    hits, counts = torch.stack([hits, counts]).tolist()  # one transfer
+    recalls = [h / n for h, n in zip(hits, counts) if n]
     return sum(recalls) / len(recalls) if recalls else math.nan
 
 

@@ -93,11 +93,12 @@ class Subject:
 
     def loss_fn(self) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
         """The training loss: the user's, or the recipe's (task and loss of the assembly)."""
-        if self.loss is not None:
-            return self.loss
+        return self.loss if self.loss is not None else self._recipe_loss(self.recipe)
+
+    def _recipe_loss(self, recipe: Recipe) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
         from trainwell.assemble.parts import task_and_loss
 
-        return task_and_loss(self.recipe, self.y_train.cpu())[1]
+        return task_and_loss(recipe, self.y_train.cpu())[1]
 
     def plain_loss_fn(self) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
         """The loss without label smoothing (for the initial-loss check and the short loops)."""
@@ -106,9 +107,7 @@ class Subject:
         r = self.recipe.model_copy(deep=True)
         r.train.label_smoothing = 0.0
         r.train.class_weights = None
-        from trainwell.assemble.parts import task_and_loss
-
-        return task_and_loss(r, self.y_train.cpu())[1]
+        return self._recipe_loss(r)
 
     # ------------------------------------------------------------------ runs
     def variant(self, **changes: Any) -> Recipe:
@@ -196,12 +195,6 @@ class _Holder:
 
 
 # ---------------------------------------------------------------------- data helpers
-def _as_float(x: Any) -> torch.Tensor:
-    """(x, y) arrays' inputs as the assembly gives them to the model (`data.adapt.as_tensor`): float32."""
-    t = torch.as_tensor(np.asarray(x)) if not isinstance(x, torch.Tensor) else x
-    return t.float() if not torch.is_floating_point(t) or t.dtype == torch.float64 else t
-
-
 def _as_labels(y: Any) -> torch.Tensor:
     t = torch.as_tensor(np.asarray(y)) if not isinstance(y, torch.Tensor) else y
     if t.dtype == torch.float64:
@@ -217,7 +210,9 @@ def _pair(data: Any) -> tuple[torch.Tensor, torch.Tensor] | None:
     if isinstance(data, (tuple, list)) and len(data) == 2 and not isinstance(data, Dataset):
         x, y = data
         if isinstance(x, (torch.Tensor, np.ndarray)) and isinstance(y, (torch.Tensor, np.ndarray, list)):
-            return _as_float(x), _as_labels(y)
+            from trainwell.data.adapt import as_tensor
+
+            return as_tensor(x, "x", float_input=True), _as_labels(y)
     return None
 
 
@@ -270,7 +265,7 @@ def _pick(total: int, n: int | None, gen: torch.Generator) -> torch.Tensor:
 
 
 # ---------------------------------------------------------------------- fatal data problems
-def nonfinite_finding(counts: dict[str, int], kind: str) -> Finding:
+def nonfinite_finding(counts: dict[str, int]) -> Finding:
     where = ", ".join(f"{k}: {v}" for k, v in counts.items())
     return Finding("nonfinite_inputs", "fail",
                    f"non-finite input values (NaN/Inf) — {where}: a single NaN turns the loss into NaN",
@@ -318,7 +313,7 @@ def label_findings(y: torch.Tensor, outputs: int | None, split: str) -> list[Fin
     return []
 
 
-def _count_nonfinite(splits: dict[str, Any]) -> dict[str, int]:
+def count_nonfinite(splits: dict[str, Any]) -> dict[str, int]:
     out = {}
     for name, x in splits.items():
         if x is None:
@@ -374,9 +369,9 @@ def _refused_recipe(recipe: Recipe, exc: UserError, cfg: DoctorConfig) -> Subjec
     except UserError:
         raise exc from None
     fatal = []
-    bad = _count_nonfinite({"x": arrays["x"], "x_test": arrays["x_test"]})
+    bad = count_nonfinite({"x": arrays["x"], "x_test": arrays["x_test"]})
     if bad:
-        fatal.append(nonfinite_finding(bad, "recipe"))
+        fatal.append(nonfinite_finding(bad))
     for split, key in (("training", "y"), ("test", "y_test")):
         if arrays[key] is not None:
             fatal += label_findings(torch.as_tensor(np.asarray(arrays[key])), None, split)
@@ -421,14 +416,11 @@ def python_subject(model: nn.Module, train: Any, val: Any = None, *, loss: Any =
                 shuffle=shuffle, loss=loss, optimizer=optimizer)
     if total > len(x):
         s.notes.append(f"the checks use a seeded sample of {len(x)} of the {total} training examples")
-    bad = _count_nonfinite({"train": x, "val": xv})
+    bad = count_nonfinite({"train": x, "val": xv})
     if bad:
-        s.fatal.append(nonfinite_finding(bad, "python"))
+        s.fatal.append(nonfinite_finding(bad))
         return s
     outputs = _output_width(model, x[:8].to(dev))
-    if isinstance(outputs, Finding):
-        s.fatal.append(outputs)
-        return s
     classes = not torch.is_floating_point(y) and y.dim() == 1
     if classes:
         if outputs == 1 and int(y.max()) >= 2:
@@ -444,7 +436,7 @@ def python_subject(model: nn.Module, train: Any, val: Any = None, *, loss: Any =
     return s
 
 
-def _output_width(model: nn.Module, x: torch.Tensor) -> int | None | Finding:
+def _output_width(model: nn.Module, x: torch.Tensor) -> int | None:
     was = model.training
     model.eval()
     try:
@@ -491,5 +483,5 @@ def evaluate_accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, tra
     return float(correct) / max(len(x), 1)
 
 
-__all__ = ["ADAPTIVE", "Subject", "clone_optimizer", "evaluate_accuracy", "label_findings", "optimizer_factory",
-           "python_subject", "recipe_subject", "sample_xy"]
+__all__ = ["ADAPTIVE", "Subject", "clone_optimizer", "count_nonfinite", "evaluate_accuracy", "label_findings",
+           "optimizer_factory", "python_subject", "recipe_subject", "sample_xy"]
