@@ -43,17 +43,12 @@ def recipe_blockers(recipe: Recipe) -> list[str]:
         (f"train.precision = {t.precision!r}", t.precision not in ("fp32", "auto")), ("train.compile", t.compile),
         ("train.class_weights", t.class_weights), ("train.shuffle = false", not t.shuffle),
         ("train.sampler = \"balanced\"", t.sampler != "shuffle"), (f"train.metrics = {t.metrics}", t.metrics),
-        ("loggers ([log])", _loggers_on(recipe)),
+        ("loggers ([log])", recipe.log.active),
         (f"train.task = {t.task!r}", t.task not in (None, "classification")),
         (f"train.loss = {t.loss!r}", t.loss is not None and t.loss not in ("cross_entropy", {"name": "cross_entropy"})),
     ]
     out += [what for what, bad in checks if bad]
     return out
-
-
-def _loggers_on(recipe: Recipe) -> bool:
-    log = getattr(recipe, "log", None)
-    return bool(log is not None and any(getattr(log, k, False) for k in ("tensorboard", "csv", "mlflow")))
 
 
 def model_blockers(model: nn.Module, device: torch.device | None) -> list[str]:
