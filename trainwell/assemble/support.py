@@ -51,7 +51,7 @@ def recipe_blockers(recipe: Recipe) -> list[str]:
     return out
 
 
-def model_blockers(model: nn.Module, device: torch.device | None) -> list[str]:
+def model_blockers(model: nn.Module) -> list[str]:
     """What in `model` the vectorized engine cannot do (running statistics). Whether it SHOULD
     (faster on this device) is `trainwell.vectorized.choose_engine`'s question, asked by
     `train_members` and `trainwell search` with ``vectorize = auto``."""
@@ -78,7 +78,7 @@ def members_blockers(recipes: list[Recipe], model: nn.Module | None, device: tor
     if other:
         out.append(f"the members differ in {other}, beyond {list(VECTOR_KEYS)} that the vectorized engine batches")
     if model is not None:
-        out += model_blockers(model, device)
+        out += model_blockers(model)
     return out
 
 
