@@ -329,7 +329,9 @@ def trim_jsonl(path: str | Path, keep: Callable[[dict[str, Any]], bool]) -> int:
         return 0
     records = read_jsonl(path)
     kept = [r for r in records if keep(r)]
-    clean_tail = not path.stat().st_size or path.read_bytes().endswith(b"\n")
+    size = path.stat().st_size
+    with open(path, "rb") as handle:  # only the last byte: read_jsonl has just read the whole file
+        clean_tail = not size or (handle.seek(size - 1) >= 0 and handle.read(1) == b"\n")
     if len(kept) == len(records) and clean_tail:
         return 0
     atomic_write_text(path, "".join(json.dumps(r, default=str) + "\n" for r in kept))

@@ -180,7 +180,8 @@ def _vectorized(recipes: list[Recipe], data: RunData, device: torch.device, prog
     rates = [r.model.get("dropout") for r in recipes]
     rates = [float(p) if isinstance(p, (int, float)) and not isinstance(p, bool) else None for p in rates]
     template = base.model
-    if any(p is not None for p in rates):
+    any_dropout = any(p is not None for p in rates)
+    if any_dropout:
         # the shared architecture needs its dropout layers whenever ANY member drops units; members
         # without dropout get rate 0 there (not: every member silently trains without dropout)
         template = {**base.model, "dropout": max(p for p in rates if p is not None) or 0.5}
@@ -189,7 +190,7 @@ def _vectorized(recipes: list[Recipe], data: RunData, device: torch.device, prog
         h: dict[str, Any] = {"seed": r.seed, "lr": r.optim.lr, "weight_decay": r.optim.weight_decay}
         if kind == "sgd":
             h["momentum"] = float(r.optim.options.get("momentum", default_momentum))
-        if any(p is not None for p in rates):
+        if any_dropout:
             h["dropout"] = rate if rate is not None else 0.0
         hparams.append(h)
     example = x_train[:512].cpu()

@@ -43,7 +43,7 @@ def recipe_blockers(recipe: Recipe) -> list[str]:
         (f"train.precision = {t.precision!r}", t.precision not in ("fp32", "auto")), ("train.compile", t.compile),
         ("train.class_weights", t.class_weights), ("train.shuffle = false", not t.shuffle),
         ("train.sampler = \"balanced\"", t.sampler != "shuffle"), (f"train.metrics = {t.metrics}", t.metrics),
-        ("loggers ([log])", _loggers_on(recipe)),
+        ("loggers ([log])", recipe.log.active),
         (f"train.task = {t.task!r}", t.task not in (None, "classification")),
         (f"train.loss = {t.loss!r}", t.loss is not None and t.loss not in ("cross_entropy", {"name": "cross_entropy"})),
     ]
@@ -51,12 +51,7 @@ def recipe_blockers(recipe: Recipe) -> list[str]:
     return out
 
 
-def _loggers_on(recipe: Recipe) -> bool:
-    log = getattr(recipe, "log", None)
-    return bool(log is not None and any(getattr(log, k, False) for k in ("tensorboard", "csv", "mlflow")))
-
-
-def model_blockers(model: nn.Module, device: torch.device | None) -> list[str]:
+def model_blockers(model: nn.Module) -> list[str]:
     """What in `model` the vectorized engine cannot do (running statistics). Whether it SHOULD
     (faster on this device) is `trainwell.vectorized.choose_engine`'s question, asked by
     `train_members` and `trainwell search` with ``vectorize = auto``."""
@@ -83,7 +78,7 @@ def members_blockers(recipes: list[Recipe], model: nn.Module | None, device: tor
     if other:
         out.append(f"the members differ in {other}, beyond {list(VECTOR_KEYS)} that the vectorized engine batches")
     if model is not None:
-        out += model_blockers(model, device)
+        out += model_blockers(model)
     return out
 
 

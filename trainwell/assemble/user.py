@@ -100,24 +100,32 @@ def _user_data(train: Any, val: Any, test: Any, keys: tuple[str | None, str | No
                    input_shape=tuple(x0.shape[1:]), description=desc, y_train=y_all if y_all is not None else y0)
 
 
+def probe_forward(model: nn.Module, x: torch.Tensor, prefix: str = "") -> torch.Tensor:
+    """`model(x)` in eval mode without gradients (its train/eval mode restored): the outputs tensor,
+    or a `UserError` (each message starting with `prefix`) when the model fails on `x` or returns
+    something else than a tensor."""
+    was = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            out = model(x)
+    except Exception as exc:  # noqa: BLE001 — the user's model failed on the user's data: say so
+        raise UserError(f"{prefix}the model fails on a batch of the training data (input shape {tuple(x.shape)}): "
+                        f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}") from exc
+    finally:
+        model.train(was)
+    if not isinstance(out, torch.Tensor):
+        raise UserError(f"{prefix}the model must return a tensor of outputs, got {type(out).__name__}")
+    return out
+
+
 def check_outputs(model: nn.Module, data: RunData, run: Run) -> None:
     """One forward on a few examples: the outputs fit the task and the labels (a clear error now,
     not an index error deep inside the loss later)."""
     from trainwell.data.adapt import first_batch
 
     x, y = first_batch(data.train, 8)
-    was = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            out = model(x.to(run.device))
-    except Exception as exc:  # noqa: BLE001 — the user's model failed on the user's data: say so
-        raise UserError(f"the model fails on a batch of the training data (input shape {tuple(x.shape)}): "
-                        f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}") from exc
-    finally:
-        model.train(was)
-    if not isinstance(out, torch.Tensor):
-        raise UserError(f"the model must return a tensor of outputs, got {type(out).__name__}")
+    out = probe_forward(model, x.to(run.device))
     if run.task.name == "classification":
         if out.dim() != 2:
             raise UserError(f"classification needs outputs N×C (logits), the model gives shape {tuple(out.shape)}")
@@ -187,4 +195,5 @@ def describe_defaults(run: Run) -> str:
             f"({run.task_reason}), {run.trainer.precision}, on {run.device}")
 
 
-__all__ = ["DEFAULTS", "FIT_KEYS", "describe_defaults", "from_model", "model_class_name", "recipe_from_kwargs"]
+__all__ = ["DEFAULTS", "FIT_KEYS", "describe_defaults", "from_model", "model_class_name", "probe_forward",
+           "recipe_from_kwargs"]

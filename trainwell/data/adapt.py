@@ -35,7 +35,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, IterableDataset, default_collate
 
-from trainwell.data.loader import BatchLoader, check_shard, cursor_at
+from trainwell.data.loader import BatchLoader, check_shard, cursor_at, shard_order
 from trainwell.errors import UserError
 
 INPUT_KEYS = ("x", "input", "inputs", "image", "images", "data", "features")
@@ -139,7 +139,7 @@ class _EpochBatches:
         if order is None:
             order = torch.randperm(self.n, generator=self.generator) if self.shuffle else torch.arange(self.n)
         self.order, self.cursor = order, 0
-        self.mine = order if self.world_size == 1 else order[:len(self) * self.batch_size][self.rank::self.world_size]
+        self.mine = shard_order(order, len(self), self.batch_size, self.rank, self.world_size)
 
     def next_indices(self) -> list[int]:
         if self.order is None or self.cursor >= len(self):

@@ -78,7 +78,7 @@ class BatchLoader:
         if perm is None:
             perm = torch.randperm(n, generator=self.generator) if self.shuffle else torch.arange(n)
         self._perm = perm
-        order = perm if self.world_size == 1 else perm[:len(self) * self.batch_size][self.rank::self.world_size]
+        order = shard_order(perm, len(self), self.batch_size, self.rank, self.world_size)
         self._order = order.to(self.x.device, non_blocking=True)
         self._cursor = 0
 
@@ -135,6 +135,12 @@ def check_shard(rank: int, world_size: int, batch_size: int, drop_last: bool) ->
             raise UserError("a data-parallel run serves whole batches only (drop_last=True), so that every "
                             "process takes the same number of steps")
     return rank, world_size
+
+
+def shard_order(perm: torch.Tensor, batches: int, batch_size: int, rank: int, world_size: int) -> torch.Tensor:
+    """Process `rank`'s share of an epoch's global permutation: every `world_size`-th of the first
+    `batches` whole global batches, from `rank` on (all of `perm` for one process)."""
+    return perm if world_size == 1 else perm[:batches * batch_size][rank::world_size]
 
 
 def cursor_at(state: dict, batch_size: int) -> int:

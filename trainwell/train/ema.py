@@ -17,34 +17,32 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.optim.swa_utils import AveragedModel, update_bn
+from torch.optim.swa_utils import AveragedModel, get_swa_avg_fn, get_swa_multi_avg_fn, update_bn
+from torch.utils._foreach_utils import _get_foreach_kernels_supported_devices
 
 from trainwell.train.callbacks import Callback
 from trainwell.train.evaluate import evaluate
 from trainwell.train.state import TrainState
 
 
-def ema_avg_fn(decay: float):
-    """AveragedModel's multi-tensor averaging function for the warmed-up EMA above."""
-
-    @torch.no_grad()
-    def update(averaged: list[torch.Tensor], current: list[torch.Tensor], num_averaged: torch.Tensor) -> None:
-        t = int(num_averaged)  # updates already averaged (>= 1 here: the first update copies)
-        weight = 1.0 - min(decay, (1 + t) / (10 + t))
-        torch._foreach_lerp_(averaged, current, weight)
-
-    return update
+def ema_weight(decay: float, t: int) -> float:
+    """The lerp weight 1 − d_t of EMA update t (t >= 1: the updates already averaged)."""
+    return 1.0 - min(decay, (1 + t) / (10 + t))
 
 
 class WeightAverage:
-    """An `AveragedModel` of `model`: EMA with warm-up (`decay`) or the uniform mean (decay None)."""
+    """An `AveragedModel` of `model`: EMA with warm-up (`decay`) or the uniform mean (decay None).
+
+    `update` averages with a count kept on the host: `AveragedModel.update_parameters` moves its
+    count to the device and reads it back every call, a host sync per training step on CUDA."""
 
     def __init__(self, model: nn.Module, decay: float | None = 0.999):
         if decay is not None and not 0.0 < decay < 1.0:
             raise ValueError(f"EMA decay must be in (0, 1), got {decay}")
         self.decay = decay
-        self.averaged = AveragedModel(model, multi_avg_fn=ema_avg_fn(decay) if decay is not None else None)
+        self.averaged = AveragedModel(model)
         self.averaged.requires_grad_(False)
+        self._updates = 0
 
     @property
     def model(self) -> nn.Module:
@@ -53,21 +51,39 @@ class WeightAverage:
 
     @property
     def updates(self) -> int:
-        return int(self.averaged.n_averaged)
+        return self._updates
 
     @torch.no_grad()
     def update(self, model: nn.Module) -> None:
-        """One averaging step from the current weights of `model`; buffers follow the model."""
-        self.averaged.update_parameters(model)
-        for dst, src in zip(self.model.buffers(), model.buffers()):
-            dst.copy_(src)
+        """One averaging step from the current weights of `model` (the first copies them, as
+        AveragedModel's); buffers follow the model."""
+        dst = list(self.model.parameters())
+        src = [p.detach() for p in model.parameters()]
+        t = self._updates
+        if not dst:
+            pass  # nothing to average
+        elif t == 0:
+            torch._foreach_copy_(dst, src)
+        elif self.decay is not None:
+            torch._foreach_lerp_(dst, src, ema_weight(self.decay, t))
+        elif dst[0].device.type in _get_foreach_kernels_supported_devices():  # AveragedModel's uniform mean
+            get_swa_multi_avg_fn()(dst, src, t)
+        else:
+            avg = get_swa_avg_fn()
+            for a, b in zip(dst, src):
+                a.copy_(avg(a, b, t))
+        for b_dst, b_src in zip(self.model.buffers(), model.buffers()):
+            b_dst.copy_(b_src)
+        self._updates = t + 1
+        self.averaged.n_averaged.fill_(self._updates)
 
     def state_dict(self) -> dict[str, Any]:
         return {"model": self.model.state_dict(), "updates": self.updates}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.model.load_state_dict(state["model"])
-        self.averaged.n_averaged.fill_(int(state["updates"]))
+        self._updates = int(state["updates"])
+        self.averaged.n_averaged.fill_(self._updates)
 
 
 @torch.no_grad()

@@ -477,13 +477,13 @@ class Trainer:
             if len(self.val[0]) == 0 and self._val_reduce is None:
                 return None
             return evaluate(self.model, self.val[0], self.val[1], task=self.task, loss_fn=self.eval_loss,
-                            autocast=None if self.precision == "fp32" else self.autocast,
+                            autocast=None if self._fp32 else self.autocast,
                             extra=self.metrics, reduce=self._val_reduce)
         from trainwell.data.adapt import iter_batches
 
         batches = iter_batches(self.val, batch_size=1024, device=self.device)
         return evaluate_batches(self.model, batches, self.task, self.eval_loss,
-                                None if self.precision == "fp32" else self.autocast, extra=self.metrics, reduce=self._val_reduce)
+                                None if self._fp32 else self.autocast, extra=self.metrics, reduce=self._val_reduce)
 
     def _evaluate(self, state: TrainState) -> None:
         self._evaluated_at = state.step
