@@ -437,18 +437,9 @@ def python_subject(model: nn.Module, train: Any, val: Any = None, *, loss: Any =
 
 
 def _output_width(model: nn.Module, x: torch.Tensor) -> int | None:
-    was = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            out = model(x)
-    except Exception as exc:  # noqa: BLE001 — the user's model failed on the user's data: say so
-        raise UserError(f"doctor: the model fails on a batch of the training data (input shape {tuple(x.shape)}): "
-                        f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}") from exc
-    finally:
-        model.train(was)
-    if not isinstance(out, torch.Tensor):
-        raise UserError(f"doctor: the model must return a tensor of outputs, got {type(out).__name__}")
+    from trainwell.assemble.user import probe_forward
+
+    out = probe_forward(model, x, "doctor: ")
     if out.dim() == 1:
         return 1
     return int(out.shape[1]) if out.dim() == 2 else None
