@@ -241,11 +241,6 @@ def _fmt(value: float, digits: int) -> str:
     return f"{value:.{digits}f}"
 
 
-def sci(value: float, digits: int = 1) -> str:
-    """1.2e-03 style, for errors and ratios."""
-    return f"{value:.{digits}e}" if math.isfinite(value) else str(value)
-
-
 # ----------------------------------------------------------------------------- measuring a model
 @torch.no_grad()
 def layer_outputs(model: nn.Module, x: torch.Tensor, prefix: str = "act", train: bool = False) -> dict[str, torch.Tensor]:
