@@ -188,11 +188,8 @@ def train_curve(model_spec: dict[str, Any], data: DataBundle, *, steps: int, see
 
 
 def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
-    """Accuracy of `model` (in eval mode) on (x, y) — `trainwell.train.evaluate.evaluate`."""
-    from trainwell.train.evaluate import evaluate
-
-    model.eval()
-    return float(evaluate(model, x, y)["accuracy"])
+    """Accuracy of `model` (in eval mode) on (x, y) — `scores`' accuracy."""
+    return scores(model, x, y)["accuracy"]
 
 
 def scores(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
