@@ -58,14 +58,12 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from trainwell.config import recipe_to_dict
+    from trainwell.config import MAX_STEPS, recipe_to_dict
     from trainwell.io import atomic_write_json
     from trainwell.transfer.finetune import FinetunePlan, finetune, load_pretrained
     from trainwell.train.checkpoint import save_checkpoint
     from trainwell.train.evaluate import evaluate
     from trainwell.assemble import new_run_dir, pick_device, total_steps_for
-
-    from trainwell.search.plan import MAX_STEPS
 
     check_range(args.finetune_steps, "--finetune-steps", 0, MAX_STEPS)
     if args.head_steps is not None:
