@@ -205,7 +205,11 @@ def finish(out: Path, raw: dict[str, Any], name: str, plan, result, console, rep
     from trainwell.toml_text import dumps
 
     redact = Redactor(storage)
-    records = [json.loads(redact(json.dumps(r, default=str))) for r in result.records]  # nothing leaks into files
+
+    def masked(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:  # nothing leaks into files
+        return [json.loads(redact(json.dumps(r, default=str))) for r in rows]
+
+    records = masked(result.records)
     result.records = records
     write_jsonl(out / "trials.jsonl", records)
     best = result.best
@@ -232,7 +236,7 @@ def finish(out: Path, raw: dict[str, Any], name: str, plan, result, console, rep
         from trainwell.report.search_report import write_search_report
 
         compare = None
-        others = {k: [json.loads(redact(json.dumps(r, default=str))) for r in v] for k, v in (others or {}).items()}
+        others = {k: masked(v) for k, v in (others or {}).items()}
         if others:
             compare = {f"{plan.sampler} ({result.study_name})": records, **others}
         page = write_search_report(out, records, plan.space, compare=compare, compute=c, direction=plan.direction,
