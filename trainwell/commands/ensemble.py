@@ -67,10 +67,9 @@ def run(args: argparse.Namespace) -> int:
     if args.resume is not None:
         recipe, out = _resumed(args)
     else:
-        if args.out is not None:
-            new_output_folder(args.out)
+        out = new_output_folder(args.out) if args.out is not None else None  # refused before the recipe loads
         recipe = load_recipe_arg(args)
-        out = new_output_folder(args.out or new_run_dir(Path("runs"), f"{recipe.name}-{args.method}"))
+        out = out or new_output_folder(new_run_dir(Path("runs"), f"{recipe.name}-{args.method}"))
     with RunLock(out, "ensemble folder"):
         if args.resume is None and args.method in ("independent", "snapshot"):
             _write_json(out / JOB, _job(recipe, args))

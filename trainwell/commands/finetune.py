@@ -58,22 +58,19 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from trainwell.config import recipe_to_dict
+    from trainwell.config import MAX_STEPS, recipe_to_dict
     from trainwell.io import atomic_write_json
     from trainwell.transfer.finetune import FinetunePlan, finetune, load_pretrained
     from trainwell.train.checkpoint import save_checkpoint
     from trainwell.train.evaluate import evaluate
     from trainwell.assemble import new_run_dir, pick_device, total_steps_for
 
-    from trainwell.search.plan import MAX_STEPS
-
     check_range(args.finetune_steps, "--finetune-steps", 0, MAX_STEPS)
     if args.head_steps is not None:
         check_range(args.head_steps, "--head-steps", 0, MAX_STEPS)
     if not 0 < args.lr_factor <= 10:
         raise UserError(f"--lr-factor must be in (0, 10], got {args.lr_factor}")
-    if args.out is not None:
-        new_output_folder(args.out)
+    out = new_output_folder(args.out) if args.out is not None else None  # refused before the slow loading
     recipe = load_recipe_arg(args)
     device = pick_device(recipe.train.device)
     pretrained = load_pretrained(args.source, device=device)
@@ -89,8 +86,7 @@ def run(args: argparse.Namespace) -> int:
     # the target run: the source's architecture with the target's classes
     target = recipe.model_copy(deep=True)
     target.model = dict(pretrained.recipe.model)
-    out = args.out or new_run_dir(Path("runs"), f"{recipe.name}-finetune")
-    new_output_folder(out)
+    out = out or new_output_folder(new_run_dir(Path("runs"), f"{recipe.name}-finetune"))
     atomic_write_json(out / "config.json", recipe_to_dict(target))
     result = finetune(pretrained.model, recipe, data, plan, progress=not args.quiet,
                       evaluate_on=(data.x_test, data.y_test))

@@ -200,13 +200,18 @@ def finish(out: Path, raw: dict[str, Any], name: str, plan, result, console, rep
 
     from trainwell.io import atomic_write_text
     from trainwell.search.live import trials_table
+    from trainwell.search.records import write_jsonl
     from trainwell.search.redact import Redactor
     from trainwell.toml_text import dumps
 
     redact = Redactor(storage)
-    records = [json.loads(redact(json.dumps(r, default=str))) for r in result.records]  # nothing leaks into files
+
+    def masked(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:  # nothing leaks into files
+        return [json.loads(redact(json.dumps(r, default=str))) for r in rows]
+
+    records = masked(result.records)
     result.records = records
-    atomic_write_text(out / "trials.jsonl", "".join(json.dumps(r, default=str) + "\n" for r in records))
+    write_jsonl(out / "trials.jsonl", records)
     best = result.best
     atomic_write_text(out / "search.json", redact(json.dumps(summary_of(plan, result), indent=2, default=str)) + "\n")
     Console().print(trials_table(records, f"trainwell search · {name} · ranked (stage {len(plan.stages)})",
@@ -231,7 +236,7 @@ def finish(out: Path, raw: dict[str, Any], name: str, plan, result, console, rep
         from trainwell.report.search_report import write_search_report
 
         compare = None
-        others = {k: [json.loads(redact(json.dumps(r, default=str))) for r in v] for k, v in (others or {}).items()}
+        others = {k: masked(v) for k, v in (others or {}).items()}
         if others:
             compare = {f"{plan.sampler} ({result.study_name})": records, **others}
         page = write_search_report(out, records, plan.space, compare=compare, compute=c, direction=plan.direction,

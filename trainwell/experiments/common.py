@@ -188,11 +188,8 @@ def train_curve(model_spec: dict[str, Any], data: DataBundle, *, steps: int, see
 
 
 def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
-    """Accuracy of `model` (in eval mode) on (x, y) — `trainwell.train.evaluate.evaluate`."""
-    from trainwell.train.evaluate import evaluate
-
-    model.eval()
-    return float(evaluate(model, x, y)["accuracy"])
+    """Accuracy of `model` (in eval mode) on (x, y) — `scores`' accuracy."""
+    return scores(model, x, y)["accuracy"]
 
 
 def scores(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
@@ -239,11 +236,6 @@ def _fmt(value: float, digits: int) -> str:
     if value != 0 and (abs(value) < 10 ** -digits or abs(value) >= 1e6):
         return f"{value:.{max(digits, 1)}e}"
     return f"{value:.{digits}f}"
-
-
-def sci(value: float, digits: int = 1) -> str:
-    """1.2e-03 style, for errors and ratios."""
-    return f"{value:.{digits}e}" if math.isfinite(value) else str(value)
 
 
 # ----------------------------------------------------------------------------- measuring a model

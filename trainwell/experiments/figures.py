@@ -62,16 +62,3 @@ def contour(title: str, x: Sequence[float], y: Sequence[float], z: Sequence[Sequ
             logz: bool = False) -> dict[str, Any]:
     return {"kind": "contour", "title": title, "x": list(x), "y": list(y), "z": [_clean(r) for r in z],
             "paths": list(paths), "xlabel": xlabel, "ylabel": ylabel, "logz": logz}
-
-
-def curves_by_seed(label: str, runs: Sequence[Any], key: str = "loss") -> dict[str, Any]:
-    """One line: the pointwise median over seeds of `key` of Curve-like objects (same steps)."""
-    import statistics
-
-    xs = runs[0].val_steps if key.startswith("val_") else runs[0].steps
-    columns = list(zip(*[getattr(r, key) for r in runs]))
-    ys = []
-    for col in columns:
-        vals = [v for v in col if v is not None and math.isfinite(v)]
-        ys.append(statistics.median(vals) if vals else None)
-    return series(label, xs[:len(ys)], ys)

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import copy
 import json
-import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -222,7 +221,3 @@ class RecipeObjective:
                                                                   "params": spec.params})
             outcomes.append(out)
         return outcomes
-
-
-def is_finite(x: float) -> bool:
-    return isinstance(x, (int, float)) and math.isfinite(x)

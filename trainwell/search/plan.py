@@ -39,6 +39,7 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from trainwell.config import MAX_STEPS
 from trainwell.errors import UserError, did_you_mean
 from trainwell.search.pruning import PRUNERS
 from trainwell.search.samplers import SAMPLERS, check_sampler
@@ -108,7 +109,6 @@ class SearchPlan:
 
 # bounds that catch a typo (an extra zero run) before it allocates or loops for years
 MAX_TRIALS = 1_000_000
-MAX_STEPS = 1_000_000_000
 
 
 def _int(value: Any, where: str, low: int = 1, high: int | None = None) -> int:

@@ -52,8 +52,6 @@ from trainwell.search.sampling import suggest
 from trainwell.search.space import Dim, decode_choice
 from trainwell.search.storage import quiet_optuna, retry_callback
 
-FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
-
 
 @dataclass
 class Stage:
@@ -298,10 +296,3 @@ def run_stage(stage: Stage, objective: Callable, *, batch: int = 1, poll: float 
         if on_finish is not None:
             on_finish()
     return ran
-
-
-def stage_done(study: optuna.Study, budget: int) -> bool:
-    """Every place of the budget is taken by a finished trial."""
-    places = counted(study.get_trials(deepcopy=False))
-    return len(places) >= budget and all(t.state in FINISHED for t in places)
-

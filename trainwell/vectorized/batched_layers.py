@@ -108,6 +108,22 @@ def tiled_pool(m: nn.Module) -> int | None:
     no padding/dilation/ceil_mode), else None. Such a pool is a max (`pooling.tile_max`, same
     gradient routing as max_pool: the first max of the tile) or a mean over each tile — on this CPU
     much cheaper than max_pool*d, whose backward is a scatter (measured in `pooling.py`)."""
+    if type(m) not in (nn.MaxPool1d, nn.MaxPool2d, nn.AvgPool1d, nn.AvgPool2d):
+        return None
+    k, st = _single(m.kernel_size if isinstance(m.kernel_size, tuple) else (m.kernel_size,)), m.stride
+    st = _single(st if isinstance(st, tuple) else (st,))
+    pad = _single(m.padding if isinstance(m.padding, tuple) else (m.padding,))
+    dil = getattr(m, "dilation", 1)
+    dil = _single(dil if isinstance(dil, tuple) else (dil,))
+    if k is None or k != st or pad != 0 or dil != 1 or m.ceil_mode:
+        return None
+    if isinstance(m, (nn.AvgPool1d, nn.AvgPool2d)) and not m.count_include_pad:
+        return None
+    if isinstance(m, nn.AvgPool2d) and m.divisor_override is not None:
+        return None
+    return k
+
+
 def _tile_pool(x: torch.Tensor, k: int, dims: int, use_max: bool) -> torch.Tensor:
     """Pool the last `dims` dims of `x` over k×k tiles (remainders dropped, as floor mode)."""
     if use_max:
@@ -170,9 +186,9 @@ class BatchedSequential:
                 x = conv(x, w, b, m.stride, m.padding, m.dilation, m.groups * k)
             elif op.kind == "elementwise":
                 x = m(x)
-            elif op.kind == "channelwise" and tiled_pool(m) is not None:
+            elif op.kind == "channelwise" and (tile := tiled_pool(m)) is not None:
                 dims = 1 if isinstance(m, (nn.MaxPool1d, nn.AvgPool1d)) else 2
-                x = _tile_pool(x, tiled_pool(m), dims, isinstance(m, (nn.MaxPool1d, nn.MaxPool2d)))
+                x = _tile_pool(x, tile, dims, isinstance(m, (nn.MaxPool1d, nn.MaxPool2d)))
             elif op.kind == "channelwise":
                 if layout == "kb":
                     x, layout = _to_bk(x), "bk"
