@@ -3,12 +3,10 @@ unusable --out folders, an out-of-range --search-seed."""
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import logging
-import os
 import re
-import shutil
-import subprocess
-from contextlib import contextmanager
+import sys
 from pathlib import Path
 
 import optuna
@@ -179,23 +177,19 @@ def test_optuna_journal_without_the_repair_breaks_after_a_torn_line(tmp_path):
         again.set_user_attr("b", 2)
 
 
-@contextmanager
-def read_only_dir(path: Path):
-    path.mkdir()
-    if os.geteuid() != 0:
-        path.chmod(0o555)
-        try:
-            yield path
-        finally:
-            path.chmod(0o755)
-        return
-    # root writes into mode-555 folders; the immutable attribute stops root too
-    if shutil.which("chattr") is None or subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode:
-        pytest.skip("running as root on a file system without chattr +i: cannot make a read-only folder")
-    try:
-        yield path
-    finally:
-        subprocess.run(["chattr", "-i", str(path)], check=True)
+def _faults_harness():
+    """tests/faults/harness.py, under the name tests/faults/conftest.py gives it (loaded here when only
+    tests/search runs): its `read_only` folder helper (mode 0555, or `chattr +i` for root) serves both suites."""
+    name = "trainwell_faults_harness"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).parents[1] / "faults" / "harness.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+read_only_dir = _faults_harness().read_only
 
 
 def test_unusable_out_folders_and_a_huge_seed_are_clear_errors(tiny_raw, tmp_path):
