@@ -3,11 +3,8 @@ unusable --out folders, an out-of-range --search-seed."""
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import logging
 import re
-import sys
-from pathlib import Path
 
 import optuna
 import pytest
@@ -177,22 +174,7 @@ def test_optuna_journal_without_the_repair_breaks_after_a_torn_line(tmp_path):
         again.set_user_attr("b", 2)
 
 
-def _faults_harness():
-    """tests/faults/harness.py, under the name tests/faults/conftest.py gives it (loaded here when only
-    tests/search runs): its `read_only` folder helper (mode 0555, or `chattr +i` for root) serves both suites."""
-    name = "trainwell_faults_harness"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).parents[1] / "faults" / "harness.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-read_only_dir = _faults_harness().read_only
-
-
-def test_unusable_out_folders_and_a_huge_seed_are_clear_errors(tiny_raw, tmp_path):
+def test_unusable_out_folders_and_a_huge_seed_are_clear_errors(tiny_raw, tmp_path, read_only):
     recipe = write_toml(tmp_path / "tiny.toml", tiny_raw)
     afile = tmp_path / "afile"
     afile.write_text("x")
@@ -200,7 +182,7 @@ def test_unusable_out_folders_and_a_huge_seed_are_clear_errors(tiny_raw, tmp_pat
         _run(["--recipe", str(recipe), "--out", str(afile), "--quiet"])
     with pytest.raises(UserError, match="parents is a file"):
         _run(["--recipe", str(recipe), "--out", str(afile / "below"), "--quiet"])
-    with read_only_dir(tmp_path / "ro") as ro:
+    with read_only(tmp_path / "ro") as ro:
         with pytest.raises(UserError, match="not writable|permission denied"):
             _run(["--recipe", str(recipe), "--out", str(ro / "s"), "--quiet"])
         with pytest.raises(UserError, match="not writable|permission denied"):
