@@ -40,6 +40,7 @@ def test_two_halves_merge_to_the_whole_batch():
     assert merged["processes"] == 2
     for w, m in zip(whole["layers"], merged["layers"], strict=True):
         assert w["name"] == m["name"] and w["numel"] == m["numel"]
+        assert {"mean", "std", "lo", "hi", "grad_mean", "grad_std"} <= w.keys(), w["name"]  # compared on every layer
         for key in ("mean", "std", "lo", "hi", "saturated_frac", "grad_mean", "grad_std"):
             if key in w:
                 assert m[key] == pytest.approx(w[key], rel=1e-4, abs=1e-7), (w["name"], key)
@@ -49,6 +50,7 @@ def test_two_halves_merge_to_the_whole_batch():
         distance = sum(abs(a - b) for a, b in zip(m["hist"], w["hist"])) / sum(w["hist"])
         assert distance <= 0.25, (w["name"], distance)
     assert any(l.get("saturated_frac", 0) > 0 for l in whole["layers"])  # the exact merge was exercised
+    assert any("dead_frac" in l for l in whole["layers"])  # and the upper bound (the ReLU)
     assert merged["params"] is first["params"]  # rank 0's (equal in every process of a DDP run)
 
 

@@ -107,8 +107,11 @@ def test_cli_on_a_recipe_json_and_report(tmp_path):
 
 def test_cli_refuses_two_targets_and_set_on_python(make_file, capsys):
     assert main(["doctor", "default", "--recipe", "digits"]) == 2
+    err = capsys.readouterr().err
+    assert "give the target once" in err and "Traceback" not in err, err
     assert main(["doctor", str(make_file), "--set", "optim.lr=1"]) == 2
-    assert "Traceback" not in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "--set overrides recipe keys" in err and "Traceback" not in err, err
 
 
 def test_fix_repairs_a_recipe_fault(tmp_path, capsys):

@@ -217,9 +217,12 @@ def test_attack_cifar_pickle_of_code(where, tmp_path):
     refused(train_on(tmp_path, folder), name, "system")
 
 
-def test_attack_cifar_archive_member_paths_are_never_extracted(tmp_path):
+def test_attack_cifar_archive_member_paths_are_never_extracted(tmp_path, monkeypatch):
     """A .tar.gz whose members are named ../../escape/data_batch_1: members are read in memory by
     their base name, nothing is extracted anywhere."""
+    work = tmp_path / "w" / "x"  # ../../escape from the working folder lands in tmp_path, where it is seen
+    work.mkdir(parents=True)
+    monkeypatch.chdir(work)
     src = _cifar(tmp_path / "src")
     archive = tmp_path / "cifar-10-python.tar.gz"
     with tarfile.open(archive, "w:gz") as tar:
@@ -229,6 +232,8 @@ def test_attack_cifar_archive_member_paths_are_never_extracted(tmp_path):
     ok(train_on(tmp_path, archive))
     made = set(tmp_path.parent.rglob("*")) - before
     assert all(tmp_path in p.parents for p in made), made
+    # and nothing named like a member's folder, relative to the working folder or to the archive's
+    assert not any("escape" in p.parts for p in made) and not (tmp_path.parent.parent / "escape").exists(), made
 
 
 # ------------------------------------------------------------------------------------ image folders

@@ -4,12 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import re
-import shutil
-import subprocess
-from contextlib import contextmanager
-from pathlib import Path
 
 import optuna
 import pytest
@@ -179,26 +174,7 @@ def test_optuna_journal_without_the_repair_breaks_after_a_torn_line(tmp_path):
         again.set_user_attr("b", 2)
 
 
-@contextmanager
-def read_only_dir(path: Path):
-    path.mkdir()
-    if os.geteuid() != 0:
-        path.chmod(0o555)
-        try:
-            yield path
-        finally:
-            path.chmod(0o755)
-        return
-    # root writes into mode-555 folders; the immutable attribute stops root too
-    if shutil.which("chattr") is None or subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode:
-        pytest.skip("running as root on a file system without chattr +i: cannot make a read-only folder")
-    try:
-        yield path
-    finally:
-        subprocess.run(["chattr", "-i", str(path)], check=True)
-
-
-def test_unusable_out_folders_and_a_huge_seed_are_clear_errors(tiny_raw, tmp_path):
+def test_unusable_out_folders_and_a_huge_seed_are_clear_errors(tiny_raw, tmp_path, read_only):
     recipe = write_toml(tmp_path / "tiny.toml", tiny_raw)
     afile = tmp_path / "afile"
     afile.write_text("x")
@@ -206,7 +182,7 @@ def test_unusable_out_folders_and_a_huge_seed_are_clear_errors(tiny_raw, tmp_pat
         _run(["--recipe", str(recipe), "--out", str(afile), "--quiet"])
     with pytest.raises(UserError, match="parents is a file"):
         _run(["--recipe", str(recipe), "--out", str(afile / "below"), "--quiet"])
-    with read_only_dir(tmp_path / "ro") as ro:
+    with read_only(tmp_path / "ro") as ro:
         with pytest.raises(UserError, match="not writable|permission denied"):
             _run(["--recipe", str(recipe), "--out", str(ro / "s"), "--quiet"])
         with pytest.raises(UserError, match="not writable|permission denied"):
