@@ -173,7 +173,10 @@ def from_model(model: nn.Module, train: Any, val: Any = None, *, test: Any = Non
 
 def model_class_name(model: nn.Module) -> str:
     """``module.QualName`` of the model's class (through a compiled or DDP wrapper)."""
-    inner = getattr(model, "_orig_mod", None) or getattr(model, "module", None) or model
+    inner = model
+    for wrapper in ("_orig_mod", "module"):  # torch.compile, DistributedDataParallel
+        if isinstance(getattr(inner, wrapper, None), nn.Module):
+            inner = getattr(inner, wrapper)
     cls = type(inner)
     return f"{cls.__module__}.{cls.__qualname__}"
 
